@@ -1,0 +1,136 @@
+"""Exact, analytic counts for backprop through Y = X·W (X: N×D, W: D×M, dY: N×M).
+
+Everything here is a pure function of (N, D, M, dtype) and the method family, so the
+analysis can extrapolate to sizes that were never run. Python ints throughout: the headline
+case (N=64, D=M=4096) overflows nothing and rounds nothing.
+
+Families: ``formula`` (dY·Wᵀ and Xᵀ·dY), ``autograd`` (``Y.backward(dY)``), ``explicit``
+(dense Jacobians, then a matrix-vector contraction), ``jacrev`` (``torch.func.jacrev``).
+"""
+
+from __future__ import annotations
+
+from bench.validation import FLOAT_DTYPES
+
+FAMILIES: tuple[str, ...] = ("formula", "autograd", "explicit", "jacrev")
+
+
+def itemsize(dtype: str) -> int:
+    """Bytes per element of a supported dtype name."""
+    try:
+        return FLOAT_DTYPES[dtype]
+    except KeyError:
+        raise ValueError(f"unsupported dtype {dtype!r}; use one of {sorted(FLOAT_DTYPES)}") from None
+
+
+def _check(n: int, d: int, m: int) -> None:
+    if min(n, d, m) <= 0:
+        raise ValueError(f"N, D and M must be positive, got N={n}, D={d}, M={m}")
+
+
+def _check_family(family: str) -> None:
+    if family not in FAMILIES:
+        raise ValueError(f"unknown method family {family!r}; known: {', '.join(FAMILIES)}")
+
+
+def jacobian_bytes(n: int, d: int, m: int, dtype: str = "float32") -> tuple[int, int]:
+    """Bytes of the dense dY/dX ((N·M)×(N·D)) and dY/dW ((N·M)×(D·M)) Jacobians."""
+    _check(n, d, m)
+    size = itemsize(dtype)
+    return n * m * n * d * size, n * m * d * m * size
+
+
+def input_bytes(n: int, d: int, m: int, dtype: str = "float32") -> int:
+    """Bytes of X, W and dY together: what the caller holds before backprop starts."""
+    _check(n, d, m)
+    return (n * d + d * m + n * m) * itemsize(dtype)
+
+
+def output_bytes(n: int, d: int, m: int, dtype: str = "float32") -> int:
+    """Bytes of the results dX (N×D) and dW (D×M)."""
+    _check(n, d, m)
+    return (n * d + d * m) * itemsize(dtype)
+
+
+def jacrev_basis_bytes(n: int, d: int, m: int, dtype: str = "float32") -> int:
+    """Bytes of the (N·M)×(N·M) identity basis that ``jacrev`` vmaps its vjp over.
+
+    Measured with memray: for each Jacobian, jacrev holds this basis and the finished Jacobian
+    at the same time, so its peak is basis + Jacobian, not the Jacobian alone.
+    """
+    _check(n, d, m)
+    return (n * m) ** 2 * itemsize(dtype)
+
+
+def flops(family: str, n: int, d: int, m: int) -> int:
+    """Floating-point operations (a multiply-add counts 2) of one backward call."""
+    _check_family(family)
+    _check(n, d, m)
+    contraction = 2 * n * m * (n * d + d * m)  # vec(dY)ᵀ·J for both Jacobians
+    if family in ("formula", "autograd"):
+        return 4 * n * d * m  # two GEMMs of 2·N·D·M each
+    if family == "explicit":
+        return contraction  # building the Jacobians is copying, not arithmetic
+    # jacrev: a vjp per basis vector, i.e. (N·M) batched GEMMs of 2·N·M·D for each Jacobian.
+    return 4 * (n * m) ** 2 * d + contraction
+
+
+def bytes_moved(family: str, n: int, d: int, m: int, dtype: str = "float32") -> int:
+    """Minimum main-memory traffic of one backward call, in bytes.
+
+    The explicit family writes every Jacobian entry once (zero fill plus the non-zero blocks)
+    and reads it once in the contraction. jacrev also writes and reads its identity basis
+    once per Jacobian. The formula reads its operands and writes its results.
+    """
+    _check_family(family)
+    size = itemsize(dtype)
+    if family in ("formula", "autograd"):
+        return 2 * (n * m + d * m + n * d) * size
+    jx, jw = jacobian_bytes(n, d, m, dtype)
+    moved = 2 * (jx + jw)
+    if family == "jacrev":
+        moved += 2 * 2 * jacrev_basis_bytes(n, d, m, dtype)
+    return moved
+
+
+def peak_bytes(family: str, n: int, d: int, m: int, dtype: str = "float32") -> int:
+    """Predicted peak working memory of one backward call, above the inputs.
+
+    - formula: the two results.
+    - autograd: the forward output Y (the graph needs a forward) plus the two gradients.
+    - explicit: one Jacobian at a time (dY/dX is freed before dY/dW is built) plus results.
+      A reused workspace holds max(|dY/dX|, |dY/dW|), so the warm variant predicts the same.
+    - jacrev: one Jacobian plus its (N·M)² identity basis, plus results.
+    """
+    _check_family(family)
+    out = output_bytes(n, d, m, dtype)
+    if family == "formula":
+        return out
+    if family == "autograd":
+        return out + n * m * itemsize(dtype)
+    biggest = max(jacobian_bytes(n, d, m, dtype))
+    if family == "explicit":
+        return biggest + out
+    return biggest + jacrev_basis_bytes(n, d, m, dtype) + out
+
+
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def format_bytes(count: int | float) -> str:
+    """Human-readable size in binary units, with decimal GB beside it from 1 GB up.
+
+    >>> format_bytes(274_877_906_944)
+    '256.0 GiB (274.9 GB)'
+    """
+    if count < 0:
+        raise ValueError(f"byte count must be non-negative, got {count}")
+    value = float(count)
+    unit = 0
+    while value >= 1024 and unit < len(_BINARY_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    text = f"{int(count)} B" if unit == 0 else f"{value:.1f} {_BINARY_UNITS[unit]}"
+    if count >= 1e9:
+        text += f" ({count / 1e9:,.1f} GB)"
+    return text

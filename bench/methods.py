@@ -1,0 +1,261 @@
+"""The gradient methods, in one registry: ``METHODS[name].backward(X, W, dY) -> (dX, dW)``.
+
+Names are ``<family>-<backend>``. Every method returns arrays of the inputs' type, device and
+dtype. The dense Jacobians use row-major vec, as in the notes:
+dY/dX = I_N ⊗ Wᵀ ((N·M)×(N·D)) and dY/dW = X ⊗ I_M ((N·M)×(D·M)).
+
+The explicit methods are meant to be a fair baseline, not a strawman:
+
+- they build one Jacobian at a time, so the peak is max(|dY/dX|, |dY/dW|), not the sum;
+- every entry is written once (a zero fill, then the non-zero blocks through a strided
+  diagonal view, with no Python loop over rows) and read once (one matrix-vector product);
+- callers may pass a reusable ``workspace`` (see :func:`make_workspace`). Without one, each
+  call allocates fresh Jacobian memory ("cold"): first-touching fresh pages runs at page-fault
+  speed, far below memory bandwidth. With one ("warm"), the buffer is only re-zeroed. The
+  benchmarks time both, as separately named cases.
+
+Zeros are written explicitly rather than left to ``calloc``'s lazy zero pages, so the dense
+matrix really exists in memory, as the method claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench import costs
+from bench.validation import Problem, dtype_name, validate
+
+Array = Any  # numpy.ndarray or torch.Tensor, matching the method's backend
+Grads = tuple[Array, Array]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A method bound to its inputs, for timing: ``reset()`` between rounds, time ``run()``."""
+
+    run: Callable[[], object]
+    reset: Callable[[], None] = field(default=lambda: None)
+
+
+# --- dense Jacobians -------------------------------------------------------------------------
+
+
+def _zeros_like_buffer(buffer: Array | None, numel: int, like: Array) -> Array:
+    """A zeroed flat buffer of ``numel`` elements: a view of ``buffer``, or fresh memory."""
+    if isinstance(like, torch.Tensor):
+        flat = torch.empty(numel, dtype=like.dtype, device=like.device) if buffer is None else buffer[:numel]
+        return flat.zero_()
+    flat = np.empty(numel, dtype=like.dtype) if buffer is None else buffer[:numel]
+    flat.fill(0)
+    return flat
+
+
+def _diagonal(view4: Array, dim1: int, dim2: int) -> Array:
+    """Writable view of the diagonal of a 4-D array over two equal-sized axes.
+
+    The result keeps the two other axes in order, followed by the diagonal axis.
+    """
+    if isinstance(view4, torch.Tensor):
+        return torch.diagonal(view4, dim1=dim1, dim2=dim2)
+    rest = [k for k in range(4) if k not in (dim1, dim2)]
+    shape = (*(view4.shape[k] for k in rest), view4.shape[dim1])
+    strides = (*(view4.strides[k] for k in rest), view4.strides[dim1] + view4.strides[dim2])
+    return np.lib.stride_tricks.as_strided(view4, shape=shape, strides=strides, writeable=True)
+
+
+def fill_dydx(W: Array, n: int, buffer: Array | None = None) -> Array:
+    """dY/dX = I_N ⊗ Wᵀ as a dense (N·M)×(N·D) matrix, in ``buffer`` if given."""
+    d, m = W.shape
+    flat = _zeros_like_buffer(buffer, n * m * n * d, W)
+    jac = flat.reshape(n, m, n, d)
+    diag = _diagonal(jac, 0, 2)  # (M, D, N): entry [j, l, i] is J[(i, j), (i, l)] = W[l, j]
+    diag[...] = W.T[:, :, None]
+    return flat.reshape(n * m, n * d)
+
+
+def fill_dydw(X: Array, m: int, buffer: Array | None = None) -> Array:
+    """dY/dW = X ⊗ I_M as a dense (N·M)×(D·M) matrix, in ``buffer`` if given."""
+    n, d = X.shape
+    flat = _zeros_like_buffer(buffer, n * m * d * m, X)
+    jac = flat.reshape(n, m, d, m)
+    diag = _diagonal(jac, 1, 3)  # (N, D, M): entry [i, k, j] is J[(i, j), (k, j)] = X[i, k]
+    diag[...] = X[:, :, None]
+    return flat.reshape(n * m, d * m)
+
+
+def _contract(vec_dy: Array, jac: Array) -> Array:
+    """vec(dY)ᵀ·J: one pass over J, reading each entry once."""
+    if isinstance(jac, torch.Tensor):
+        return torch.mv(jac.t(), vec_dy)
+    return vec_dy @ jac
+
+
+def jacobians(X: Array, W: Array) -> tuple[Array, Array]:
+    """The dense dY/dX ((N·M)×(N·D)) and dY/dW ((N·M)×(D·M)) of Y = X·W, both at once."""
+    backend = "torch" if isinstance(X, torch.Tensor) else "numpy"
+    problem = validate(X, W, None, backend)
+    return fill_dydx(W, problem.n), fill_dydw(X, problem.m)
+
+
+# --- the methods -------------------------------------------------------------------------------
+
+
+def _formula(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
+    return dY @ W.T, X.T @ dY
+
+
+def _explicit(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
+    n, d = X.shape
+    m = W.shape[1]
+    vec_dy = dY.reshape(-1)
+    jac = fill_dydx(W, n, workspace)
+    dX = _contract(vec_dy, jac).reshape(n, d)
+    del jac  # freed before dY/dW exists: the peak is the larger Jacobian, not the sum
+    jac = fill_dydw(X, m, workspace)
+    dW = _contract(vec_dy, jac).reshape(d, m)
+    return dX, dW
+
+
+def _jacrev(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
+    jac = torch.func.jacrev(lambda x: x @ W)(X)  # (N, M, N, D)
+    dX = torch.tensordot(dY, jac, dims=2)
+    del jac
+    jac = torch.func.jacrev(lambda w: X @ w)(W)  # (N, M, D, M)
+    dW = torch.tensordot(dY, jac, dims=2)
+    return dX, dW
+
+
+def _autograd_leaves(X: Array, W: Array) -> tuple[Array, Array, Array]:
+    x = X.detach().requires_grad_(True)
+    w = W.detach().requires_grad_(True)
+    return x, w, x @ w
+
+
+def _autograd(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
+    x, w, y = _autograd_leaves(X, W)
+    y.backward(dY)
+    return x.grad, w.grad
+
+
+def _prepare_autograd(X: Array, W: Array, dY: Array) -> Prepared:
+    """Forward once, outside the timed region; each round resets ``.grad`` and runs backward."""
+    x, w, y = _autograd_leaves(X, W)
+
+    def reset() -> None:
+        x.grad = None
+        w.grad = None
+
+    return Prepared(run=lambda: y.backward(dY, retain_graph=True), reset=reset)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way to compute (dX, dW) from (X, W, dY)."""
+
+    name: str
+    family: str  # a key of bench.costs.FAMILIES
+    backend: str  # "numpy" or "torch"
+    summary: str
+    impl: Callable[[Array, Array, Array, Array | None], Grads] = field(repr=False)
+    uses_workspace: bool = False
+    prepare_impl: Callable[[Array, Array, Array], Prepared] | None = field(default=None, repr=False)
+
+    def backward(self, X: Array, W: Array, dY: Array, workspace: Array | None = None) -> Grads:
+        """Return (dL/dX, dL/dW); ``workspace`` (explicit methods only) is reused memory."""
+        problem = validate(X, W, dY, self.backend)
+        self._check_workspace(problem, workspace)
+        return self.impl(X, W, dY, workspace)
+
+    def prepare(self, X: Array, W: Array, dY: Array, workspace: Array | None = None) -> Prepared:
+        """Validate once and bind the inputs, so that timing covers the gradient work alone."""
+        problem = validate(X, W, dY, self.backend)
+        self._check_workspace(problem, workspace)
+        if self.prepare_impl is not None:
+            return self.prepare_impl(X, W, dY)
+        return Prepared(run=lambda: self.impl(X, W, dY, workspace))
+
+    def _check_workspace(self, problem: Problem, workspace: Array | None) -> None:
+        if workspace is None:
+            return
+        if not self.uses_workspace:
+            raise TypeError(f"method {self.name} takes no workspace")
+        need = workspace_elements(problem.n, problem.d, problem.m)
+        kind = "torch" if isinstance(workspace, torch.Tensor) else "numpy"
+        if kind != problem.backend or dtype_name(workspace) != problem.dtype:
+            raise TypeError(
+                f"workspace must be a {problem.backend} {problem.dtype} array, "
+                f"got {kind} {dtype_name(workspace)}"
+            )
+        if kind == "torch" and str(workspace.device) != problem.device:
+            raise ValueError(f"workspace is on {workspace.device}, inputs on {problem.device}")
+        if workspace.ndim != 1 or workspace.shape[0] < need:
+            raise ValueError(
+                f"workspace must be 1-D with at least {need} elements for N={problem.n}, "
+                f"D={problem.d}, M={problem.m}; got shape {list(workspace.shape)}"
+            )
+
+
+def workspace_elements(n: int, d: int, m: int) -> int:
+    """Elements a reusable explicit-Jacobian workspace needs: the larger of the two Jacobians."""
+    return max(n * m * n * d, n * m * d * m)
+
+
+def make_workspace(X: Array, W: Array) -> Array:
+    """A flat buffer, on the inputs' device and dtype, that the explicit methods can reuse."""
+    n, d = X.shape
+    m = W.shape[1]
+    numel = workspace_elements(n, d, m)
+    if isinstance(X, torch.Tensor):
+        return torch.empty(numel, dtype=X.dtype, device=X.device)
+    return np.empty(numel, dtype=X.dtype)
+
+
+def _registry(*methods: Method) -> Mapping[str, Method]:
+    for method in methods:
+        if method.family not in costs.FAMILIES or method.name != f"{method.family}-{method.backend}":
+            raise AssertionError(f"inconsistent registry entry {method.name}")
+    return MappingProxyType({method.name: method for method in methods})
+
+
+METHODS: Mapping[str, Method] = _registry(
+    Method("formula-numpy", "formula", "numpy", "dX = dY·Wᵀ, dW = Xᵀ·dY with numpy matmul", _formula),
+    Method("formula-torch", "formula", "torch", "dX = dY·Wᵀ, dW = Xᵀ·dY with torch matmul", _formula),
+    Method(
+        "explicit-numpy",
+        "explicit",
+        "numpy",
+        "dense dY/dX and dY/dW built in numpy one at a time, each contracted with vec(dY)",
+        _explicit,
+        uses_workspace=True,
+    ),
+    Method(
+        "explicit-torch",
+        "explicit",
+        "torch",
+        "dense dY/dX and dY/dW built in torch one at a time, each contracted with vec(dY)",
+        _explicit,
+        uses_workspace=True,
+    ),
+    Method(
+        "jacrev-torch",
+        "jacrev",
+        "torch",
+        "each Jacobian from torch.func.jacrev, then contracted with dY",
+        _jacrev,
+    ),
+    Method(
+        "autograd-torch",
+        "autograd",
+        "torch",
+        "Y = X·W on leaf tensors, then Y.backward(dY)",
+        _autograd,
+        prepare_impl=_prepare_autograd,
+    ),
+)
+"""Every gradient method by stable name."""

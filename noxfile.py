@@ -1,0 +1,29 @@
+"""Sessions: ``nox -s tests`` (correctness), ``nox -s lint`` (ruff), ``nox -s bench`` (the sweep).
+
+Every session installs the project from pyproject.toml into nox's default virtualenv backend;
+pyproject pins ``torch==2.13.0`` so that pip takes the CPU wheel on local disk instead of a
+multi-GB CUDA build.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the correctness tests (no benchmark sweep)."""
+    session.install("-e", ".")
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check over the whole project."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

@@ -1,0 +1,31 @@
+"""Shared fixtures: seeded inputs in either backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from bench.methods import METHODS
+
+MakeInputs = Callable[..., tuple[Any, Any, Any]]
+
+
+def _inputs(backend: str, n: int, d: int, m: int, dtype: str = "float64", seed: int = 0) -> tuple:
+    rng = np.random.default_rng(seed)
+    arrays = tuple(rng.standard_normal(s).astype(dtype) for s in ((n, d), (d, m), (n, m)))
+    if backend == "torch":
+        return tuple(torch.from_numpy(a) for a in arrays)
+    return arrays
+
+
+@pytest.fixture
+def make_inputs() -> MakeInputs:
+    """``make_inputs(backend, n, d, m, dtype="float64", seed=0) -> (X, W, dY)``."""
+    return _inputs
+
+
+ALL_METHODS = sorted(METHODS)
