@@ -22,6 +22,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark sweep: runtime and memory passes, then the summary (``-- --help`` for options)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and format check over the whole project."""
     session.install("-e", ".[lint]")

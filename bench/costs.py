@@ -117,8 +117,10 @@ def peak_bytes(family: str, n: int, d: int, m: int, dtype: str = "float32") -> i
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
-def format_bytes(count: int | float) -> str:
+def format_bytes(count: int | float, decimal: bool = True) -> str:
     """Human-readable size in binary units, with decimal GB beside it from 1 GB up.
+
+    ``decimal=False`` leaves the GB figure out (for narrow table columns).
 
     >>> format_bytes(274_877_906_944)
     '256.0 GiB (274.9 GB)'
@@ -131,6 +133,6 @@ def format_bytes(count: int | float) -> str:
         value /= 1024
         unit += 1
     text = f"{int(count)} B" if unit == 0 else f"{value:.1f} {_BINARY_UNITS[unit]}"
-    if count >= 1e9:
+    if decimal and count >= 1e9:
         text += f" ({count / 1e9:,.1f} GB)"
     return text

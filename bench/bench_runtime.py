@@ -1,0 +1,77 @@
+"""The runtime pass: one benchmark body for every case (method × variant × device × dtype × size).
+
+Collected only by ``python -m bench`` (through ``bench.runtime_plugin``), never by the tests.
+Per case, outside the timed region: seeded inputs are built on the device, a workspace is
+allocated for the warm variant, and the result is checked against the float64 formula (a
+timing of a wrong answer is worthless). Then ``benchmark.pedantic`` times ``run()`` alone, with
+``reset()`` (``.grad = None`` for autograd) and a device synchronisation in the untimed setup,
+and a synchronisation inside the timed call so that CUDA work is finished when the clock stops.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import pytest
+import torch
+
+from bench.cases import Case
+from bench.inputs import TOLERANCE, make_inputs, relative_error, synchronizer
+from bench.methods import METHODS, make_workspace
+from bench.runtime_plugin import RuntimeSettings
+
+
+def _rounds(seconds_per_call: float, settings: RuntimeSettings) -> int:
+    """Rounds that fill ``max_time``, within [min_rounds, max_rounds]."""
+    wanted = math.ceil(settings.max_time / max(seconds_per_call, 1e-9))
+    return max(settings.min_rounds, min(settings.max_rounds, wanted))
+
+
+def bench_backward(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> None:
+    skip = runtime_settings.skip_reasons.get(case.name)
+    if skip:
+        pytest.skip(skip)
+    failure = None
+    try:
+        _measure(case, runtime_settings, benchmark)
+    except torch.cuda.OutOfMemoryError as exc:
+        failure = f"CUDA out of memory: {str(exc).splitlines()[0]}"
+    except MemoryError as exc:
+        failure = f"out of host memory: {exc}"
+    if failure:  # raised outside the except block, so the case's tensors are already freed
+        if case.device == "cuda":
+            torch.cuda.empty_cache()
+        pytest.fail(failure, pytrace=False)
+
+
+def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> None:
+    method = METHODS[case.method]
+    inputs = make_inputs(case)
+    workspace = make_workspace(inputs[0], inputs[1]) if case.variant == "warm" else None
+    sync = synchronizer(case.device)
+
+    error = relative_error(method.backward(*inputs, workspace=workspace), inputs)
+    if not error <= TOLERANCE[case.dtype]:
+        pytest.fail(f"wrong gradients: relative error {error:.3g} > {TOLERANCE[case.dtype]:g}")
+
+    prepared = method.prepare(*inputs, workspace=workspace)
+
+    def setup() -> None:
+        prepared.reset()
+        sync()
+
+    def timed() -> None:
+        prepared.run()
+        sync()
+
+    setup()
+    start = time.perf_counter()
+    timed()  # a first warm-up call also estimates the rounds needed
+    first = time.perf_counter() - start
+    rounds = _rounds(first, runtime_settings)
+    warmup = 1 if first * rounds < 10 * runtime_settings.max_time else 0
+
+    benchmark.extra_info.update(case.params() | case.predicted() | {"max_rel_error": error})
+    benchmark.pedantic(timed, setup=setup, rounds=rounds, warmup_rounds=warmup, iterations=1)

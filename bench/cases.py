@@ -1,0 +1,98 @@
+"""A benchmark case is data: one frozen record names everything that is measured.
+
+``Case.name`` is stable and built from the parameters, e.g.
+``explicit-torch-warm[cpu-float32-N64-D256-M256]``: it sorts, greps and plots well, and it is
+the key that joins the runtime and memory files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench import costs
+from bench.methods import METHODS
+
+WORKSPACE_VARIANTS: tuple[str, ...] = ("cold", "warm")
+"""Methods that accept a workspace are timed twice: fresh Jacobian memory per call ("cold")
+and a reused, re-zeroed workspace ("warm")."""
+
+
+def variants_of(method: str) -> tuple[str, ...]:
+    """The variants a method is measured in; "" for methods with a single way to run."""
+    return WORKSPACE_VARIANTS if METHODS[method].uses_workspace else ("",)
+
+
+@dataclass(frozen=True, order=True)
+class Case:
+    """One measured point: a method (and variant) on a device, dtype and (N, D, M)."""
+
+    method: str
+    variant: str
+    device: str  # "cpu" or "cuda"
+    dtype: str  # "float32" or "float64"
+    n: int
+    d: int
+    m: int
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}")
+        if self.variant not in variants_of(self.method):
+            raise ValueError(f"method {self.method} has no variant {self.variant!r}")
+
+    @property
+    def label(self) -> str:
+        """Method plus variant, e.g. ``explicit-torch-cold``: one line in a plot."""
+        return f"{self.method}-{self.variant}" if self.variant else self.method
+
+    @property
+    def name(self) -> str:
+        return f"{self.label}[{self.device}-{self.dtype}-N{self.n}-D{self.d}-M{self.m}]"
+
+    @property
+    def family(self) -> str:
+        return METHODS[self.method].family
+
+    @property
+    def backend(self) -> str:
+        return METHODS[self.method].backend
+
+    def predicted(self) -> dict[str, int]:
+        """The cost model's counts for this case: what ``extra_info`` and memory records carry."""
+        dydx, dydw = costs.jacobian_bytes(self.n, self.d, self.m, self.dtype)
+        return {
+            "predicted_peak_bytes": costs.peak_bytes(self.family, self.n, self.d, self.m, self.dtype),
+            "input_bytes": costs.input_bytes(self.n, self.d, self.m, self.dtype),
+            "jacobian_dydx_bytes": dydx,
+            "jacobian_dydw_bytes": dydw,
+            "flops": costs.flops(self.family, self.n, self.d, self.m),
+            "bytes_moved": costs.bytes_moved(self.family, self.n, self.d, self.m, self.dtype),
+        }
+
+    def needed_bytes(self) -> int:
+        """What the case needs in memory at once: its inputs plus its predicted peak."""
+        return costs.input_bytes(self.n, self.d, self.m, self.dtype) + costs.peak_bytes(
+            self.family, self.n, self.d, self.m, self.dtype
+        )
+
+    def params(self) -> dict[str, Any]:
+        """Flat, JSON-ready description of the case (the schema's identifying columns)."""
+        return {
+            "case": self.name,
+            "label": self.label,
+            "family": self.family,
+            "backend": self.backend,
+        } | asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Case:
+        return cls(
+            method=data["method"],
+            variant=data["variant"],
+            device=data["device"],
+            dtype=data["dtype"],
+            n=int(data["n"]),
+            d=int(data["d"]),
+            m=int(data["m"]),
+        )

@@ -1,0 +1,330 @@
+"""``python -m bench`` (what ``nox -s bench`` runs): the runtime pass, then the memory pass.
+
+1. Check the arguments; anything wrong is one line on stderr and exit status 2.
+2. Build the profile's cases; decide which are skipped (profile cap, memory budget) and why.
+3. Measure the roofs (GEMM, copy) on each device and write run.json.
+4. Runtime pass: pytest-benchmark in a child pytest, runtime.json rewritten after each case.
+5. Memory pass: one fresh forked child per case, memory.json rewritten after each case.
+6. Print the summary table and the run directory.
+
+Every file is written atomically, so an interrupted run keeps its finished cases; ``--resume
+DIR`` runs only the cases that DIR does not have yet, with the options stored in DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import torch
+
+from bench import budget as budgets
+from bench.cases import Case
+from bench.costs import format_bytes
+from bench.machine import machine_info
+from bench.memory_pass import run_memory_pass, skipped_record
+from bench.methods import METHODS
+from bench.profiles import PROFILES, Profile, build_cases
+from bench.roofs import measure_roofs
+from bench.store import (
+    MEMORY_FILE,
+    RUN_FILE,
+    RUN_FILES,
+    RUNTIME_FILE,
+    SCHEMA_VERSION,
+    read_json,
+    write_json_atomic,
+)
+from bench.summary import summary_table
+
+DEVICES = ("cpu", "cuda", "all")
+PASSES = ("runtime", "memory")
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+@dataclass(frozen=True)
+class Options:
+    """The validated choices of a run; stored in run.json so that --resume repeats them."""
+
+    profile: str
+    device: str
+    methods: tuple[str, ...]
+    memory_budget: int | None
+    passes: tuple[str, ...]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nox -s bench --", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)"
+    )
+    parser.add_argument("--device", default="all", help="cpu, cuda or all (default: all available)")
+    parser.add_argument("--methods", help=f"comma-separated subset of: {', '.join(METHODS)}")
+    parser.add_argument("--out", type=Path, help="run directory (default: reports/<UTC time>-<profile>)")
+    parser.add_argument("--resume", type=Path, metavar="DIR", help="finish an interrupted run in DIR")
+    parser.add_argument(
+        "--memory-budget",
+        help="bytes a case may need, e.g. 8GiB (default: half of available RAM, or of free GPU memory)",
+    )
+    parser.add_argument("--passes", default="runtime,memory", help="runtime, memory or both (default)")
+    return parser
+
+
+def _split(text: str, known: tuple[str, ...] | dict, what: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    unknown = [item for item in items if item not in known]
+    if unknown or not items:
+        raise UsageError(f"unknown {what} {', '.join(unknown) or repr(text)}; choose from {', '.join(known)}")
+    return items
+
+
+def parse_options(argv: list[str]) -> tuple[Options, Path | None, Path | None]:
+    """Validated options, --out and --resume; raises UsageError with a one-line message."""
+    args = _parser().parse_args(argv)
+    if args.resume is not None:
+        if args.out is not None:
+            raise UsageError("--resume DIR continues DIR; it cannot be combined with --out")
+        return _resume_options(args.resume), None, args.resume
+    if args.profile not in PROFILES:
+        raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}")
+    if args.device not in DEVICES:
+        raise UsageError(f"unknown device {args.device!r}; choose from {', '.join(DEVICES)}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device cuda asked for, but CUDA is not available (torch {torch.__version__})")
+    methods = _split(args.methods, METHODS, "method") if args.methods else tuple(METHODS)
+    try:
+        memory_budget = budgets.parse_bytes(args.memory_budget) if args.memory_budget else None
+    except ValueError as exc:
+        raise UsageError(f"--memory-budget: {exc}") from None
+    passes = _split(args.passes, PASSES, "pass")
+    return Options(args.profile, args.device, methods, memory_budget, passes), args.out, None
+
+
+def _resume_options(run_dir: Path) -> Options:
+    run = _read_or_usage(run_dir / RUN_FILE)
+    if not isinstance(run, dict) or "options" not in run:
+        raise UsageError(f"--resume {run_dir}: {RUN_FILE} holds no run options; is this a run directory?")
+    stored = run["options"]
+    return Options(
+        profile=stored["profile"],
+        device=stored["device"],
+        methods=tuple(stored["methods"]),
+        memory_budget=stored["memory_budget"],
+        passes=tuple(stored["passes"]),
+    )
+
+
+def _read_or_usage(path: Path) -> Any:
+    if not path.exists():
+        raise UsageError(f"{path} does not exist")
+    try:
+        return read_json(path)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+
+
+def prepare_run_dir(out: Path | None, profile: str) -> Path:
+    """A fresh, writable run directory; never one that already holds a run."""
+    if out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = Path("reports") / f"{stamp}-{profile}"
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if held:
+        raise UsageError(
+            f"{out} already holds a run ({', '.join(held)}); use --resume {out} or another --out"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
+    return out
+
+
+def _devices(option: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Devices to run, and a record for each device left out, with its reason."""
+    if option == "cpu":
+        return ["cpu"], {}
+    if option == "cuda":
+        return ["cuda"], {}
+    if torch.cuda.is_available():
+        return ["cpu", "cuda"], {}
+    reason = "CUDA is not available on this machine (torch.cuda.is_available() is False)"
+    return ["cpu"], {"cuda": {"status": "skipped", "reason": reason}}
+
+
+def skip_reasons(cases: list[Case], profile: Profile, budget_by_device: dict[str, int]) -> dict[str, str]:
+    """Why each left-out case is left out: the profile's cap first, then the memory guard."""
+    reasons = {}
+    for case in cases:
+        reason = profile.cap_reason(case) or budgets.over_budget_reason(case, budget_by_device[case.device])
+        if reason:
+            reasons[case.name] = reason
+    return reasons
+
+
+def _profile_record(profile: Profile) -> dict[str, Any]:
+    return asdict(profile) | {"axes": profile.axes()}
+
+
+def _runtime_done(run_dir: Path) -> set[str]:
+    runtime = read_json(run_dir / RUNTIME_FILE, default={})
+    done = {b["extra_info"]["case"] for b in runtime.get("benchmarks", [])}
+    return done | {entry["case"] for entry in runtime.get("not_measured", [])}
+
+
+def run_runtime_pass(run_dir: Path, cases: list[Case], reasons: dict[str, str], profile: Profile) -> int:
+    """Time the cases, one child pytest per backend; returns the worst pytest exit status.
+
+    Why one process per backend: numpy's OpenBLAS and torch's OpenMP each keep a pool of
+    spinning worker threads. Once both pools exist in one process they fight over the cores
+    for good; measured on a 2-core machine, explicit-torch ran 5× slower after a numpy case
+    had run in the same process, and explicit-numpy 5× slower after a torch case.
+    """
+    statuses = [0]
+    for backend in sorted({case.backend for case in cases}):
+        group = [case for case in cases if case.backend == backend]
+        statuses.append(_run_pytest(run_dir, group, reasons, profile))
+        if statuses[-1] not in (0, 1):
+            break
+    return max(statuses)
+
+
+def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], profile: Profile) -> int:
+    spec = {
+        "cases": [case.params() for case in cases],
+        "skip_reasons": {c.name: reasons[c.name] for c in cases if c.name in reasons},
+        "timing": {
+            "max_time": profile.max_time,
+            "min_rounds": profile.min_rounds,
+            "max_rounds": profile.max_rounds,
+        },
+    }
+    bench_file = Path(__file__).with_name("bench_runtime.py")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="lbb-cases-") as handle:
+        write_json_atomic(Path(handle.name), spec)
+        command = [
+            sys.executable, "-m", "pytest", str(bench_file),
+            "-p", "bench.runtime_plugin",
+            "-o", "python_files=bench_runtime.py",
+            "-o", "python_functions=bench_*",
+            "-p", "no:cacheprovider",
+            "--rootdir", str(bench_file.parent.parent),
+            "-v", "--no-header", "-rfE", "--tb=line",
+            "--benchmark-columns=median,iqr,rounds",
+            "--benchmark-sort=name",
+            f"--lbb-cases={handle.name}",
+            f"--lbb-out={run_dir / RUNTIME_FILE}",
+        ]  # fmt: skip
+        return subprocess.run(command, check=False).returncode
+
+
+def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str]) -> None:
+    path = run_dir / MEMORY_FILE
+    records: list[dict[str, Any]] = read_json(path, default=[])
+    done = {r["case"] for r in records}
+    todo = [c for c in cases if c.name not in done]
+    for case in todo:
+        if case.name in reasons:
+            records.append(skipped_record(case, reasons[case.name]))
+    write_json_atomic(path, records)
+    measured = [c for c in todo if c.name not in reasons]
+    print(f"memory pass: {len(measured)} cases, each in a fresh process", flush=True)
+
+    def keep(record: dict[str, Any]) -> None:
+        records.append(record)
+        write_json_atomic(path, records)
+        peak = record["peak_bytes"]
+        shown = format_bytes(peak) if peak is not None else f"{record['status']}: {record['reason']}"
+        count = len(records) - len(done) - (len(todo) - len(measured))
+        print(f"  [{count}/{len(measured)}] {record['case']}: {shown}", flush=True)
+
+    run_memory_pass(measured, keep)
+
+
+def execute(options: Options, run_dir: Path, resuming: bool) -> int:
+    profile = PROFILES[options.profile]
+    devices, left_out = _devices(options.device)
+    for device, info in left_out.items():
+        print(f"{device}: skipped: {info['reason']}")
+    budget_by_device = {device: options.memory_budget or budgets.default_budget(device) for device in devices}
+    cases = build_cases(profile, options.methods, devices)
+    reasons = skip_reasons(cases, profile, budget_by_device)
+
+    run = read_json(run_dir / RUN_FILE, default=None) if resuming else None
+    if run is None:
+        run = {
+            "schema": SCHEMA_VERSION,
+            "run_id": run_dir.name,
+            "options": asdict(options),
+            "profile": _profile_record(profile),
+            "machine": machine_info(),
+            "devices": dict(left_out),
+        }
+    for device in devices:
+        entry = run["devices"].setdefault(device, {"status": "run"})
+        entry["memory_budget_bytes"] = budget_by_device[device]
+        if "roofs" not in entry:
+            print(
+                f"{device}: measuring roofs (GEMM in {', '.join(profile.dtypes)}, copy bandwidth)", flush=True
+            )
+            entry["roofs"] = measure_roofs(device, profile.dtypes)
+    run["status"] = "running"
+    run["cases"] = len(cases)
+    write_json_atomic(run_dir / RUN_FILE, run)
+    print(
+        f"{len(cases)} cases ({len(reasons)} skipped), profile {profile.name}; writing to {run_dir}",
+        flush=True,
+    )
+
+    if "runtime" in options.passes:
+        done = _runtime_done(run_dir) if resuming else set()
+        todo = [c for c in cases if c.name not in done]
+        status = run_runtime_pass(run_dir, todo, reasons, profile) if todo else 0
+        if status not in (0, 1):  # 1: some cases failed, and they are recorded as failed
+            print(
+                f"runtime pass stopped (pytest exit {status}); resume with --resume {run_dir}",
+                file=sys.stderr,
+            )
+            return status
+    if "memory" in options.passes:
+        run_memory(run_dir, cases, reasons)
+
+    run["status"] = "complete"
+    run["finished_utc"] = datetime.now(UTC).isoformat()
+    write_json_atomic(run_dir / RUN_FILE, run)
+    runtime = read_json(run_dir / RUNTIME_FILE, default={})
+    memory = read_json(run_dir / MEMORY_FILE, default=[])
+    print()
+    print(summary_table(run, runtime, memory))
+    print(f"\nrun directory: {run_dir}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        options, out, resume = parse_options(sys.argv[1:] if argv is None else argv)
+        run_dir = resume if resume is not None else prepare_run_dir(out, options.profile)
+    except UsageError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return execute(options, run_dir, resuming=resume is not None)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished cases are saved; continue with --resume {run_dir}", file=sys.stderr)
+        return 130

@@ -1,0 +1,137 @@
+"""The memory pass: each case's peak, measured in a fresh child process, never timed.
+
+Host peaks come from memray: a ``memray.Tracker`` around the backward call (and the warm
+variant's workspace allocation, which is part of the method's memory), then
+``FileReader(...).metadata.peak_memory``. CUDA peaks come from
+``torch.cuda.reset_peak_memory_stats()`` and ``max_memory_allocated()`` above what was allocated
+before the call. Inputs are built before tracking starts, so the figure is the method's own
+working memory, which the cost model predicts.
+
+Each case runs in its own child, forked from a fork server that has already imported torch,
+numpy and memray: a clean process per case at a fraction of a fresh interpreter's start-up
+cost. One-off lazy initialisation (functorch's first jacrev, BLAS buffers) is paid in the child
+by a tiny warm-up call before tracking, so it is not charged to the case.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import tempfile
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+import memray
+import torch
+
+from bench.cases import Case
+from bench.inputs import make_inputs
+from bench.methods import METHODS, make_workspace
+
+
+def _record(case: Case, status: str, peak: int | None, reason: str, tracker: str) -> dict[str, Any]:
+    predicted = case.predicted()
+    return (
+        case.params()
+        | predicted
+        | {
+            "status": status,
+            "peak_bytes": peak,
+            "predicted_bytes": predicted["predicted_peak_bytes"],
+            "reason": reason,
+            "tracker": tracker,
+        }
+    )
+
+
+def skipped_record(case: Case, reason: str) -> dict[str, Any]:
+    return _record(case, "skipped", None, reason, "none")
+
+
+WARM_UP_GEMM = 256
+"""Edge of a square GEMM run before tracking: big enough that the BLAS allocates its
+process-lifetime work buffers (OpenBLAS takes ~32 MiB on first use) outside the measurement."""
+
+
+def _warm_up(case: Case) -> None:
+    """Pay one-off, process-lifetime initialisation before tracking starts."""
+    gemm = Case("formula-" + case.backend, "", case.device, case.dtype, *(WARM_UP_GEMM,) * 3)
+    a, b, _ = make_inputs(gemm)
+    _ = a @ b
+    tiny = Case(case.method, case.variant, case.device, case.dtype, 2, 3, 4)
+    inputs = make_inputs(tiny)
+    workspace = make_workspace(inputs[0], inputs[1]) if case.variant == "warm" else None
+    METHODS[case.method].backward(*inputs, workspace=workspace)
+
+
+def _host_peak(case: Case, inputs: tuple[Any, Any, Any], scratch: Path) -> int:
+    method = METHODS[case.method]
+    path = scratch / "case.memray"
+    with memray.Tracker(path, native_traces=False, follow_fork=False):
+        workspace = make_workspace(inputs[0], inputs[1]) if case.variant == "warm" else None
+        result = method.backward(*inputs, workspace=workspace)
+        del result, workspace
+    peak = memray.FileReader(path).metadata.peak_memory
+    path.unlink()
+    return int(peak)
+
+
+def _cuda_peak(case: Case, inputs: tuple[Any, Any, Any]) -> int:
+    method = METHODS[case.method]
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    workspace = make_workspace(inputs[0], inputs[1]) if case.variant == "warm" else None
+    result = method.backward(*inputs, workspace=workspace)
+    torch.cuda.synchronize()
+    del result, workspace
+    return int(torch.cuda.max_memory_allocated() - before)
+
+
+def measure_case(case_data: dict[str, Any]) -> dict[str, Any]:
+    """Measure one case's peak; runs in a fresh child. Failures come back as records."""
+    case = Case.from_dict(case_data)
+    cuda = case.device.startswith("cuda")
+    tracker = "torch.cuda" if cuda else "memray"
+    try:
+        _warm_up(case)
+        inputs = make_inputs(case)
+        if cuda:
+            peak = _cuda_peak(case, inputs)
+        else:
+            with tempfile.TemporaryDirectory(prefix="lbb-memray-") as scratch:
+                peak = _host_peak(case, inputs, Path(scratch))
+    except torch.cuda.OutOfMemoryError as exc:
+        return _record(case, "failed", None, f"CUDA out of memory: {str(exc).splitlines()[0]}", tracker)
+    except Exception as exc:
+        last = traceback.format_exception_only(exc)[-1].strip()
+        return _record(case, "failed", None, last, tracker)
+    return _record(case, "ok", peak, "", tracker)
+
+
+def _pool() -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["bench.memory_pass"])
+    return ProcessPoolExecutor(max_workers=1, mp_context=context, max_tasks_per_child=1)
+
+
+def run_memory_pass(
+    cases: Iterable[Case],
+    on_record: Callable[[dict[str, Any]], None],
+) -> None:
+    """Measure each case in a fresh child and hand each record to ``on_record`` as it lands."""
+    pool = _pool()
+    try:
+        for case in cases:
+            try:
+                record = pool.submit(measure_case, case.params()).result()
+            except BrokenProcessPool as exc:
+                record = _record(case, "failed", None, f"memory worker died: {exc}", "memray")
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = _pool()
+            on_record(record)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

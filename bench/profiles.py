@@ -1,0 +1,152 @@
+"""Sweep profiles by name: ``quick`` (CI), ``default`` and ``full``, plus ``smoke`` for tests.
+
+Each profile sweeps N, D and M on their own axes around a base point, with the other two held
+at the base, plus a small diagonal where all three grow together, so that the analysis can fit
+a scaling exponent per axis. Every method runs on every point; the Jacobian methods (explicit,
+jacrev) are recorded as skipped past the profile's ``jacobian_cap`` so that ``quick`` and
+``default`` keep their time budgets, while the formula and autograd go far beyond them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bench.cases import Case, variants_of
+from bench.costs import format_bytes
+from bench.methods import METHODS
+
+JACOBIAN_FAMILIES = frozenset({"explicit", "jacrev"})
+
+
+def geometric(start: int, count: int, factor: int = 2) -> tuple[int, ...]:
+    """``count`` sizes from ``start``, each ``factor`` times the last."""
+    return tuple(start * factor**k for k in range(count))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named sweep: axes around a base point, dtypes, timing and a Jacobian-size cap."""
+
+    name: str
+    description: str
+    base: tuple[int, int, int]  # (N, D, M) held fixed while another axis is swept
+    n_sizes: tuple[int, ...]
+    d_sizes: tuple[int, ...]
+    m_sizes: tuple[int, ...]
+    diagonal: tuple[int, ...]  # N = D = M = s
+    dtypes: tuple[str, ...]
+    jacobian_cap: int | None  # predicted peak bytes above which explicit/jacrev are skipped
+    max_time: float  # seconds of timed rounds per case (pytest-benchmark's --benchmark-max-time)
+    min_rounds: int
+    max_rounds: int
+
+    def points(self) -> list[tuple[int, int, int]]:
+        """Every (N, D, M) of the sweep, each once, in a stable order."""
+        n0, d0, m0 = self.base
+        pts = [(n, d0, m0) for n in self.n_sizes]
+        pts += [(n0, d, m0) for d in self.d_sizes]
+        pts += [(n0, d0, m) for m in self.m_sizes]
+        pts += [(s, s, s) for s in self.diagonal]
+        return sorted(set(pts))
+
+    def axes(self) -> dict[str, list[tuple[int, int, int]]]:
+        """The points on each named axis ("N", "D", "M", "diag"), for fitting."""
+        n0, d0, m0 = self.base
+        return {
+            "N": [(n, d0, m0) for n in self.n_sizes],
+            "D": [(n0, d, m0) for d in self.d_sizes],
+            "M": [(n0, d0, m) for m in self.m_sizes],
+            "diag": [(s, s, s) for s in self.diagonal],
+        }
+
+    def cap_reason(self, case: Case) -> str | None:
+        """Why the profile leaves this case out, or None when it runs."""
+        if self.jacobian_cap is None or case.family not in JACOBIAN_FAMILIES:
+            return None
+        peak = case.predicted()["predicted_peak_bytes"]
+        if peak <= self.jacobian_cap:
+            return None
+        return (
+            f"profile {self.name} caps Jacobian methods at {format_bytes(self.jacobian_cap)} "
+            f"(needs {format_bytes(peak)}); use a larger profile"
+        )
+
+
+MiB = 2**20
+GiB = 2**30
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            name="smoke",
+            description="seconds; for the test suite",
+            base=(4, 8, 8),
+            n_sizes=(2, 4),
+            d_sizes=(8,),
+            m_sizes=(8,),
+            diagonal=(),
+            dtypes=("float32",),
+            jacobian_cap=1 * MiB,
+            max_time=0.01,
+            min_rounds=3,
+            max_rounds=20,
+        ),
+        Profile(
+            name="quick",
+            description="CI-sized: a few minutes on a 2-core CPU",
+            base=(16, 64, 64),
+            n_sizes=geometric(4, 7),  # 4 … 256
+            d_sizes=geometric(16, 7),  # 16 … 1024
+            m_sizes=geometric(16, 7),
+            diagonal=geometric(16, 4),  # 16 … 128
+            dtypes=("float32",),
+            jacobian_cap=160 * MiB,
+            max_time=0.1,
+            min_rounds=5,
+            max_rounds=200,
+        ),
+        Profile(
+            name="default",
+            description="under 20 minutes on a 2-core CPU",
+            base=(32, 256, 256),
+            n_sizes=geometric(4, 8),  # 4 … 512
+            d_sizes=geometric(32, 8),  # 32 … 4096
+            m_sizes=geometric(32, 8),
+            diagonal=geometric(16, 6),  # 16 … 512
+            dtypes=("float32",),
+            jacobian_cap=1 * GiB,
+            max_time=0.5,
+            min_rounds=5,
+            max_rounds=1000,
+        ),
+        Profile(
+            name="full",
+            description="as large as the memory budget allows, float32 and float64",
+            base=(64, 512, 512),
+            n_sizes=geometric(4, 9),  # 4 … 1024
+            d_sizes=geometric(32, 9),  # 32 … 8192
+            m_sizes=geometric(32, 9),
+            diagonal=geometric(16, 8),  # 16 … 2048
+            dtypes=("float32", "float64"),
+            jacobian_cap=None,
+            max_time=1.0,
+            min_rounds=5,
+            max_rounds=1000,
+        ),
+    )
+}
+
+
+def build_cases(profile: Profile, methods: Iterable[str], devices: Iterable[str]) -> list[Case]:
+    """Every case of a profile for the chosen methods and devices; numpy methods are CPU-only."""
+    cases = []
+    for method in methods:
+        for device in devices:
+            if METHODS[method].backend == "numpy" and device != "cpu":
+                continue
+            for variant in variants_of(method):
+                for dtype in profile.dtypes:
+                    cases += [Case(method, variant, device, dtype, *p) for p in profile.points()]
+    return cases
