@@ -1,4 +1,4 @@
-"""Sessions: ``nox -s tests`` (correctness), ``nox -s lint`` (ruff), ``nox -s bench`` (the sweep).
+"""Sessions: ``tests`` (correctness), ``lint`` (ruff), ``bench`` (the sweep), ``report`` (re-analyse).
 
 Every session installs the project from pyproject.toml into nox's default virtualenv backend;
 pyproject pins ``torch==2.13.0`` so that pip takes the CPU wheel on local disk instead of a
@@ -26,6 +26,13 @@ def bench(session: nox.Session) -> None:
     """The benchmark sweep: runtime and memory passes, then the summary (``-- --help`` for options)."""
     session.install("-e", ".")
     session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Rebuild the HTML report from stored runs without measuring: ``-- RUN_DIR [RUN_DIR ...]``."""
+    session.install("-e", ".")
+    session.run("python", "-m", "analysis", *session.posargs)
 
 
 @nox.session

@@ -2,10 +2,12 @@
 
 Collected only by ``python -m bench`` (through ``bench.runtime_plugin``), never by the tests.
 Per case, outside the timed region: seeded inputs are built on the device, a workspace is
-allocated for the warm variant, and the result is checked against the float64 formula (a
-timing of a wrong answer is worthless). Then ``benchmark.pedantic`` times ``run()`` alone, with
-``reset()`` (``.grad = None`` for autograd) and a device synchronisation in the untimed setup,
-and a synchronisation inside the timed call so that CUDA work is finished when the clock stops.
+allocated for the warm variant, the result is checked against the float64 formula (a timing
+of a wrong answer is worthless), and the roof this case is compared with (copy bandwidth for
+the Jacobian families, GEMM throughput for the others) is measured just before. Then
+``benchmark.pedantic`` times ``run()`` alone, with ``reset()`` (``.grad = None`` for autograd)
+and a device synchronisation in the untimed setup, and a synchronisation inside the timed call
+so that CUDA work is finished when the clock stops.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ import torch
 from bench.cases import Case
 from bench.inputs import TOLERANCE, make_inputs, relative_error, synchronizer
 from bench.methods import METHODS, make_workspace
+from bench.roofs import local_roof
 from bench.runtime_plugin import RuntimeSettings
+
+MEMORY_BOUND = frozenset({"explicit", "jacrev"})
+"""Families compared with copy bandwidth; the others with GEMM throughput."""
 
 
 def _rounds(seconds_per_call: float, settings: RuntimeSettings) -> int:
@@ -56,6 +62,8 @@ def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> N
     if not error <= TOLERANCE[case.dtype]:
         pytest.fail(f"wrong gradients: relative error {error:.3g} > {TOLERANCE[case.dtype]:g}")
 
+    roof = "copy" if case.family in MEMORY_BOUND else "gemm"
+    local = local_roof(case.backend, case.device, case.dtype, roof)
     prepared = method.prepare(*inputs, workspace=workspace)
 
     def setup() -> None:
@@ -73,5 +81,7 @@ def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> N
     rounds = _rounds(first, runtime_settings)
     warmup = 1 if first * rounds < 10 * runtime_settings.max_time else 0
 
-    benchmark.extra_info.update(case.params() | case.predicted() | {"max_rel_error": error})
+    benchmark.extra_info.update(
+        case.params() | case.predicted() | {"max_rel_error": error, f"local_{roof}_roof": local}
+    )
     benchmark.pedantic(timed, setup=setup, rounds=rounds, warmup_rounds=warmup, iterations=1)

@@ -5,7 +5,7 @@
 3. Measure the roofs (GEMM, copy) on each device and write run.json.
 4. Runtime pass: pytest-benchmark in a child pytest, runtime.json rewritten after each case.
 5. Memory pass: one fresh forked child per case, memory.json rewritten after each case.
-6. Print the summary table and the run directory.
+6. Print the summary table and the run directory, then write the HTML report.
 
 Every file is written atomically, so an interrupted run keeps its finished cases; ``--resume
 DIR`` runs only the cases that DIR does not have yet, with the options stored in DIR.
@@ -313,6 +313,22 @@ def execute(options: Options, run_dir: Path, resuming: bool) -> int:
     print()
     print(summary_table(run, runtime, memory))
     print(f"\nrun directory: {run_dir}")
+    return write_report(run_dir)
+
+
+def write_report(run_dir: Path) -> int:
+    """Build the HTML report from the saved files; a failure here loses no measurement."""
+    from analysis.report import build_report  # the analysis stack loads only when a run is done
+
+    try:
+        page = build_report([run_dir], run_dir / "report")
+    except Exception as exc:  # the run is saved; say how to rebuild rather than crash
+        print(
+            f"report failed ({type(exc).__name__}: {exc}); rebuild with: nox -s report -- {run_dir}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"report: {page}")
     return 0
 
 

@@ -26,6 +26,18 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def last_level_cache_bytes() -> int | None:
+    """Size of the largest CPU cache (from sysfs), which separates in-cache from DRAM-bound cases."""
+    sizes = []
+    for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = entry.read_text().strip()
+        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+        digits = text.rstrip("KMG")
+        if digits.isdigit():
+            sizes.append(int(digits) * scale)
+    return max(sizes) if sizes else None
+
+
 def _total_ram() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
@@ -69,6 +81,7 @@ def machine_info() -> dict[str, Any]:
         "hostname": platform.node(),
         "cpu_model": _cpu_model(),
         "cores": os.cpu_count(),
+        "llc_bytes": last_level_cache_bytes(),
         "ram_bytes": _total_ram(),
         "ram_available_bytes": host_available_bytes(),
         "gpus": gpu_info(),

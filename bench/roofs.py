@@ -8,11 +8,13 @@ after a warm-up, with CUDA synchronised around every repeat.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from bench.inputs import synchronizer
@@ -63,6 +65,42 @@ def copy_roof(device: str) -> dict[str, Any]:
     samples = _median_seconds(lambda: dst.copy_(src), synchronizer(device))
     median = statistics.median(samples)
     return {"gbps": 2 * nbytes / median / 1e9, "bytes": nbytes, "seconds": samples}
+
+
+LOCAL_COPY_BYTES = {"cpu": 256 * 2**20, "cuda": 2**30}
+LOCAL_GEMM_SIZE = {"cpu": 1024, "cuda": 8192}
+LOCAL_REPEATS = 3
+
+
+def local_roof(backend: str, device: str, dtype: str, kind: str) -> float:
+    """A roof measured right before a case, with the case's own backend: GB/s or GFLOP/s.
+
+    Why: on a shared machine the copy bandwidth was seen to drift between 22 and 51 GB/s within
+    minutes, so a case is compared with the roof measured seconds before it, not at the start
+    of the run. The backend matters too: numpy copies on one thread through its own code, and
+    mixing torch's OpenMP pool into the numpy process would slow both (see the runtime pass).
+    """
+    where = "cuda" if device.startswith("cuda") else "cpu"
+    sync = synchronizer(device) if backend == "torch" else lambda: None
+    if kind == "copy":
+        src, dst = _roof_buffers(backend, device, "float32", LOCAL_COPY_BYTES[where] // 4)
+        copy = (lambda: np.copyto(dst, src)) if backend == "numpy" else (lambda: dst.copy_(src))
+        samples = _median_seconds(copy, sync, LOCAL_REPEATS)
+        return 2 * LOCAL_COPY_BYTES[where] / statistics.median(samples) / 1e9
+    size = LOCAL_GEMM_SIZE[where]
+    a, b = _roof_buffers(backend, device, dtype, size * size)
+    a, b = a.reshape(size, size), b.reshape(size, size)
+    samples = _median_seconds(lambda: a @ b, sync, LOCAL_REPEATS)
+    return 2 * size**3 / statistics.median(samples) / 1e9
+
+
+@functools.cache
+def _roof_buffers(backend: str, device: str, dtype: str, numel: int) -> tuple[Any, Any]:
+    """Two touched buffers, allocated once per process: fresh pages would time page faults."""
+    if backend == "numpy":
+        return np.ones(numel, dtype=dtype), np.zeros(numel, dtype=dtype)
+    src = torch.ones(numel, dtype=getattr(torch, dtype), device=device)
+    return src, torch.zeros_like(src)
 
 
 def measure_roofs(device: str, dtypes: tuple[str, ...]) -> dict[str, Any]:

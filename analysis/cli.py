@@ -1,0 +1,59 @@
+"""``python -m analysis RUN_DIR [RUN_DIR ...]`` (what ``nox -s report`` runs): rebuild the report.
+
+Nothing is measured: the report is a pure function of the run directories. One run writes
+``RUN_DIR/report/index.html``; several runs are overlaid, with the machine as a dimension, in
+``reports/compare-<UTC time>/index.html`` unless ``--out`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+from analysis.extrapolate import HEADLINE
+from analysis.load import RunLoadError
+from analysis.report import build_report
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def parse_target(text: str) -> tuple[int, int, int]:
+    """``"64,4096,4096"`` → (64, 4096, 4096)."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise UsageError(f"--target must be three positive integers N,D,M, got {text!r}")
+    n, d, m = (int(p) for p in parts)
+    return n, d, m
+
+
+def default_out(run_dirs: list[Path]) -> Path:
+    if len(run_dirs) == 1:
+        return run_dirs[0] / "report"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("reports") / f"compare-{stamp}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="nox -s report --", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    parser.add_argument("--target", default=",".join(map(str, HEADLINE)), help="N,D,M to extrapolate to")
+    parser.add_argument("--out", type=Path, help="directory for index.html and the plots")
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        target = parse_target(args.target)
+        page = build_report(args.runs, args.out or default_out(args.runs), target)
+    except (UsageError, RunLoadError, ValueError) as exc:
+        print(f"report: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {page}")
+    return 0

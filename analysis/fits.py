@@ -1,0 +1,151 @@
+"""Fits: log-log scaling exponents per axis, and a cost-model fit per method and device.
+
+Exponents: along each swept axis, log(metric) = k·log(size) + c by least squares, with a 95%
+confidence interval from Student's t. The expected exponent is the same slope taken over the
+cost model's count at the same points (bytes moved for the Jacobian families, FLOPs for the
+formula families, predicted peak bytes for memory), so it is exact for the sizes measured.
+
+Cost model: time ≈ a·bytes_moved + b·FLOPs + c with a, b, c ≥ 0 (non-negative least squares),
+weighted so that every point counts by its relative error: times span six orders of magnitude.
+Peak memory ≈ α·predicted_peak + β the same way. Both are fitted on the larger half of each
+method's points (by its cost driver): small cases run from cache at twice DRAM speed, or pay
+fixed overheads, and the regime an extrapolation extends is the large one. Intervals come from
+a seeded bootstrap over those points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+AXIS_INDEX = {"N": 0, "D": 1, "M": 2, "diag": 0}
+TIME_DRIVER = {"formula": "flops", "autograd": "flops", "explicit": "bytes_moved", "jacrev": "bytes_moved"}
+GROUP = ["run_id", "label", "family", "device", "dtype"]
+BOOTSTRAP = 200
+SEED = 20261128
+
+
+def axis_points(frame: pd.DataFrame, axes: dict[str, list[list[int]]], axis: str) -> pd.DataFrame:
+    """Rows of ``frame`` that lie on ``axis``, with a ``size`` column (the swept dimension)."""
+    points = {tuple(p) for p in axes.get(axis, [])}
+    keys = list(zip(frame["n"], frame["d"], frame["m"], strict=True))
+    on_axis = frame[[k in points for k in keys]].copy()
+    on_axis["size"] = on_axis[["n", "d", "m"][AXIS_INDEX[axis]]]
+    return on_axis.sort_values("size")
+
+
+AxesByRun = dict[str, dict[str, list[list[int]]]]
+
+
+def runs_on_axis(frame: pd.DataFrame, axes_by_run: AxesByRun, axis: str) -> pd.DataFrame:
+    """``axis_points`` applied to each run with that run's own profile axes."""
+    parts = [axis_points(group, axes_by_run.get(run, {}), axis) for run, group in frame.groupby("run_id")]
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts) if parts else frame.iloc[0:0].assign(size=pd.Series(dtype=int))
+
+
+def axis_names(axes_by_run: AxesByRun) -> list[str]:
+    """Axes that some run sweeps over more than one size, in the order N, D, M, diag."""
+    return [a for a in AXIS_INDEX if any(len(axes.get(a, [])) > 1 for axes in axes_by_run.values())]
+
+
+@dataclass(frozen=True)
+class Slope:
+    exponent: float
+    low: float
+    high: float
+    points: int
+
+
+def loglog_slope(size: Iterable[float], value: Iterable[float]) -> Slope | None:
+    """Least-squares slope of log(value) on log(size), with a 95% t interval; None below 3 points."""
+    x, y = np.log(np.asarray(list(size), float)), np.log(np.asarray(list(value), float))
+    if len(x) < 3 or np.ptp(x) == 0:
+        return None
+    fit = stats.linregress(x, y)
+    half = stats.t.ppf(0.975, len(x) - 2) * fit.stderr
+    return Slope(float(fit.slope), float(fit.slope - half), float(fit.slope + half), len(x))
+
+
+def exponents(frame: pd.DataFrame, axes: dict[str, list[list[int]]]) -> pd.DataFrame:
+    """Fitted and expected exponents of time and peak memory, per method, device and axis."""
+    rows = []
+    ok_time = frame[frame["time_median_s"].notna()]
+    ok_peak = frame[frame["peak_bytes"].notna()]
+    for metric, source, column in (("time", ok_time, "time_median_s"), ("memory", ok_peak, "peak_bytes")):
+        for axis in axes:
+            on_axis = axis_points(source, axes, axis)
+            for key, group in on_axis.groupby(GROUP):
+                fit = loglog_slope(group["size"], group[column])
+                if fit is None:
+                    continue
+                driver = TIME_DRIVER[key[2]] if metric == "time" else "predicted_peak_bytes"
+                expected = loglog_slope(group["size"], group[driver])
+                rows.append(
+                    dict(zip(GROUP, key, strict=True))
+                    | {
+                        "metric": metric,
+                        "axis": axis,
+                        "exponent": fit.exponent,
+                        "ci_low": fit.low,
+                        "ci_high": fit.high,
+                        "points": fit.points,
+                        "expected": expected.exponent if expected else np.nan,
+                        "size_min": int(group["size"].min()),
+                        "size_max": int(group["size"].max()),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class CostFit:
+    """Non-negative coefficients of ``target ≈ coef · features`` (features end with a constant)."""
+
+    features: tuple[str, ...]
+    coef: np.ndarray
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return _design(frame, self.features) @ self.coef
+
+
+def _design(frame: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
+    columns = [frame[f].to_numpy(float) if f != "const" else np.ones(len(frame)) for f in features]
+    return np.column_stack(columns)
+
+
+def fit_nonnegative(frame: pd.DataFrame, target: str, features: tuple[str, ...]) -> CostFit:
+    """NNLS of ``target`` on ``features``, each row scaled by 1/target (relative errors)."""
+    y = frame[target].to_numpy(float)
+    design = _design(frame, features)
+    scale = design.max(axis=0)
+    scale[scale == 0] = 1.0
+    coef, _ = optimize.nnls((design / scale) / y[:, None], np.ones_like(y))
+    return CostFit(features, coef / scale)
+
+
+def large_regime(frame: pd.DataFrame, driver: str, minimum: int) -> pd.DataFrame:
+    """The rows whose ``driver`` is at or above the median, and never fewer than ``minimum``."""
+    ordered = frame.sort_values(driver)
+    keep = max(minimum, (len(ordered) + 1) // 2)
+    return ordered.iloc[-keep:]
+
+
+TIME_FEATURES = ("bytes_moved", "flops", "const")
+MEMORY_FEATURES = ("predicted_peak_bytes", "const")
+
+
+def bootstrap_predictions(
+    frame: pd.DataFrame, target: str, features: tuple[str, ...], at: pd.DataFrame, rounds: int = BOOTSTRAP
+) -> np.ndarray:
+    """Predictions at ``at`` from fits to ``rounds`` seeded resamples of ``frame`` (rounds × len(at))."""
+    rng = np.random.default_rng(SEED)
+    out = np.empty((rounds, len(at)))
+    for k in range(rounds):
+        sample = frame.iloc[rng.integers(0, len(frame), len(frame))]
+        out[k] = fit_nonnegative(sample, target, features).predict(at)
+    return out

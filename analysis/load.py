@@ -1,0 +1,209 @@
+"""Run directories → one tidy pandas DataFrame, one row per case.
+
+Reads ``run.json``, ``runtime.json`` (pytest-benchmark format) and ``memory.json``. A missing or
+corrupt file is one clear error naming the file; a partial run (one pass missing, or cases
+missing from a pass) loads what it has and says what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.cases import Case
+from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+
+NOISY_IQR = 0.10
+"""IQR/median above which a timing is flagged noisy (torch.utils.benchmark's threshold)."""
+
+RESULTS_FILE = "results.csv"
+
+
+class RunLoadError(ValueError):
+    """A run directory that cannot be read: the message names the file and what is wrong."""
+
+
+@dataclass
+class Run:
+    """One loaded run: its metadata, its tidy cases, and what was missing from it."""
+
+    path: Path
+    meta: dict[str, Any]
+    cases: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.meta.get("run_id", self.path.name))
+
+    @property
+    def machine_label(self) -> str:
+        machine = self.meta.get("machine", {})
+        gpus = machine.get("gpus") or []
+        gpu = f" + {gpus[0]['name']}" if gpus else ""
+        return f"{machine.get('hostname', '?')} ({machine.get('cpu_model', '?')}{gpu})"
+
+
+def _read(path: Path, required: bool) -> Any:
+    if not path.exists():
+        if required:
+            raise RunLoadError(f"{path}: missing; is this a run directory?")
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise RunLoadError(f"{path}: corrupt JSON ({exc.msg} at line {exc.lineno})") from None
+    except OSError as exc:
+        raise RunLoadError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _case_row(source: dict[str, Any], path: Path, index: int) -> dict[str, Any]:
+    try:
+        case = Case.from_dict(source)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunLoadError(f"{path}: entry {index} is not a valid case ({exc})") from None
+    return case.params() | case.predicted()
+
+
+def _runtime_rows(runtime: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
+    if not isinstance(runtime, dict) or not isinstance(runtime.get("benchmarks"), list):
+        raise RunLoadError(f"{path}: not a pytest-benchmark file (no 'benchmarks' list)")
+    rows = {}
+    for index, bench in enumerate(runtime["benchmarks"]):
+        info, stats = bench.get("extra_info", {}), bench.get("stats")
+        if not isinstance(stats, dict) or "median" not in stats:
+            raise RunLoadError(f"{path}: benchmark {index} has no stats")
+        row = _case_row(info, path, index)
+        q1, q3 = stats.get("q1"), stats.get("q3")
+        row |= {
+            "time_status": "ok",
+            "time_reason": "",
+            "time_median_s": stats["median"],
+            "time_iqr_s": (q3 - q1) if q1 is not None and q3 is not None else stats.get("iqr"),
+            "time_min_s": stats.get("min"),
+            "time_rounds": stats.get("rounds"),
+            "max_rel_error": info.get("max_rel_error"),
+            "local_copy_roof_gbps": info.get("local_copy_roof"),
+            "local_gemm_roof_gflops": info.get("local_gemm_roof"),
+        }
+        rows[row["case"]] = row
+    for index, entry in enumerate(runtime.get("not_measured", [])):
+        row = _case_row(entry, path, index)
+        row |= {"time_status": entry.get("status", "failed"), "time_reason": entry.get("reason", "")}
+        rows.setdefault(row["case"], row)
+    return rows
+
+
+def _memory_rows(memory: list[dict[str, Any]], path: Path) -> dict[str, dict[str, Any]]:
+    if not isinstance(memory, list):
+        raise RunLoadError(f"{path}: expected a list of records")
+    rows = {}
+    for index, record in enumerate(memory):
+        if "status" not in record:
+            raise RunLoadError(f"{path}: record {index} has no status")
+        row = _case_row(record, path, index)
+        row |= {
+            "memory_status": record["status"],
+            "memory_reason": record.get("reason", ""),
+            "peak_bytes": record.get("peak_bytes"),
+            "tracker": record.get("tracker"),
+        }
+        rows[row["case"]] = row
+    return rows
+
+
+def _roof(meta: dict[str, Any], device: str, dtype: str, kind: str) -> float | None:
+    roofs = meta.get("devices", {}).get(device, {}).get("roofs")
+    if not roofs:
+        return None
+    if kind == "gemm":
+        return roofs.get("gemm", {}).get(dtype, {}).get("gflops")
+    return roofs.get("copy", {}).get("gbps")
+
+
+def _combine(timed: dict, memory: dict, meta: dict[str, Any], run_id: str) -> pd.DataFrame:
+    rows = []
+    for name in sorted(timed.keys() | memory.keys()):
+        row = {**memory.get(name, {}), **timed.get(name, {})}
+        row.setdefault("time_status", "missing")
+        row.setdefault("memory_status", "missing")
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    for column in ("time_median_s", "time_iqr_s", "time_min_s", "time_rounds", "peak_bytes", "max_rel_error"):
+        if column not in frame:
+            frame[column] = pd.NA
+    for column in ("time_reason", "memory_reason", "tracker"):
+        frame[column] = frame.get(column, pd.Series("", index=frame.index)).fillna("")
+    frame["run_id"] = run_id
+    statuses = frame[["time_status", "memory_status"]]
+    frame["status"] = "ok"
+    frame.loc[(statuses == "skipped").any(axis=1), "status"] = "skipped"
+    frame.loc[(statuses == "failed").any(axis=1), "status"] = "failed"
+    frame.loc[(statuses == "missing").all(axis=1), "status"] = "missing"
+    frame["reason"] = [
+        "; ".join(dict.fromkeys(r for r in (t, m) if r))
+        for t, m in zip(frame["time_reason"], frame["memory_reason"], strict=True)
+    ]
+    median = pd.to_numeric(frame["time_median_s"], errors="coerce")
+    frame["time_median_s"] = median
+    frame["time_iqr_s"] = pd.to_numeric(frame["time_iqr_s"], errors="coerce")
+    frame["peak_bytes"] = pd.to_numeric(frame["peak_bytes"], errors="coerce")
+    frame["noisy"] = frame["time_iqr_s"] / median > NOISY_IQR
+    frame["gflops"] = frame["flops"] / median / 1e9
+    frame["gbps"] = frame["bytes_moved"] / median / 1e9
+    # Each case's own roof, measured seconds before it, where the run has one; else the run's.
+    for kind, column, local in (
+        ("gemm", "gemm_roof_gflops", "local_gemm_roof_gflops"),
+        ("copy", "copy_roof_gbps", "local_copy_roof_gbps"),
+    ):
+        run_roof = [_roof(meta, d, t, kind) for d, t in zip(frame["device"], frame["dtype"], strict=True)]
+        own = pd.to_numeric(frame[local], errors="coerce") if local in frame else np.nan
+        frame[column] = pd.Series(own, index=frame.index, dtype=float).fillna(
+            pd.Series(run_roof, index=frame.index, dtype=float)
+        )
+    frame["frac_gemm_roof"] = frame["gflops"] / pd.to_numeric(frame["gemm_roof_gflops"], errors="coerce")
+    frame["frac_copy_roof"] = frame["gbps"] / pd.to_numeric(frame["copy_roof_gbps"], errors="coerce")
+    frame["peak_over_predicted"] = frame["peak_bytes"] / frame["predicted_peak_bytes"]
+    return frame
+
+
+def load_run(run_dir: Path | str) -> Run:
+    """Load one run directory; raises RunLoadError naming the file on bad input."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunLoadError(f"{path}: not a directory")
+    meta = _read(path / RUN_FILE, required=True)
+    if not isinstance(meta, dict) or "profile" not in meta:
+        raise RunLoadError(f"{path / RUN_FILE}: not a run file (no 'profile')")
+    runtime = _read(path / RUNTIME_FILE, required=False)
+    memory = _read(path / MEMORY_FILE, required=False)
+    warnings = []
+    if runtime is None:
+        warnings.append(f"{path / RUNTIME_FILE}: missing; no timings in this run")
+    if memory is None:
+        warnings.append(f"{path / MEMORY_FILE}: missing; no peak memory in this run")
+    if runtime is None and memory is None:
+        raise RunLoadError(f"{path}: holds neither {RUNTIME_FILE} nor {MEMORY_FILE}; nothing to analyse")
+    timed = _runtime_rows(runtime, path / RUNTIME_FILE) if runtime is not None else {}
+    peaks = _memory_rows(memory, path / MEMORY_FILE) if memory is not None else {}
+    expected = meta.get("cases")
+    found = len(timed.keys() | peaks.keys())
+    if meta.get("status") != "complete" or (expected is not None and found < expected):
+        warnings.append(
+            f"{path}: partial run ({found} of {expected} cases recorded, status {meta.get('status')})"
+        )
+    return Run(path, meta, _combine(timed, peaks, meta, str(meta.get("run_id", path.name))), warnings)
+
+
+def write_results(run: Run) -> Path:
+    """Write the tidy table as results.csv in the run directory."""
+    target = run.path / RESULTS_FILE
+    run.cases.to_csv(target, index=False)
+    return target

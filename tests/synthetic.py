@@ -1,0 +1,112 @@
+"""Synthetic run directories in the real schema, with times and peaks from a known law.
+
+Used to check that the analysis recovers what was put in: exponents, cost-model coefficients,
+extrapolations. Nothing here measures anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from bench.cases import Case
+from bench.methods import METHODS
+from bench.profiles import PROFILES, Profile, build_cases
+from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, SCHEMA_VERSION, write_json_atomic
+
+TimeLaw = Callable[[Case], float]
+
+
+def power_law(alpha: float, beta: float, gamma: float, scale: float = 1e-9) -> TimeLaw:
+    """time = scale · N^alpha · D^beta · M^gamma."""
+    return lambda c: scale * c.n**alpha * c.d**beta * c.m**gamma
+
+
+def cost_law(per_byte: float, per_flop: float, constant: float) -> TimeLaw:
+    """time = per_byte · bytes_moved + per_flop · FLOPs + constant (the analysis's own model)."""
+
+    def law(case: Case) -> float:
+        counts = case.predicted()
+        return per_byte * counts["bytes_moved"] + per_flop * counts["flops"] + constant
+
+    return law
+
+
+def _record(case: Case, status: str, peak: int | None, reason: str) -> dict:
+    counts = case.predicted()
+    extra = dict(
+        status=status, peak_bytes=peak, predicted_bytes=counts["predicted_peak_bytes"], reason=reason
+    )
+    return case.params() | counts | extra | {"tracker": "memray" if peak else "none"}
+
+
+def _benchmark(case: Case, samples: np.ndarray) -> dict:
+    q1, median, q3 = (float(v) for v in np.percentile(samples, [25, 50, 75]))
+    stats = dict(min=float(samples.min()), max=float(samples.max()), median=median, q1=q1, q3=q3)
+    stats |= dict(iqr=q3 - q1, rounds=len(samples), mean=float(samples.mean()), data=samples.tolist())
+    return {
+        "name": f"bench_backward[{case.name}]",
+        "params": {"case_name": case.name},
+        "extra_info": case.params() | case.predicted() | {"max_rel_error": 1e-7},
+        "stats": stats,
+    }
+
+
+def _run_meta(
+    spec: Profile, methods: tuple[str, ...], run_id: str, ram: int, llc: int | None, count: int
+) -> dict:
+    machine = dict(
+        hostname="synthetic", cpu_model="Synthetic CPU", cores=2, ram_bytes=ram, llc_bytes=llc, gpus=[]
+    )
+    machine |= dict(python="3.11", numpy="x", torch="x", blas=[], torch_threads=2)
+    machine |= dict(commit={"id": "0" * 40, "dirty": False}, timestamp_utc="2026-11-28T00:00:00+00:00")
+    roofs = {"gemm": {"float32": {"gflops": 100.0}}, "copy": {"gbps": 20.0}}
+    options = dict(profile=spec.name, device="cpu", methods=list(methods), memory_budget=None)
+    return {
+        "schema": SCHEMA_VERSION,
+        "run_id": run_id,
+        "options": options | {"passes": ["runtime", "memory"]},
+        "profile": asdict(spec) | {"axes": spec.axes()},
+        "machine": machine,
+        "devices": {"cpu": {"status": "run", "memory_budget_bytes": ram // 2, "roofs": roofs}},
+        "status": "complete",
+        "cases": count,
+    }
+
+
+def write_run(
+    path: Path,
+    time_law: TimeLaw,
+    *,
+    profile: str = "quick",
+    methods: tuple[str, ...] = tuple(METHODS),
+    noise: float = 0.0,
+    seed: int = 0,
+    run_id: str | None = None,
+    ram_bytes: int = 24 * 2**30,
+    llc_bytes: int | None = 32 * 2**20,
+    peak_overhead: int = 0,
+) -> Path:
+    """Write run.json, runtime.json and memory.json for every case of ``profile`` under the law."""
+    path.mkdir(parents=True, exist_ok=True)
+    spec = PROFILES[profile]
+    rng = np.random.default_rng(seed)
+    cases = build_cases(spec, methods, ["cpu"])
+    benchmarks, records = [], []
+    for case in cases:
+        reason = spec.cap_reason(case)
+        if reason:
+            records.append(_record(case, "skipped", None, reason))
+            continue
+        samples = time_law(case) * (1 + noise * rng.standard_normal(11))
+        benchmarks.append(_benchmark(case, samples))
+        records.append(_record(case, "ok", case.predicted()["predicted_peak_bytes"] + peak_overhead, ""))
+    meta = _run_meta(spec, methods, run_id or path.name, ram_bytes, llc_bytes, len(cases))
+    write_json_atomic(path / RUN_FILE, meta)
+    runtime = {"benchmarks": benchmarks, "not_measured": [], "machine_info": {}, "commit_info": {}}
+    write_json_atomic(path / RUNTIME_FILE, runtime | {"datetime": "2026-11-28", "version": "5.2"})
+    write_json_atomic(path / MEMORY_FILE, records)
+    return path

@@ -1,0 +1,182 @@
+"""Load, fits, extrapolation and hold-out on synthetic runs whose answers are known.
+
+No benchmark runs here: every run directory is written by ``tests.synthetic`` from a law.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from analysis.extrapolate import HEADLINE, extrapolate, holdout
+from analysis.fits import exponents
+from analysis.load import RESULTS_FILE, RunLoadError, load_run, write_results
+from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from tests.synthetic import cost_law, power_law, write_run
+
+LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
+
+
+def test_load_gives_one_row_per_case_with_time_memory_and_roofs(tmp_path):
+    run = load_run(write_run(tmp_path / "r", LAW))
+    frame = run.cases
+    assert frame["case"].is_unique
+    assert run.warnings == []
+    ok = frame[frame["status"] == "ok"]
+    assert ok["time_median_s"].notna().all()
+    assert (ok["peak_bytes"] == ok["predicted_peak_bytes"]).all()
+    assert (ok["gemm_roof_gflops"] == 100.0).all()
+    assert (ok["copy_roof_gbps"] == 20.0).all()
+    formula = ok[ok["family"] == "formula"].iloc[0]
+    assert formula["frac_gemm_roof"] == pytest.approx(formula["flops"] / formula["time_median_s"] / 1e9 / 100)
+    skipped = frame[frame["status"] == "skipped"]
+    assert len(skipped) > 0
+    assert skipped["reason"].str.contains("caps Jacobian methods").all()
+
+
+def test_results_csv_is_written_beside_the_run_files(tmp_path):
+    run = load_run(write_run(tmp_path / "r", LAW))
+    path = write_results(run)
+    assert path == tmp_path / "r" / RESULTS_FILE
+    header = path.read_text().splitlines()[0].split(",")
+    for column in ("method", "backend", "device", "dtype", "n", "d", "m", "status", "time_median_s",
+                   "time_iqr_s", "time_rounds", "peak_bytes", "predicted_peak_bytes", "jacobian_dydx_bytes",
+                   "flops", "frac_gemm_roof", "frac_copy_roof"):  # fmt: skip
+        assert column in header
+
+
+@pytest.mark.parametrize(
+    ("alpha", "beta", "gamma"),
+    [(1.0, 1.0, 1.0), (2.0, 1.0, 1.5), (0.5, 2.0, 1.0)],
+)
+def test_fits_recover_known_exponents_within_tolerance(tmp_path, alpha, beta, gamma):
+    run = load_run(write_run(tmp_path / "r", power_law(alpha, beta, gamma), noise=0.02, seed=3))
+    fits = exponents(run.cases, run.meta["profile"]["axes"])
+    time = fits[fits["metric"] == "time"]
+    want = {"N": alpha, "D": beta, "M": gamma, "diag": alpha + beta + gamma}
+    covered = 0
+    for _, row in time.iterrows():
+        assert row["exponent"] == pytest.approx(want[row["axis"]], abs=0.05), row.to_dict()
+        assert row["ci_low"] < row["exponent"] < row["ci_high"]
+        covered += row["ci_low"] <= want[row["axis"]] <= row["ci_high"]
+    assert covered >= 0.8 * len(time)  # 95% intervals: most must hold the true exponent
+
+
+def test_expected_exponent_of_explicit_memory_is_the_cost_models_slope(tmp_path):
+    run = load_run(write_run(tmp_path / "r", LAW))
+    fits = exponents(run.cases, run.meta["profile"]["axes"])
+    memory = fits[(fits["metric"] == "memory") & (fits["label"] == "explicit-torch-warm")]
+    assert len(memory) >= 3
+    for _, row in memory.iterrows():  # peaks equal the model exactly, so fit and expectation agree
+        assert row["exponent"] == pytest.approx(row["expected"], abs=1e-6)
+
+
+def test_extrapolation_of_exact_cost_law_hits_the_headline_exactly(tmp_path):
+    run = load_run(write_run(tmp_path / "r", LAW))
+    limits = {(run.run_id, "cpu"): 24 * 2**30}
+    preds = extrapolate(run.cases, limits, {run.run_id: 32 * 2**20})
+    row = preds[preds["label"] == "explicit-torch-warm"].iloc[0]
+    want = LAW(_headline_case("explicit-torch", "warm"))
+    assert row["time_value"] == pytest.approx(want, rel=1e-3)
+    assert row["time_low"] <= row["time_value"] <= row["time_high"]
+    assert row["jacobian_dydx_bytes"] == 274_877_906_944
+    assert row["jacobian_dydw_bytes"] == 17_592_186_044_416
+    assert row["peak_value"] == pytest.approx(row["predicted_peak_bytes"], rel=1e-6)
+    assert not row["fits_device"]
+    assert row["over_by"] == pytest.approx(row["peak_value"] / (24 * 2**30))
+    formula = preds[preds["label"] == "formula-torch"].iloc[0]
+    assert formula["fits_device"]
+    assert formula["time_value"] == pytest.approx(LAW(_headline_case("formula-torch", "")), rel=1e-3)
+
+
+def _headline_case(method: str, variant: str):
+    from bench.cases import Case
+
+    return Case(method, variant, "cpu", "float32", *HEADLINE)
+
+
+def test_holdout_errors_are_tiny_when_the_law_is_the_model(tmp_path):
+    run = load_run(write_run(tmp_path / "r", LAW))
+    hold = holdout(run.cases, run.meta["profile"]["axes"], {run.run_id: 32 * 2**20})
+    assert set(hold["axis"]) == {"N", "D", "M", "diag"}
+    assert set(hold["metric"]) == {"time", "memory"}
+    assert hold["error"].abs().max() < 0.01
+
+
+def test_holdout_catches_a_law_the_model_cannot_express(tmp_path):
+    """A cubic-in-N time is not linear in bytes and FLOPs: hold-out must show a large error."""
+    run = load_run(write_run(tmp_path / "r", power_law(3.0, 1.0, 1.0), methods=("formula-torch",)))
+    hold = holdout(run.cases, run.meta["profile"]["axes"], {run.run_id: None})
+    assert hold[(hold["metric"] == "time") & (hold["axis"] == "N")]["error"].abs().max() > 0.25
+
+
+def test_missing_run_file_is_an_error_naming_it(tmp_path):
+    path = write_run(tmp_path / "r", LAW)
+    (path / RUN_FILE).unlink()
+    with pytest.raises(RunLoadError, match=rf"{path / RUN_FILE}: missing"):
+        load_run(path)
+
+
+@pytest.mark.parametrize("name", [RUN_FILE, RUNTIME_FILE, MEMORY_FILE])
+def test_corrupt_file_is_an_error_naming_it(tmp_path, name):
+    path = write_run(tmp_path / "r", LAW)
+    (path / name).write_text('{"benchmarks": [')
+    with pytest.raises(RunLoadError, match=rf"{path / name}: corrupt JSON"):
+        load_run(path)
+
+
+def test_memory_file_of_wrong_shape_is_an_error_naming_it(tmp_path):
+    path = write_run(tmp_path / "r", LAW)
+    (path / MEMORY_FILE).write_text('{"not": "a list"}')
+    with pytest.raises(RunLoadError, match=rf"{path / MEMORY_FILE}: expected a list"):
+        load_run(path)
+
+
+def test_runtime_entry_without_case_fields_is_an_error_naming_the_entry(tmp_path):
+    path = write_run(tmp_path / "r", LAW)
+    runtime = json.loads((path / RUNTIME_FILE).read_text())
+    del runtime["benchmarks"][2]["extra_info"]["n"]
+    (path / RUNTIME_FILE).write_text(json.dumps(runtime))
+    with pytest.raises(RunLoadError, match=rf"{path / RUNTIME_FILE}: entry 2 is not a valid case"):
+        load_run(path)
+
+
+def test_run_without_memory_file_loads_timings_and_warns(tmp_path):
+    path = write_run(tmp_path / "r", LAW)
+    (path / MEMORY_FILE).unlink()
+    run = load_run(path)
+    assert run.cases["time_median_s"].notna().any()
+    assert run.cases["peak_bytes"].isna().all()
+    assert any("memory.json: missing" in w for w in run.warnings)
+
+
+def test_interrupted_run_loads_what_it_has_and_says_it_is_partial(tmp_path):
+    path = write_run(tmp_path / "r", LAW)
+    runtime = json.loads((path / RUNTIME_FILE).read_text())
+    runtime["benchmarks"] = runtime["benchmarks"][:10]
+    (path / RUNTIME_FILE).write_text(json.dumps(runtime))
+    (path / MEMORY_FILE).write_text("[]")
+    meta = json.loads((path / RUN_FILE).read_text())
+    meta["status"] = "running"
+    (path / RUN_FILE).write_text(json.dumps(meta))
+    run = load_run(path)
+    assert len(run.cases) == 10
+    assert any("partial run (10 of" in w for w in run.warnings)
+
+
+def test_run_with_neither_result_file_is_an_error(tmp_path):
+    path = write_run(tmp_path / "r", LAW)
+    (path / MEMORY_FILE).unlink()
+    (path / RUNTIME_FILE).unlink()
+    with pytest.raises(RunLoadError, match="nothing to analyse"):
+        load_run(path)
+
+
+def test_noisy_timings_are_flagged(tmp_path):
+    run = load_run(write_run(tmp_path / "r", LAW, noise=0.3, seed=1))
+    assert run.cases["noisy"].any()
+    quiet = load_run(write_run(tmp_path / "q", LAW))
+    assert not quiet.cases["noisy"].any()
+    assert np.isfinite(quiet.cases["time_median_s"].dropna()).all()

@@ -1,0 +1,125 @@
+"""The report builds from saved runs, holds the headline numbers and every plot, and says why not."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.cli import main as report_main
+from analysis.report import build_report
+from tests.synthetic import cost_law, write_run
+
+LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
+PLOTS = ("runtime_vs_size", "memory_vs_size", "ratio_to_formula", "extrapolation", "efficiency")
+FIXTURE = Path(__file__).parent / "data" / "quick-cpu"
+
+
+@pytest.fixture(scope="module")
+def synthetic_report(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("report")
+    run = write_run(root / "run", LAW)
+    return build_report([run], run / "report")
+
+
+def test_report_states_headline_jacobian_sizes_and_time_ratio(synthetic_report):
+    page = synthetic_report.read_text()
+    assert "256.0 GiB" in page
+    assert "16.0 TiB" in page
+    headline = re.search(r"<p class='headline'>(.*?)</p>", page, re.S).group(1)
+    assert "formula-torch" in headline
+    assert "explicit-torch-warm" in headline
+    assert re.search(r"<b>[\d,]+×</b> the formula's time", headline)
+    assert "more memory than this cpu has" in headline
+
+
+def test_report_embeds_every_plot_and_writes_png_and_csv_beside_it(synthetic_report):
+    page = synthetic_report.read_text()
+    assert page.count("src='data:image/png;base64,") == len(PLOTS)
+    for name in PLOTS:
+        png = synthetic_report.parent / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        data = pd.read_csv(png.with_suffix(".csv"))
+        assert len(data) > 0
+
+
+def test_report_needs_no_network(synthetic_report):
+    page = synthetic_report.read_text()
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "<script" not in page
+
+
+def test_report_lists_skipped_cases_exponents_extrapolation_and_environment(synthetic_report):
+    page = synthetic_report.read_text()
+    for heading in ("Extrapolation to N=64, D=4096, M=4096", "Scaling exponents", "Performance targets",
+                    "Environment", "Skipped and failed cases", "Methods", "Raw files"):  # fmt: skip
+        assert heading in page
+    assert "caps Jacobian methods" in page
+    assert "Synthetic CPU" in page
+    assert "copy 20.0 GB/s" in page
+    assert "hold-out |error| time" in page
+    assert "href='../runtime.json'" in page
+
+
+def test_report_of_two_runs_overlays_them_with_the_machine_as_a_dimension(tmp_path):
+    first = write_run(tmp_path / "a", LAW, run_id="machine-a")
+    second = write_run(tmp_path / "b", cost_law(1 / 10e9, 1 / 50e9, 1e-5), run_id="machine-b")
+    page = build_report([first, second], tmp_path / "both")
+    data = pd.read_csv(tmp_path / "both" / "runtime_vs_size.csv")
+    assert set(data["run_id"]) == {"machine-a", "machine-b"}
+    assert "machine-a" in page.read_text() and "machine-b" in page.read_text()
+
+
+def test_report_cli_rebuilds_from_a_run_directory(tmp_path, capsys):
+    run = write_run(tmp_path / "run", LAW)
+    assert report_main([str(run), "--target", "32,1024,1024"]) == 0
+    page = run / "report" / "index.html"
+    assert capsys.readouterr().out.strip() == f"report: {page}"
+    assert "Extrapolation to N=32, D=1024, M=1024" in page.read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["/nonexistent/run"], "report: error: /nonexistent/run: not a directory"),
+        (["{run}", "--target", "64,4096"], "report: error: --target must be three positive integers N,D,M"),
+        (["{run}", "--target", "0,1,1"], "report: error: --target must be three positive integers"),
+        (["{run}", "{run}"], "report: error: the same run was given twice"),
+    ],
+)
+def test_report_cli_bad_input_gives_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    run = write_run(tmp_path / "run", LAW)
+    status = report_main([a.format(run=run) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert len(err.splitlines()) == 1
+    assert err.startswith(message)
+
+
+def test_report_cli_names_the_corrupt_file(tmp_path, capsys):
+    run = write_run(tmp_path / "run", LAW)
+    (run / "memory.json").write_text("[{")
+    assert report_main([str(run)]) == 2
+    assert f"{run / 'memory.json'}: corrupt JSON" in capsys.readouterr().err
+
+
+def test_report_builds_from_the_committed_real_quick_run(tmp_path):
+    """A real quick run on a 2-core CPU (raw samples stripped), committed under tests/data."""
+    run = tmp_path / "quick-cpu"
+    shutil.copytree(FIXTURE, run)  # the report writes results.csv into the run directory
+    out = tmp_path / "out"
+    page = build_report([run], out).read_text()
+    assert "256.0 GiB" in page
+    assert "16.0 TiB" in page
+    assert page.count("data:image/png;base64,") == len(PLOTS)
+    assert "AMD EPYC" in page
+    extrapolation = pd.read_csv(out / "extrapolation.csv")
+    targets = extrapolation[extrapolation["kind"] == "target"]
+    explicit = targets[targets["label"] == "explicit-torch-warm"].iloc[0]
+    formula = targets[targets["label"] == "formula-torch"].iloc[0]
+    assert explicit["predicted_peak_bytes"] > 16 * 2**40  # the 16 TiB dY/dW dominates
+    assert explicit["time_s"] > 1000 * formula["time_s"]
