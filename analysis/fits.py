@@ -32,8 +32,9 @@ SEED = 20261128
 def axis_points(frame: pd.DataFrame, axes: dict[str, list[list[int]]], axis: str) -> pd.DataFrame:
     """Rows of ``frame`` that lie on ``axis``, with a ``size`` column (the swept dimension)."""
     points = {tuple(p) for p in axes.get(axis, [])}
-    keys = list(zip(frame["n"], frame["d"], frame["m"], strict=True))
-    on_axis = frame[[k in points for k in keys]].copy()
+    keys = zip(frame["n"], frame["d"], frame["m"], strict=True)
+    mask = pd.Series([k in points for k in keys], index=frame.index, dtype=bool)
+    on_axis = frame[mask].copy()
     on_axis["size"] = on_axis[["n", "d", "m"][AXIS_INDEX[axis]]]
     return on_axis.sort_values("size")
 

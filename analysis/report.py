@@ -21,7 +21,7 @@ from analysis.extrapolate import HEADLINE, extrapolate, holdout
 from analysis.fits import AxesByRun, exponents
 from analysis.load import RESULTS_FILE, Run, load_run, write_results
 from analysis.targets import check_targets
-from bench.costs import format_bytes
+from bench.costs import format_bytes, jacobian_bytes
 from bench.methods import METHODS
 from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 
@@ -141,14 +141,17 @@ def _pick(predictions: pd.DataFrame, family: str, device: str) -> pd.Series | No
 def headline(analysis: Analysis) -> str:
     """The summary paragraph, computed from the data."""
     n, d, m = analysis.target
-    preds = analysis.predictions
-    if preds.empty:
-        return "<p>No method has enough measured points to extrapolate.</p>"
-    dydx, dydw = int(preds["jacobian_dydx_bytes"].iloc[0]), int(preds["jacobian_dydw_bytes"].iloc[0])
+    dydx, dydw = jacobian_bytes(n, d, m, "float32")
     parts = [
         f"At N={n}, D={d}, M={m} (float32) the explicit approach needs <b>{_e(format_bytes(dydx))}</b> for dY/dX "
         f"and <b>{_e(format_bytes(dydw))}</b> for dY/dW."
     ]
+    preds = analysis.predictions
+    if not preds.empty:
+        preds = preds[np.isfinite(preds["time_value"]) | np.isfinite(preds["peak_value"])]
+    if preds.empty:
+        parts.append("No method has enough measured points to extrapolate.")
+        return "<p class='headline'>" + " ".join(parts) + "</p>"
     for device in sorted(preds["device"].unique()):
         explicit, formula = _pick(preds, "explicit", device), _pick(preds, "formula", device)
         if formula is not None:
@@ -378,28 +381,41 @@ process per case.</p>
 """
 
 
+def draw_figures(analysis: Analysis, out: Path) -> dict[str, Path]:
+    """Every plot the data can support: a run with no timings gets no time plots, and so on."""
+    cases, axes, limits = analysis.cases, analysis.axes, analysis.limits
+    timed = not cases.empty and cases["time_median_s"].notna().any()
+    peaked = not cases.empty and cases["peak_bytes"].notna().any()
+    figures: dict[str, Path] = {}
+    if timed:
+        figures["Runtime against size, per axis (log-log, fitted power laws)"] = plots.scaling_plot(
+            cases, axes, out, "time"
+        )
+    if peaked:
+        figures["Peak memory against size, with the cost model and device memory"] = plots.scaling_plot(
+            cases, axes, out, "memory", limits
+        )
+    if timed or peaked:
+        figures["Time and memory as a multiple of the formula's"] = plots.ratio_plot(cases, axes, out)
+    preds = analysis.predictions
+    if not preds.empty and (np.isfinite(preds["time_value"]) | np.isfinite(preds["peak_value"])).any():
+        figures["Extrapolation to the target, with hold-out predictions"] = plots.extrapolation_plot(
+            cases, analysis.predictions, analysis.holdouts, limits, analysis.target, out
+        )
+    if timed:
+        figures["Efficiency against the roofs measured in the same run"] = plots.efficiency_plot(
+            cases, axes, out
+        )
+    return figures
+
+
 def build_report(run_dirs: list[Path], out: Path, target: tuple[int, int, int] = HEADLINE) -> Path:
     """Analyse ``run_dirs`` and write ``out/index.html`` with its plots; returns the page's path."""
     analysis = analyse(run_dirs, target)
     out.mkdir(parents=True, exist_ok=True)
     for run in analysis.runs:
         write_results(run)
-    figures: dict[str, Path] = {}
-    if not analysis.cases.empty:
-        axes, cases, limits = analysis.axes, analysis.cases, analysis.limits
-        figures = {
-            "Runtime against size, per axis (log-log, fitted power laws)": plots.scaling_plot(
-                cases, axes, out, "time"
-            ),
-            "Peak memory against size, with the cost model and device memory": plots.scaling_plot(
-                cases, axes, out, "memory", limits
-            ),
-            "Time and memory as a multiple of the formula's": plots.ratio_plot(cases, axes, out),
-            "Extrapolation to the target, with hold-out predictions": plots.extrapolation_plot(
-                cases, analysis.predictions, analysis.holdouts, limits, target, out
-            ),
-            "Efficiency against the roofs measured in the same run": plots.efficiency_plot(cases, axes, out),
-        }
+    figures = draw_figures(analysis, out)
     page = out / REPORT_FILE
     tmp = page.with_suffix(".tmp")
     tmp.write_text(render(analysis, figures, out), encoding="utf-8")

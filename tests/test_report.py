@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -123,3 +124,24 @@ def test_report_builds_from_the_committed_real_quick_run(tmp_path):
     formula = targets[targets["label"] == "formula-torch"].iloc[0]
     assert explicit["predicted_peak_bytes"] > 16 * 2**40  # the 16 TiB dY/dW dominates
     assert explicit["time_s"] > 1000 * formula["time_s"]
+
+
+def test_report_of_a_run_where_nothing_fit_the_budget_still_builds_and_lists_reasons(tmp_path):
+    run = write_run(tmp_path / "run", LAW, profile="smoke")
+    runtime = json.loads((run / "runtime.json").read_text())
+    memory = json.loads((run / "memory.json").read_text())
+    reason = "needs 2.7 KiB, budget 1 B"
+    runtime["not_measured"] = [
+        {k: b["extra_info"][k] for k in ("method", "variant", "device", "dtype", "n", "d", "m")}
+        | {"status": "skipped", "reason": reason}
+        for b in runtime["benchmarks"]
+    ]
+    runtime["benchmarks"] = []
+    for record in memory:
+        record.update(status="skipped", peak_bytes=None, reason=reason)
+    (run / "runtime.json").write_text(json.dumps(runtime))
+    (run / "memory.json").write_text(json.dumps(memory))
+    page = build_report([run], run / "report").read_text()
+    assert "No method has enough measured points to extrapolate" in page
+    assert reason in page
+    assert "data:image/png" not in page
