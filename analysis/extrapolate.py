@@ -17,7 +17,6 @@ import pandas as pd
 from analysis.fits import (
     GROUP,
     MEMORY_FEATURES,
-    TIME_DRIVER,
     TIME_FEATURES,
     axis_points,
     bootstrap_predictions,
@@ -25,6 +24,7 @@ from analysis.fits import (
     large_regime,
 )
 from bench.cases import Case
+from bench.costs import TIME_DRIVER
 
 HEADLINE = (64, 4096, 4096)
 MIN_POINTS = 4

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from bench.costs import TIME_DRIVER
+
 AXIS_INDEX = {"N": 0, "D": 1, "M": 2, "diag": 0}
-TIME_DRIVER = {"formula": "flops", "autograd": "flops", "explicit": "bytes_moved", "jacrev": "bytes_moved"}
 GROUP = ["run_id", "label", "family", "device", "dtype"]
 BOOTSTRAP = 200
 SEED = 20261128

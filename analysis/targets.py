@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.costs import DENSE_JACOBIAN_FAMILIES
+
 WARM_COPY_FRACTION = 0.5
 FORMULA_GEMM_FRACTION = 0.7
 MEMORY_TOLERANCE = 0.10
@@ -46,7 +48,7 @@ def check_targets(frame: pd.DataFrame) -> pd.DataFrame:
                 "passed": bool(best >= FORMULA_GEMM_FRACTION),
             }
         )
-    jac = frame[frame["family"].isin(["explicit", "jacrev"]) & frame["peak_bytes"].notna()]
+    jac = frame[frame["family"].isin(DENSE_JACOBIAN_FAMILIES) & frame["peak_bytes"].notna()]
     jac = jac[jac["predicted_peak_bytes"] >= LARGE_MEMORY]
     for key, group in jac.groupby(keys):
         error = (group["peak_bytes"] / group["predicted_peak_bytes"] - 1).abs()

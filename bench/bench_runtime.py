@@ -20,13 +20,11 @@ import pytest
 import torch
 
 from bench.cases import Case
+from bench.costs import TIME_DRIVER
 from bench.inputs import TOLERANCE, make_inputs, relative_error, synchronizer
 from bench.methods import METHODS, make_workspace
 from bench.roofs import local_roof
 from bench.runtime_plugin import RuntimeSettings
-
-MEMORY_BOUND = frozenset({"explicit", "jacrev"})
-"""Families compared with copy bandwidth; the others with GEMM throughput."""
 
 
 def _rounds(seconds_per_call: float, settings: RuntimeSettings) -> int:
@@ -62,7 +60,7 @@ def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> N
     if not error <= TOLERANCE[case.dtype]:
         pytest.fail(f"wrong gradients: relative error {error:.3g} > {TOLERANCE[case.dtype]:g}")
 
-    roof = "copy" if case.family in MEMORY_BOUND else "gemm"
+    roof = "copy" if TIME_DRIVER[case.family] == "bytes_moved" else "gemm"
     local = local_roof(case.backend, case.device, case.dtype, roof)
     prepared = method.prepare(*inputs, workspace=workspace)
 

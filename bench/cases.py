@@ -12,6 +12,7 @@ from typing import Any
 
 from bench import costs
 from bench.methods import METHODS
+from bench.tiles import default_block_bytes
 
 WORKSPACE_VARIANTS: tuple[str, ...] = ("cold", "warm")
 """Methods that accept a workspace are timed twice: fresh Jacobian memory per call ("cold")
@@ -61,8 +62,9 @@ class Case:
     def predicted(self) -> dict[str, int]:
         """The cost model's counts for this case: what ``extra_info`` and memory records carry."""
         dydx, dydw = costs.jacobian_bytes(self.n, self.d, self.m, self.dtype)
+        block = default_block_bytes(self.device)
         return {
-            "predicted_peak_bytes": costs.peak_bytes(self.family, self.n, self.d, self.m, self.dtype),
+            "predicted_peak_bytes": costs.peak_bytes(self.family, self.n, self.d, self.m, self.dtype, block),
             "input_bytes": costs.input_bytes(self.n, self.d, self.m, self.dtype),
             "jacobian_dydx_bytes": dydx,
             "jacobian_dydw_bytes": dydw,
@@ -72,8 +74,8 @@ class Case:
 
     def needed_bytes(self) -> int:
         """What the case needs in memory at once: its inputs plus its predicted peak."""
-        return costs.input_bytes(self.n, self.d, self.m, self.dtype) + costs.peak_bytes(
-            self.family, self.n, self.d, self.m, self.dtype
+        return (
+            costs.input_bytes(self.n, self.d, self.m, self.dtype) + self.predicted()["predicted_peak_bytes"]
         )
 
     def params(self) -> dict[str, Any]:

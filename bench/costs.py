@@ -5,14 +5,28 @@ analysis can extrapolate to sizes that were never run. Python ints throughout: t
 case (N=64, D=M=4096) overflows nothing and rounds nothing.
 
 Families: ``formula`` (dY·Wᵀ and Xᵀ·dY), ``autograd`` (``Y.backward(dY)``), ``explicit``
-(dense Jacobians, then a matrix-vector contraction), ``jacrev`` (``torch.func.jacrev``).
+(dense Jacobians, then a matrix-vector contraction), ``jacrev`` (``torch.func.jacrev``),
+``streamed`` (every Jacobian entry materialised tile by tile in a small reusable buffer).
 """
 
 from __future__ import annotations
 
+from bench import tiles
 from bench.validation import FLOAT_DTYPES
 
-FAMILIES: tuple[str, ...] = ("formula", "autograd", "explicit", "jacrev")
+TIME_DRIVER: dict[str, str] = {
+    "formula": "flops",
+    "autograd": "flops",
+    "explicit": "bytes_moved",
+    "jacrev": "bytes_moved",
+    "streamed": "bytes_moved",
+}
+"""What bounds each family's time: arithmetic (``flops``, compared with the GEMM roof) or memory
+traffic (``bytes_moved``, compared with copy bandwidth)."""
+
+FAMILIES: tuple[str, ...] = tuple(TIME_DRIVER)
+DENSE_JACOBIAN_FAMILIES = frozenset({"explicit", "jacrev"})
+"""Families whose memory holds a whole dense Jacobian."""
 
 
 def itemsize(dtype: str) -> int:
@@ -69,7 +83,7 @@ def flops(family: str, n: int, d: int, m: int) -> int:
     contraction = 2 * n * m * (n * d + d * m)  # vec(dY)ᵀ·J for both Jacobians
     if family in ("formula", "autograd"):
         return 4 * n * d * m  # two GEMMs of 2·N·D·M each
-    if family == "explicit":
+    if family in ("explicit", "streamed"):
         return contraction  # building the Jacobians is copying, not arithmetic
     # jacrev: a vjp per basis vector, i.e. (N·M) batched GEMMs of 2·N·M·D for each Jacobian.
     return 4 * (n * m) ** 2 * d + contraction
@@ -80,7 +94,9 @@ def bytes_moved(family: str, n: int, d: int, m: int, dtype: str = "float32") -> 
 
     The explicit family writes every Jacobian entry once (zero fill plus the non-zero blocks)
     and reads it once in the contraction. jacrev also writes and reads its identity basis
-    once per Jacobian. The formula reads its operands and writes its results.
+    once per Jacobian. The formula reads its operands and writes its results. The streamed
+    family is counted like the explicit one: the Jacobian bytes it writes and reads, though
+    from a cache-sized tile rather than from DRAM (its "effective" throughput).
     """
     _check_family(family)
     size = itemsize(dtype)
@@ -93,7 +109,18 @@ def bytes_moved(family: str, n: int, d: int, m: int, dtype: str = "float32") -> 
     return moved
 
 
-def peak_bytes(family: str, n: int, d: int, m: int, dtype: str = "float32") -> int:
+def streamed_buffer_bytes(
+    n: int, d: int, m: int, dtype: str = "float32", block_bytes: int | None = None
+) -> int:
+    """The streamed method's tile buffer: the largest tile of either Jacobian's plan."""
+    block = block_bytes or tiles.DEFAULT_BLOCK_BYTES["cpu"]
+    size = itemsize(dtype)
+    return max(tiles.plan(kind, n, d, m, size, block).max_tile_elements for kind in tiles.KINDS) * size
+
+
+def peak_bytes(
+    family: str, n: int, d: int, m: int, dtype: str = "float32", block_bytes: int | None = None
+) -> int:
     """Predicted peak working memory of one backward call, above the inputs.
 
     - formula: the two results.
@@ -101,6 +128,8 @@ def peak_bytes(family: str, n: int, d: int, m: int, dtype: str = "float32") -> i
     - explicit: one Jacobian at a time (dY/dX is freed before dY/dW is built) plus results.
       A reused workspace holds max(|dY/dX|, |dY/dW|), so the warm variant predicts the same.
     - jacrev: one Jacobian plus its (N·M)² identity basis, plus results.
+    - streamed: the tile buffer (``block_bytes``, default the CPU's) plus results; a transposed
+      copy of W lives only while dY/dX streams, before dW exists, and is the size of dW.
     """
     _check_family(family)
     out = output_bytes(n, d, m, dtype)
@@ -108,6 +137,8 @@ def peak_bytes(family: str, n: int, d: int, m: int, dtype: str = "float32") -> i
         return out
     if family == "autograd":
         return out + n * m * itemsize(dtype)
+    if family == "streamed":
+        return out + streamed_buffer_bytes(n, d, m, dtype, block_bytes)
     biggest = max(jacobian_bytes(n, d, m, dtype))
     if family == "explicit":
         return biggest + out

@@ -131,6 +131,12 @@ def _jacrev(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
     return dX, dW
 
 
+def _streamed(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
+    from bench.streamed import streamed_backward
+
+    return streamed_backward(X, W, dY)
+
+
 def _autograd_leaves(X: Array, W: Array) -> tuple[Array, Array, Array]:
     x = X.detach().requires_grad_(True)
     w = W.detach().requires_grad_(True)
@@ -248,6 +254,13 @@ METHODS: Mapping[str, Method] = _registry(
         "torch",
         "each Jacobian from torch.func.jacrev, then contracted with dY",
         _jacrev,
+    ),
+    Method(
+        "streamed-torch",
+        "streamed",
+        "torch",
+        "every Jacobian entry built tile by tile in a reusable cache-sized buffer, contracted tile by tile",
+        _streamed,
     ),
     Method(
         "autograd-torch",

@@ -3,8 +3,9 @@
 Each profile sweeps N, D and M on their own axes around a base point, with the other two held
 at the base, plus a small diagonal where all three grow together, so that the analysis can fit
 a scaling exponent per axis. Every method runs on every point; the Jacobian methods (explicit,
-jacrev) are recorded as skipped past the profile's ``jacobian_cap`` so that ``quick`` and
-``default`` keep their time budgets, while the formula and autograd go far beyond them.
+jacrev) are recorded as skipped past the profile's ``jacobian_cap``, and the streamed method
+past its ``stream_cap`` (its memory is small, but its time grows with the Jacobian), so that
+``quick`` and ``default`` keep their time budgets, while the formula and autograd go far beyond.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bench.cases import Case, variants_of
-from bench.costs import format_bytes
+from bench.costs import DENSE_JACOBIAN_FAMILIES, format_bytes
 from bench.methods import METHODS
-
-JACOBIAN_FAMILIES = frozenset({"explicit", "jacrev"})
 
 
 def geometric(start: int, count: int, factor: int = 2) -> tuple[int, ...]:
@@ -37,6 +36,7 @@ class Profile:
     diagonal: tuple[int, ...]  # N = D = M = s
     dtypes: tuple[str, ...]
     jacobian_cap: int | None  # predicted peak bytes above which explicit/jacrev are skipped
+    stream_cap: int | None  # |dY/dX| + |dY/dW| above which the streamed method is skipped (time)
     max_time: float  # seconds of timed rounds per case (pytest-benchmark's --benchmark-max-time)
     min_rounds: int
     max_rounds: int
@@ -62,7 +62,16 @@ class Profile:
 
     def cap_reason(self, case: Case) -> str | None:
         """Why the profile leaves this case out, or None when it runs."""
-        if self.jacobian_cap is None or case.family not in JACOBIAN_FAMILIES:
+        if case.family == "streamed" and self.stream_cap is not None:
+            counts = case.predicted()
+            streamed = counts["jacobian_dydx_bytes"] + counts["jacobian_dydw_bytes"]
+            if streamed > self.stream_cap:
+                return (
+                    f"profile {self.name} caps streamed Jacobians at {format_bytes(self.stream_cap)} "
+                    f"(this one streams {format_bytes(streamed)}); use a larger profile"
+                )
+            return None
+        if self.jacobian_cap is None or case.family not in DENSE_JACOBIAN_FAMILIES:
             return None
         peak = case.predicted()["predicted_peak_bytes"]
         if peak <= self.jacobian_cap:
@@ -89,6 +98,7 @@ PROFILES: dict[str, Profile] = {
             diagonal=(),
             dtypes=("float32",),
             jacobian_cap=1 * MiB,
+            stream_cap=1 * MiB,
             max_time=0.01,
             min_rounds=3,
             max_rounds=20,
@@ -103,6 +113,7 @@ PROFILES: dict[str, Profile] = {
             diagonal=geometric(16, 4),  # 16 … 128
             dtypes=("float32",),
             jacobian_cap=300 * MiB,
+            stream_cap=4 * GiB,
             max_time=0.1,
             min_rounds=5,
             max_rounds=200,
@@ -117,6 +128,7 @@ PROFILES: dict[str, Profile] = {
             diagonal=geometric(16, 7),  # 16 … 1024
             dtypes=("float32",),
             jacobian_cap=3 * GiB // 2,
+            stream_cap=32 * GiB,
             max_time=0.5,
             min_rounds=5,
             max_rounds=1000,
@@ -131,6 +143,7 @@ PROFILES: dict[str, Profile] = {
             diagonal=geometric(16, 8),  # 16 … 2048
             dtypes=("float32", "float64"),
             jacobian_cap=None,
+            stream_cap=512 * GiB,
             max_time=1.0,
             min_rounds=5,
             max_rounds=1000,

@@ -13,66 +13,25 @@ non-zeros are one strided diagonal view: no Python loop runs per entry, only per
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 
-DEFAULT_BLOCK_BYTES = {"cpu": 4 * 2**20, "cuda": 256 * 2**20}
-"""Tile size. CPU: 4 MiB stays in the last-level cache (32 MiB here, shared by 2 cores), so the
-tile is written and read back without touching DRAM, while the per-tile Python and OpenMP
-overhead stays small against the tile's work. CUDA: 256 MiB, enough work per kernel to saturate
-a large GPU's memory system; there is no cache to fit."""
+from bench.tiles import Tile, TilePlan, default_block_bytes, plan
 
 Progress = Callable[[int, int], None]
 """Called after each tile with (tiles done, tiles in total)."""
 
 
-@dataclass(frozen=True)
-class Tile:
-    """Rows i0:i1 × j0:j1 (one of them a single sample or all of M) and column groups g0:g1."""
-
-    i0: int
-    i1: int
-    j0: int
-    j1: int
-    g0: int
-    g1: int
-
-
-def default_block_bytes(device: torch.device | str) -> int:
-    return DEFAULT_BLOCK_BYTES["cuda" if str(device).startswith("cuda") else "cpu"]
-
-
-def plan_tiles(n: int, m: int, groups: int, width: int, itemsize: int, block_bytes: int) -> list[Tile]:
-    """Tiles of at most ``block_bytes`` (one row-group at least) covering all N·M rows.
-
-    A row holds ``groups`` groups of ``width`` entries. Whole rows are taken when a row fits the
-    block; otherwise a tile is one row split into runs of groups.
-    """
-    group_bytes = width * itemsize
-    row_bytes = groups * group_bytes
-    if row_bytes > block_bytes:  # one row at a time, split into column groups
-        per_tile = max(1, block_bytes // group_bytes)
-        return [
-            Tile(i, i + 1, j, j + 1, g0, min(groups, g0 + per_tile))
-            for i in range(n)
-            for j in range(m)
-            for g0 in range(0, groups, per_tile)
-        ]
-    rows = max(1, block_bytes // row_bytes)
-    if rows >= m:  # whole samples per tile
-        per_tile = rows // m
-        return [Tile(i0, min(n, i0 + per_tile), 0, m, 0, groups) for i0 in range(0, n, per_tile)]
-    return [Tile(i, i + 1, j0, min(m, j0 + rows), 0, groups) for i in range(n) for j0 in range(0, m, rows)]
-
-
-def _fill_dydx_tile(tile4: torch.Tensor, W: torch.Tensor, t: Tile) -> None:
-    """tile4 is (i, j, k, l) over the tile; non-zero where k == i: W[l, j]."""
+def _fill_dydx_tile(tile4: torch.Tensor, Wt: torch.Tensor, t: Tile) -> None:
+    """tile4 is (i, j, k, l) over the tile; non-zero where k == i: Wᵀ[j, l] (Wt is Wᵀ, contiguous)."""
     lo, hi = max(t.i0, t.g0), min(t.i1, t.g1)
-    if lo < hi:
+    if hi - lo == 1:  # one sample: a plain 2-D slab with contiguous rows
+        tile4[lo - t.i0, :, lo - t.g0, :].copy_(Wt[t.j0 : t.j1])
+    elif lo < hi:
         block = tile4[lo - t.i0 : hi - t.i0, :, lo - t.g0 : hi - t.g0, :]
-        torch.diagonal(block, dim1=0, dim2=2).copy_(W[:, t.j0 : t.j1].T.unsqueeze(-1).expand(-1, -1, hi - lo))
+        torch.diagonal(block, dim1=0, dim2=2).copy_(Wt[t.j0 : t.j1].unsqueeze(-1).expand(-1, -1, hi - lo))
 
 
 def _fill_dydw_tile(tile4: torch.Tensor, X: torch.Tensor, t: Tile) -> None:
@@ -82,38 +41,23 @@ def _fill_dydw_tile(tile4: torch.Tensor, X: torch.Tensor, t: Tile) -> None:
     diag.copy_(X[t.i0 : t.i1, t.g0 : t.g1].unsqueeze(-1).expand(-1, -1, t.j1 - t.j0))
 
 
-def _stream(
-    kind: str,
-    X: torch.Tensor,
-    W: torch.Tensor,
-    dY: torch.Tensor,
-    block_bytes: int,
-    tiles: list[Tile],
-    progress: Progress | None,
-) -> torch.Tensor:
-    n, d = X.shape
-    m = W.shape[1]
-    groups, width = (n, d) if kind == "dydx" else (d, m)
-    out = torch.zeros(groups * width, dtype=X.dtype, device=X.device)
-    vec_dy = dY.reshape(-1)
-    buffer = torch.empty(max(block_bytes // X.element_size(), width), dtype=X.dtype, device=X.device)
-    fill = _fill_dydx_tile if kind == "dydx" else _fill_dydw_tile
-    for done, t in enumerate(tiles, start=1):
-        rows_i, rows_j, cols = t.i1 - t.i0, t.j1 - t.j0, (t.g1 - t.g0) * width
-        tile = buffer[: rows_i * rows_j * cols].view(rows_i * rows_j, cols)
-        tile.zero_()
-        fill(tile.view(rows_i, rows_j, t.g1 - t.g0, width), W if kind == "dydx" else X, t)
-        r0 = t.i0 * m + t.j0
-        out[t.g0 * width : t.g1 * width].addmv_(tile.t(), vec_dy[r0 : r0 + rows_i * rows_j])
-        if progress is not None:
-            progress(done, len(tiles))
-    return out
+CPU_THREADS = 1
+"""Threads for the CPU tile loop. Each tile's operations take tens of microseconds; at that grain,
+two OpenMP threads on the 2-core machine ran bimodally between 8 and 70 GB/s (spinning workers
+fighting the BLAS), while one thread held 53–60 GB/s run after run."""
 
 
-def tiles_for(kind: str, n: int, d: int, m: int, itemsize: int, block_bytes: int) -> list[Tile]:
-    """The tile plan of one Jacobian (``kind`` "dydx" or "dydw")."""
-    groups, width = (n, d) if kind == "dydx" else (d, m)
-    return plan_tiles(n, m, groups, width, itemsize, block_bytes)
+@contextmanager
+def _threads(device: torch.device) -> Iterator[None]:
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(CPU_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def stream_jacobian(
@@ -123,23 +67,45 @@ def stream_jacobian(
     dY: torch.Tensor,
     block_bytes: int | None = None,
     progress: Progress | None = None,
-    tiles: list[Tile] | None = None,
+    tiles: Iterable[Tile] | None = None,
 ) -> torch.Tensor:
     """vec(dY)ᵀ·J for J = dY/dX (``kind="dydx"``, returns dX) or dY/dW (``"dydw"``, returns dW).
 
-    ``tiles`` restricts the pass to some of the plan's tiles (the headline's sampled dY/dW);
-    the result is then partial.
+    ``tiles`` restricts the pass to some tiles of the plan (the headline's sampled dY/dW); the
+    result is then partial, and ``progress`` counts against the tiles given.
     """
     n, d = X.shape
     m = W.shape[1]
-    block = block_bytes or default_block_bytes(X.device)
-    plan = tiles if tiles is not None else tiles_for(kind, n, d, m, X.element_size(), block)
-    flat = _stream(kind, X, W, dY, block, plan, progress)
-    return flat.view(n, d) if kind == "dydx" else flat.view(d, m)
+    layout = plan(kind, n, d, m, X.element_size(), block_bytes or default_block_bytes(X.device))
+    chosen = list(tiles) if tiles is not None else None
+    total = len(chosen) if chosen is not None else len(layout)
+    width = layout.width
+    out = torch.zeros(layout.groups * width, dtype=X.dtype, device=X.device)
+    vec_dy = dY.reshape(-1)
+    buffer = torch.empty(layout.max_tile_elements, dtype=X.dtype, device=X.device)
+    fill = _fill_dydx_tile if kind == "dydx" else _fill_dydw_tile
+    source = W.T.contiguous() if kind == "dydx" else X  # rows of Wᵀ are copied whole
+    with _threads(X.device):
+        for done, t in enumerate(chosen if chosen is not None else layout, start=1):
+            rows_i, rows_j, cols = t.i1 - t.i0, t.j1 - t.j0, (t.g1 - t.g0) * width
+            tile = buffer[: rows_i * rows_j * cols].view(rows_i * rows_j, cols)
+            tile.zero_()
+            fill(tile.view(rows_i, rows_j, t.g1 - t.g0, width), source, t)
+            r0 = t.i0 * m + t.j0
+            out[t.g0 * width : t.g1 * width].addmv_(tile.t(), vec_dy[r0 : r0 + rows_i * rows_j])
+            if progress is not None:
+                progress(done, total)
+    return out.view(n, d) if kind == "dydx" else out.view(d, m)
+
+
+def tile_plan(kind: str, X: torch.Tensor, W: torch.Tensor, block_bytes: int | None = None) -> TilePlan:
+    """The plan ``stream_jacobian`` follows for these inputs."""
+    n, d = X.shape
+    return plan(kind, n, d, W.shape[1], X.element_size(), block_bytes or default_block_bytes(X.device))
 
 
 def streamed_backward(
     X: torch.Tensor, W: torch.Tensor, dY: torch.Tensor, block_bytes: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(dX, dW) by streaming both Jacobians through one ``block_bytes`` buffer at a time."""
+    """(dX, dW) by streaming both Jacobians through one reusable tile buffer each."""
     return stream_jacobian("dydx", X, W, dY, block_bytes), stream_jacobian("dydw", X, W, dY, block_bytes)

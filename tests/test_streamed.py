@@ -1,0 +1,92 @@
+"""The streamed method: exact gradients for any tile size, and memory bounded by its buffer."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from bench import costs
+from bench.cases import Case
+from bench.memory_pass import run_memory_pass
+from bench.streamed import stream_jacobian, streamed_backward, tile_plan
+from bench.tiles import plan
+
+SHAPES = [(1, 1, 1), (2, 3, 5), (7, 3, 4), (5, 9, 2), (3, 70, 90), (16, 64, 64)]
+BLOCKS = [4, 24, 40, 100, 1000, 4096 + 12, 2**20]  # bytes; most divide no row or tile evenly
+
+
+def _inputs(n: int, d: int, m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(n * 10_000 + d * 100 + m)
+    return tuple(torch.randn(s, generator=gen, dtype=torch.float64) for s in ((n, d), (d, m), (n, m)))
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "N{}-D{}-M{}".format(*s))
+def test_streamed_equals_formula_for_every_block_size(shape, block):
+    X, W, dY = _inputs(*shape)
+    dX, dW = streamed_backward(X, W, dY, block_bytes=block)
+    torch.testing.assert_close(dX, dY @ W.T, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(dW, X.T @ dY, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["dydx", "dydw"])
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "N{}-D{}-M{}".format(*s))
+def test_tiles_cover_every_jacobian_entry_exactly_once(shape, block, kind):
+    n, d, m = shape
+    layout = plan(kind, n, d, m, 8, block)
+    seen = torch.zeros(n * m, layout.groups, dtype=torch.int64)
+    tiles = list(layout)
+    assert len(tiles) == len(layout)
+    for t in tiles:
+        for i, j in itertools.product(range(t.i0, t.i1), range(t.j0, t.j1)):
+            seen[i * m + j, t.g0 : t.g1] += 1
+        area = (t.i1 - t.i0) * (t.j1 - t.j0) * (t.g1 - t.g0) * layout.width
+        assert area <= max(layout.max_tile_elements, layout.width)
+        assert area * 8 <= block or (t.g1 - t.g0 == 1 and t.i1 - t.i0 == 1 and t.j1 - t.j0 == 1)
+    assert bool((seen == 1).all())  # zeros included: every entry is materialised once
+
+
+def test_sampled_tiles_give_a_partial_result_of_those_tiles_only():
+    X, W, dY = _inputs(4, 6, 5)
+    layout = tile_plan("dydw", X, W, block_bytes=200)
+    tiles = list(layout)
+    first, rest = tiles[: len(tiles) // 2], tiles[len(tiles) // 2 :]
+    part_a = stream_jacobian("dydw", X, W, dY, block_bytes=200, tiles=first)
+    part_b = stream_jacobian("dydw", X, W, dY, block_bytes=200, tiles=rest)
+    torch.testing.assert_close(part_a + part_b, X.T @ dY)
+
+
+def test_progress_is_reported_once_per_tile_up_to_the_total():
+    X, W, dY = _inputs(3, 4, 5)
+    calls: list[tuple[int, int]] = []
+    stream_jacobian(
+        "dydx", X, W, dY, block_bytes=64, progress=lambda done, total: calls.append((done, total))
+    )
+    total = len(tile_plan("dydx", X, W, block_bytes=64))
+    assert calls == [(k, total) for k in range(1, total + 1)]
+
+
+def test_streamed_restores_the_torch_thread_count():
+    before = torch.get_num_threads()
+    streamed_backward(*_inputs(2, 3, 4))
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.slow
+def test_measured_peak_is_the_buffer_and_does_not_grow_with_the_number_of_tiles():
+    """memray, fresh process per case: 16× more tiles, the same peak (buffer + results)."""
+    small = Case("streamed-torch", "", "cpu", "float32", 8, 64, 64)  # |dY/dW| = 8 MiB: 2 tiles
+    large = Case("streamed-torch", "", "cpu", "float32", 128, 64, 64)  # |dY/dX| = 512 MiB: 128 tiles
+    records: list[dict] = []
+    run_memory_pass([small, large], records.append)
+    peaks = {r["case"]: r["peak_bytes"] for r in records}
+    assert all(r["status"] == "ok" for r in records), records
+    block = 4 * 2**20
+    for case in (small, large):
+        outputs = costs.output_bytes(case.n, case.d, case.m, "float32")
+        assert peaks[case.name] <= block + outputs + 256 * 1024  # buffer + results + small change
+        assert peaks[case.name] == pytest.approx(case.predicted()["predicted_peak_bytes"], rel=0.05)
+    assert peaks[large.name] <= 1.05 * peaks[small.name] + 64 * 1024 * 8  # dX grows by 64 KiB·8 only
