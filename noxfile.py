@@ -29,6 +29,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def headline(session: nox.Session) -> None:
+    """Stream the full N=64, D=M=4096 explicit Jacobian in bounded memory: ``-- --help`` for options."""
+    session.install("-e", ".")
+    session.run("python", "-m", "bench.headline", *session.posargs)
+
+
+@nox.session
 def report(session: nox.Session) -> None:
     """Rebuild the HTML report from stored runs without measuring: ``-- RUN_DIR [RUN_DIR ...]``."""
     session.install("-e", ".")

@@ -22,6 +22,17 @@ NOISY_IQR = 0.10
 """IQR/median above which a timing is flagged noisy (torch.utils.benchmark's threshold)."""
 
 RESULTS_FILE = "results.csv"
+HEADLINE_FIELDS = (
+    "dydx_seconds",
+    "dydw_seconds",
+    "dydw_measured_seconds",
+    "dydw_fraction_measured",
+    "dydw_is_estimate",
+    "effective_gbps_dydx",
+    "formula_seconds",
+    "block_bytes",
+)
+"""Extra timings that a headline run records for its streamed case."""
 
 
 class RunLoadError(ValueError):
@@ -91,6 +102,8 @@ def _runtime_rows(runtime: dict[str, Any], path: Path) -> dict[str, dict[str, An
             "local_copy_roof_gbps": info.get("local_copy_roof"),
             "local_gemm_roof_gflops": info.get("local_gemm_roof"),
         }
+        if info.get("headline"):  # a run of `nox -s headline`: the streamed case at full size
+            row |= {f"headline_{key}": info.get(key) for key in HEADLINE_FIELDS}
         rows[row["case"]] = row
     for index, entry in enumerate(runtime.get("not_measured", [])):
         row = _case_row(entry, path, index)

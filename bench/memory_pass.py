@@ -112,7 +112,8 @@ def measure_case(case_data: dict[str, Any]) -> dict[str, Any]:
     return _record(case, "ok", peak, "", tracker)
 
 
-def _pool() -> ProcessPoolExecutor:
+def fork_pool() -> ProcessPoolExecutor:
+    """A pool whose every task runs in a fresh child forked from a server that imported torch."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["bench.memory_pass"])
     return ProcessPoolExecutor(max_workers=1, mp_context=context, max_tasks_per_child=1)
@@ -123,7 +124,7 @@ def run_memory_pass(
     on_record: Callable[[dict[str, Any]], None],
 ) -> None:
     """Measure each case in a fresh child and hand each record to ``on_record`` as it lands."""
-    pool = _pool()
+    pool = fork_pool()
     try:
         for case in cases:
             try:
@@ -131,7 +132,7 @@ def run_memory_pass(
             except BrokenProcessPool as exc:
                 record = _record(case, "failed", None, f"memory worker died: {exc}", "memray")
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = _pool()
+                pool = fork_pool()
             on_record(record)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

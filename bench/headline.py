@@ -1,0 +1,417 @@
+"""``nox -s headline``: the N=64, D=M=4096 explicit Jacobian measured end to end, in bounded memory.
+
+The dense dY/dX there is 256 GiB and dY/dW 16 TiB: hopeless to store, but not to stream. Every
+entry is materialised, zeros included, tile by tile in a reusable buffer (``streamed-torch``),
+and contracted before the next tile overwrites it: the dense method's work in the memory of one
+tile. Per device:
+
+1. say how big the Jacobian is and how it will be streamed;
+2. check the memory guard, measure the roofs, time the formula at the same size;
+3. time the full dY/dX pass with a progress bar, and check its dX against the formula;
+4. time dY/dW: in full on CUDA, or on CPU with ``--with-dw``; otherwise every
+   ``DW_SAMPLE_STRIDE``-th tile of its plan (tiles spread over the whole matrix) is timed and
+   the time scaled up by the stride, and the files say so;
+5. measure the peak in a fresh process (memray on the host, torch.cuda on the GPU) over the full
+   dY/dX pass and the sampled dY/dW tiles: the buffer is reused, so the peak cannot grow with
+   the number of tiles (the test suite checks this);
+6. write run.json, runtime.json and memory.json in the sweep's schema.
+
+Ctrl-C leaves valid files with a record that says how far the pass got.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import torch
+
+from bench import budget as budgets
+from bench import costs
+from bench.cases import Case
+from bench.inputs import dx_relative_error, make_inputs, synchronizer
+from bench.machine import machine_info
+from bench.methods import METHODS
+from bench.roofs import local_roof
+from bench.store import MEMORY_FILE, RUN_FILE, RUN_FILES, RUNTIME_FILE, SCHEMA_VERSION, write_json_atomic
+from bench.streamed import stream_jacobian, tile_plan
+from bench.tiles import Tile, default_block_bytes, plan
+
+HEADLINE = (64, 4096, 4096)
+DTYPE = "float32"
+DW_SAMPLE_STRIDE = 64
+"""Without --with-dw, the CPU times every 64th tile of dY/dW's plan (1/64 of 16 TiB is 256 GiB,
+the size of the dY/dX pass) and scales the time by 64."""
+FORMULA_ROUNDS = 7
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+class InterruptedPassError(Exception):
+    """Ctrl-C during a pass, with how far it got."""
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = _Parser(prog="nox -s headline --", description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="all", help="cpu, cuda or all available (default)")
+    parser.add_argument("--out", type=Path, help="run directory (default reports/<UTC time>-headline)")
+    parser.add_argument("--with-dw", action="store_true", help="stream all of dY/dW on CPU too (minutes)")
+    parser.add_argument("--target", default=",".join(map(str, HEADLINE)), help="N,D,M (default 64,4096,4096)")
+    parser.add_argument("--block-bytes", help="tile size, e.g. 4MiB (default: 4 MiB on CPU, 256 MiB on CUDA)")
+    parser.add_argument(
+        "--memory-budget", help="bytes the pass may need (default: half of what is available)"
+    )
+    args = parser.parse_args(argv)
+    parts = args.target.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise UsageError(f"--target must be three positive integers N,D,M, got {args.target!r}")
+    args.target = tuple(int(p) for p in parts)
+    if args.device not in ("cpu", "cuda", "all"):
+        raise UsageError(f"unknown device {args.device!r}; choose from cpu, cuda, all")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but CUDA is not available")
+    try:
+        args.block_bytes = budgets.parse_bytes(args.block_bytes) if args.block_bytes else None
+        args.memory_budget = budgets.parse_bytes(args.memory_budget) if args.memory_budget else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return args
+
+
+class ProgressBar:
+    """A one-line progress bar with ETA on stderr, redrawn at most five times a second."""
+
+    def __init__(self, label: str, total_bytes: int) -> None:
+        self.label, self.total_bytes = label, total_bytes
+        self.start = time.perf_counter()
+        self.last = 0.0
+        self.done, self.total = 0, 1
+
+    def __call__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        now = time.perf_counter()
+        if now - self.last < 0.2 and done < total:
+            return
+        self.last = now
+        fraction = done / total
+        elapsed = now - self.start
+        eta = elapsed / fraction * (1 - fraction) if fraction else float("nan")
+        bar = "#" * int(30 * fraction) + "-" * (30 - int(30 * fraction))
+        streamed = costs.format_bytes(int(fraction * self.total_bytes), decimal=False)
+        print(
+            f"\r  {self.label} [{bar}] {100 * fraction:5.1f}% {streamed} in {elapsed:.1f} s, "
+            f"ETA {eta:.1f} s ",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _timed_pass(run: Callable[[], Any], sync: Callable[[], None], bar: ProgressBar) -> tuple[Any, float]:
+    sync()
+    start = time.perf_counter()
+    try:
+        result = run()
+    except KeyboardInterrupt:
+        elapsed = time.perf_counter() - start
+        print(file=sys.stderr)
+        raise InterruptedPassError(
+            f"interrupted after {bar.done:,} of {bar.total:,} tiles of {bar.label} "
+            f"({100 * bar.done / max(bar.total, 1):.1f}%) in {elapsed:.1f} s"
+        ) from None
+    sync()
+    return result, time.perf_counter() - start
+
+
+def _formula_seconds(inputs: tuple[Any, Any, Any], sync: Callable[[], None]) -> list[float]:
+    method = METHODS["formula-torch"]
+    method.backward(*inputs)
+    samples = []
+    for _ in range(FORMULA_ROUNDS):
+        sync()
+        start = time.perf_counter()
+        method.backward(*inputs)
+        sync()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def _sampled(tiles: Any, stride: int) -> list[Tile]:
+    return [t for k, t in enumerate(tiles) if k % stride == 0]
+
+
+def _bench_entry(case: Case, samples: list[float], extra: dict[str, Any]) -> dict[str, Any]:
+    """An entry in pytest-benchmark's JSON layout, so the report reads it like any other."""
+    ordered = sorted(samples)
+    q = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else [ordered[0]] * 3
+    stats = {
+        "min": ordered[0],
+        "max": ordered[-1],
+        "mean": statistics.fmean(ordered),
+        "stddev": statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
+        "rounds": len(ordered),
+        "median": statistics.median(ordered),
+        "q1": q[0],
+        "q3": q[2],
+        "iqr": q[2] - q[0],
+        "iterations": 1,
+        "data": samples,
+    }
+    return {
+        "group": None,
+        "name": f"headline[{case.name}]",
+        "fullname": f"bench/headline.py::headline[{case.name}]",
+        "params": {"case_name": case.name},
+        "param": case.name,
+        "extra_info": case.params() | case.predicted() | extra,
+        "options": {"timer": "perf_counter", "rounds": len(ordered)},
+        "stats": stats,
+    }
+
+
+def _peak_child(params: dict[str, Any]) -> dict[str, Any]:
+    """Runs in a fresh process: peak of the formula and of the streamed passes, as timed."""
+    import tempfile
+
+    import memray
+
+    case = Case.from_dict(params)
+    inputs = make_inputs(case)
+    block, stride, full_dw = params["block_bytes"], params["stride"], params["full_dw"]
+    X, W, dY = inputs
+
+    def streamed() -> None:
+        stream_jacobian("dydx", X, W, dY, block)
+        plan = tile_plan("dydw", X, W, block)
+        tiles = list(plan) if full_dw and case.device.startswith("cuda") else _sampled(plan, stride)
+        stream_jacobian("dydw", X, W, dY, block, tiles=tiles)
+
+    def formula() -> None:
+        METHODS["formula-torch"].backward(*inputs)
+
+    peaks = {}
+    for name, run in (("formula", formula), ("streamed", streamed)):
+        if case.device.startswith("cuda"):
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
+            run()
+            torch.cuda.synchronize()
+            peaks[name] = int(torch.cuda.max_memory_allocated() - before)
+        else:
+            with tempfile.TemporaryDirectory(prefix="lbb-headline-") as scratch:
+                path = Path(scratch) / "peak.memray"
+                with memray.Tracker(path, native_traces=False, follow_fork=False):
+                    run()
+                peaks[name] = int(memray.FileReader(path).metadata.peak_memory)
+    return peaks
+
+
+def _measure_peaks(case: Case, block: int, full_dw: bool) -> dict[str, int]:
+    from bench.memory_pass import fork_pool
+
+    pool = fork_pool()
+    try:
+        params = case.params() | {"block_bytes": block, "stride": DW_SAMPLE_STRIDE, "full_dw": full_dw}
+        return pool.submit(_peak_child, params).result()
+    finally:
+        pool.shutdown(wait=True)
+
+
+def run_device(
+    device: str, args: argparse.Namespace, files: dict[str, Any], save: Callable[[], None]
+) -> None:
+    n, d, m = args.target
+    case = Case("streamed-torch", "", device, DTYPE, n, d, m)
+    formula_case = Case("formula-torch", "", device, DTYPE, n, d, m)
+    block = args.block_bytes or default_block_bytes(device)
+    dydx_bytes, dydw_bytes = costs.jacobian_bytes(n, d, m, DTYPE)
+    plan_x = plan("dydx", n, d, m, 4, block)
+    plan_w = plan("dydw", n, d, m, 4, block)
+    print(
+        f"{device}: dY/dX at N={n}, D={d}, M={m} ({DTYPE}) is {costs.format_bytes(dydx_bytes)}, "
+        f"dY/dW {costs.format_bytes(dydw_bytes)}; streaming them in {costs.format_bytes(block, False)} tiles "
+        f"({len(plan_x):,} and {len(plan_w):,} tiles)",
+        flush=True,
+    )
+    budget = args.memory_budget or budgets.default_budget(device)
+    need = case.needed_bytes()
+    memory = files[MEMORY_FILE]
+    if need > budget:
+        reason = f"needs {costs.format_bytes(need)}, budget {costs.format_bytes(budget)}"
+        print(f"{device}: skipped: {reason}")
+        memory.append(_memory_record(case, "skipped", None, reason, "none"))
+        save()
+        return
+    sync = synchronizer(device)
+    copy_gbps = local_roof("torch", device, DTYPE, "copy")
+    gemm_gflops = local_roof("torch", device, DTYPE, "gemm")
+    files[RUN_FILE]["devices"][device] = {
+        "status": "run",
+        "memory_budget_bytes": budget,
+        "block_bytes": block,
+        "roofs": {"gemm": {DTYPE: {"gflops": gemm_gflops}}, "copy": {"gbps": copy_gbps}},
+    }
+    inputs = make_inputs(case)
+    X, W, dY = inputs
+    formula_samples = _formula_seconds(inputs, sync)
+    formula_median = statistics.median(formula_samples)
+    files[RUNTIME_FILE]["benchmarks"].append(
+        _bench_entry(formula_case, formula_samples, {"local_gemm_roof": gemm_gflops, "max_rel_error": 0.0})
+    )
+    print(f"{device}: formula at the same size: {formula_median * 1e3:.2f} ms (median of {FORMULA_ROUNDS})")
+    stream_jacobian("dydx", X, W, dY, block, tiles=list(_first(plan_x, 4)))  # warm-up: buffers, threads
+
+    bar = ProgressBar("dY/dX", dydx_bytes)
+    dX, dydx_seconds = _timed_pass(lambda: stream_jacobian("dydx", X, W, dY, block, progress=bar), sync, bar)
+    error = dx_relative_error(dX, inputs)
+    effective = 2 * dydx_bytes / dydx_seconds / 1e9
+    print(
+        f"{device}: dY/dX streamed in {dydx_seconds:.2f} s: {effective:.1f} GB/s effective "
+        f"({effective / copy_gbps:.2f}× the copy bandwidth of {copy_gbps:.1f} GB/s), "
+        f"{dydx_seconds / formula_median:,.0f}× the formula; dX relative error {error:.2e}",
+        flush=True,
+    )
+    full_dw = device.startswith("cuda") or args.with_dw
+    tiles = None if full_dw else _sampled(plan_w, DW_SAMPLE_STRIDE)
+    bar = ProgressBar(
+        "dY/dW" if full_dw else f"dY/dW (1/{DW_SAMPLE_STRIDE} of tiles)",
+        dydw_bytes if full_dw else dydw_bytes // DW_SAMPLE_STRIDE,
+    )
+    _, dw_seconds = _timed_pass(
+        lambda: stream_jacobian("dydw", X, W, dY, block, progress=bar, tiles=tiles), sync, bar
+    )
+    scale = 1 if full_dw else len(plan_w) / len(tiles)
+    dydw_seconds = dw_seconds * scale
+    how = (
+        "measured in full"
+        if full_dw
+        else f"{dw_seconds:.2f} s for 1/{DW_SAMPLE_STRIDE} of its tiles, scaled ×{scale:.1f} (estimate)"
+    )
+    print(f"{device}: dY/dW {dydw_seconds:.1f} s ({how})", flush=True)
+
+    peaks = _measure_peaks(case, block, full_dw)
+    extra = {
+        "headline": True,
+        "block_bytes": block,
+        "dydx_seconds": dydx_seconds,
+        "dydw_seconds": dydw_seconds,
+        "dydw_measured_seconds": dw_seconds,
+        "dydw_fraction_measured": 1 / scale,
+        "dydw_is_estimate": not full_dw,
+        "effective_gbps_dydx": effective,
+        "local_copy_roof": copy_gbps,
+        "max_rel_error": error,
+        "formula_seconds": formula_median,
+    }
+    files[RUNTIME_FILE]["benchmarks"].append(_bench_entry(case, [dydx_seconds + dydw_seconds], extra))
+    tracker = "torch.cuda" if device.startswith("cuda") else "memray"
+    for c, peak in ((formula_case, peaks["formula"]), (case, peaks["streamed"])):
+        memory.append(_memory_record(c, "ok", peak, "", tracker))
+    print(
+        f"{device}: peak {costs.format_bytes(peaks['streamed'])} above the inputs "
+        f"(dense dY/dX alone would need {costs.format_bytes(dydx_bytes)})",
+        flush=True,
+    )
+    save()
+
+
+def _memory_record(case: Case, status: str, peak: int | None, reason: str, tracker: str) -> dict[str, Any]:
+    counts = case.predicted()
+    record = {"status": status, "peak_bytes": peak, "predicted_bytes": counts["predicted_peak_bytes"]}
+    return case.params() | counts | record | {"reason": reason, "tracker": tracker}
+
+
+def _first(tiles: Any, count: int) -> list[Tile]:
+    out = []
+    for tile in tiles:
+        out.append(tile)
+        if len(out) == count:
+            break
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parse(sys.argv[1:] if argv is None else argv)
+        out = args.out or Path("reports") / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-headline"
+        held = [name for name in RUN_FILES if (out / name).exists()]
+        if held:
+            raise UsageError(f"{out} already holds a run ({', '.join(held)}); choose another --out")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
+    except UsageError as exc:
+        print(f"headline: error: {exc}", file=sys.stderr)
+        return 2
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    skipped = {}
+    if args.device == "all" and not torch.cuda.is_available():
+        devices = ["cpu"]
+        skipped["cuda"] = {"status": "skipped", "reason": "CUDA is not available on this machine"}
+        print("cuda: skipped: CUDA is not available on this machine")
+    n, d, m = args.target
+    files: dict[str, Any] = {
+        RUN_FILE: {
+            "schema": SCHEMA_VERSION,
+            "run_id": out.name,
+            "options": {
+                "profile": "headline",
+                "device": args.device,
+                "methods": ["streamed-torch", "formula-torch"],
+                "memory_budget": args.memory_budget,
+                "passes": ["runtime", "memory"],
+            },
+            "profile": {
+                "name": "headline",
+                "target": [n, d, m],
+                "dw_sample_stride": DW_SAMPLE_STRIDE,
+                "axes": {},
+            },
+            "machine": machine_info(),
+            "devices": skipped,
+            "status": "running",
+            "cases": 2 * len(devices),
+        },
+        RUNTIME_FILE: {"benchmarks": [], "not_measured": [], "machine_info": {}, "commit_info": {}},
+        MEMORY_FILE: [],
+    }
+
+    def save() -> None:
+        for name, data in files.items():
+            write_json_atomic(out / name, data)
+
+    save()
+    try:
+        for device in devices:
+            run_device(device, args, files, save)
+    except InterruptedPassError as exc:
+        case = Case("streamed-torch", "", device, DTYPE, n, d, m)
+        files[RUNTIME_FILE]["not_measured"].append(case.params() | {"status": "failed", "reason": str(exc)})
+        files[RUN_FILE]["status"] = "interrupted"
+        save()
+        print(f"headline: {exc}; partial record saved in {out}", file=sys.stderr)
+        return 130
+    files[RUN_FILE]["status"] = "complete"
+    files[RUN_FILE]["finished_utc"] = datetime.now(UTC).isoformat()
+    save()
+    print(f"run directory: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
