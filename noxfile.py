@@ -43,6 +43,20 @@ def report(session: nox.Session) -> None:
 
 
 @nox.session
+def baseline(session: nox.Session) -> None:
+    """Run the quick profile and write reports/baseline/quick-cpu.json (commit it)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "analysis.regress_cli", "baseline", *session.posargs)
+
+
+@nox.session
+def regress(session: nox.Session) -> None:
+    """Run the quick profile (or ``-- --current RUN_DIR``) and gate it against the baseline."""
+    session.install("-e", ".")
+    session.run("python", "-m", "analysis.regress_cli", "regress", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and format check over the whole project."""
     session.install("-e", ".[lint]")

@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from analysis.extrapolate import HEADLINE
 from analysis.load import RunLoadError
+from analysis.regress import DEFAULT_HISTORY
 from analysis.report import build_report
 
 
@@ -48,10 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
     parser.add_argument("--target", default=",".join(map(str, HEADLINE)), help="N,D,M to extrapolate to")
     parser.add_argument("--out", type=Path, help="directory for index.html and the plots")
+    parser.add_argument(
+        "--history",
+        type=Path,
+        default=DEFAULT_HISTORY,
+        help="regress history to plot trends from, if it exists",
+    )
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
         target = parse_target(args.target)
-        page = build_report(args.runs, args.out or default_out(args.runs), target)
+        page = build_report(args.runs, args.out or default_out(args.runs), target, args.history)
     except (UsageError, RunLoadError, ValueError) as exc:
         print(f"report: error: {exc}", file=sys.stderr)
         return 2

@@ -374,3 +374,38 @@ def extrapolation_plot(
     fig.legend(handles, names, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.08))
     fig.tight_layout()
     return _save(fig, pd.DataFrame(rows), out, "extrapolation")
+
+
+def trend_plot(history: pd.DataFrame, out: Path) -> Path:
+    """Normalised time per method over the regress runs in the history, oldest first.
+
+    Each point is the geometric mean, over a method's cases, of time ÷ roof time in one regress
+    run; x is the run, labelled by its commit.
+    """
+    data = history.dropna(subset=["norm_time"])
+    data = data[data["norm_time"] > 0]
+    per_run = (
+        data.assign(log=np.log(data["norm_time"]))
+        .groupby(["run_id", "commit", "date", "label"], dropna=False)["log"]
+        .mean()
+        .reset_index()
+        .assign(norm_time=lambda f: np.exp(f["log"]))
+        .drop(columns="log")
+        .sort_values("date")
+    )
+    order = list(dict.fromkeys(per_run["run_id"]))
+    per_run["index"] = per_run["run_id"].map({run: k for k, run in enumerate(order)})
+    colours = _colours(list(per_run["label"].unique()))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for label, group in per_run.groupby("label"):
+        ax.plot(group["index"], group["norm_time"], "o-", color=colours[label], ms=4, lw=1, label=label)
+    commits = per_run.drop_duplicates("run_id").set_index("run_id")["commit"]
+    ax.set_xticks(range(len(order)), [str(commits[r])[:8] for r in order], rotation=45, fontsize=7)
+    ax.set_yscale("log")
+    ax.set_xlabel("regress run (commit)")
+    ax.set_ylabel("time ÷ roof time (geometric mean)")
+    ax.set_title("Normalised time over commits (lower is better)", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    return _save(fig, per_run, out, "trend")

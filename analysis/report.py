@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -448,7 +449,25 @@ process per case.</p>
 """
 
 
-def draw_figures(analysis: Analysis, out: Path) -> dict[str, Path]:
+def load_history(path: Path | None) -> pd.DataFrame:
+    """The regress history (JSON Lines) as rows of run, commit, date, case, label, norm_time."""
+    if path is None or not path.exists():
+        return pd.DataFrame()
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: line {number} is corrupt JSON ({exc.msg})") from None
+        metrics = entry.get("metrics", {})
+        rows.append(
+            {k: entry.get(k) for k in ("run_id", "commit", "date", "case", "label")}
+            | {"norm_time": metrics.get("norm_time")}
+        )
+    return pd.DataFrame(rows)
+
+
+def draw_figures(analysis: Analysis, out: Path, history: pd.DataFrame | None = None) -> dict[str, Path]:
     """Every plot the data can support: a run with no timings gets no time plots, and so on."""
     cases, axes, limits = analysis.cases, analysis.axes, analysis.limits
     timed = not cases.empty and cases["time_median_s"].notna().any()
@@ -473,16 +492,23 @@ def draw_figures(analysis: Analysis, out: Path) -> dict[str, Path]:
         figures["Efficiency against the roofs measured in the same run"] = plots.efficiency_plot(
             cases, axes, out
         )
+    if history is not None and not history.empty and history["norm_time"].notna().any():
+        figures["Normalised time over commits, from the regress history"] = plots.trend_plot(history, out)
     return figures
 
 
-def build_report(run_dirs: list[Path], out: Path, target: tuple[int, int, int] = HEADLINE) -> Path:
-    """Analyse ``run_dirs`` and write ``out/index.html`` with its plots; returns the page's path."""
+def build_report(
+    run_dirs: list[Path], out: Path, target: tuple[int, int, int] = HEADLINE, history: Path | None = None
+) -> Path:
+    """Analyse ``run_dirs`` and write ``out/index.html`` with its plots; returns the page's path.
+
+    ``history`` is the regress history (JSON Lines); when it has entries, a trend plot is added.
+    """
     analysis = analyse(run_dirs, target)
     out.mkdir(parents=True, exist_ok=True)
     for run in analysis.runs:
         write_results(run)
-    figures = draw_figures(analysis, out)
+    figures = draw_figures(analysis, out, load_history(history))
     page = out / REPORT_FILE
     tmp = page.with_suffix(".tmp")
     tmp.write_text(render(analysis, figures, out), encoding="utf-8")

@@ -318,10 +318,11 @@ def execute(options: Options, run_dir: Path, resuming: bool) -> int:
 
 def write_report(run_dir: Path) -> int:
     """Build the HTML report from the saved files; a failure here loses no measurement."""
-    from analysis.report import build_report  # the analysis stack loads only when a run is done
+    from analysis.regress import DEFAULT_HISTORY  # the analysis stack loads only when a run is done
+    from analysis.report import build_report
 
     try:
-        page = build_report([run_dir], run_dir / "report")
+        page = build_report([run_dir], run_dir / "report", history=DEFAULT_HISTORY)
     except Exception as exc:  # the run is saved; say how to rebuild rather than crash
         print(
             f"report failed ({type(exc).__name__}: {exc}); rebuild with: nox -s report -- {run_dir}",

@@ -145,3 +145,26 @@ def test_report_of_a_run_where_nothing_fit_the_budget_still_builds_and_lists_rea
     assert "No method has enough measured points to extrapolate" in page
     assert reason in page
     assert "data:image/png" not in page
+
+
+def test_report_plots_trends_over_commits_when_history_exists(tmp_path):
+    from analysis.load import load_run
+    from analysis.regress import append_history, metrics_of
+
+    history = tmp_path / "history.jsonl"
+    for seed in range(3):
+        run = write_run(tmp_path / f"r{seed}", LAW, noise=0.02, seed=seed, run_id=f"run-{seed}")
+        loaded = load_run(run)
+        append_history(history, loaded, metrics_of(loaded))
+    page = build_report([tmp_path / "r0"], tmp_path / "out", history=history).read_text()
+    assert "Normalised time over commits" in page
+    trend = pd.read_csv(tmp_path / "out" / "trend.csv")
+    assert set(trend["run_id"]) == {"run-0", "run-1", "run-2"}
+
+
+def test_report_names_a_corrupt_history_line(tmp_path, capsys):
+    run = write_run(tmp_path / "run", LAW)
+    history = tmp_path / "history.jsonl"
+    history.write_text('{"ok": 1}\n{broken\n')
+    assert report_main([str(run), "--history", str(history)]) == 2
+    assert f"{history}: line 2 is corrupt JSON" in capsys.readouterr().err

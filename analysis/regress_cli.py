@@ -1,0 +1,110 @@
+"""``nox -s baseline`` and ``nox -s regress``: write a baseline, or gate a run against one.
+
+``python -m analysis.regress_cli baseline [--current RUN_DIR] [--out FILE]``
+``python -m analysis.regress_cli regress [--current RUN_DIR] [--baseline FILE] [--history FILE]
+[--memory-threshold 0.05] [--time-threshold 0.25] [--alpha 0.01]``
+
+Without ``--current`` both run the quick profile first. Exit status of ``regress``: 1 when
+anything got worse, 0 otherwise, 2 for bad input (missing or corrupt baseline, schema mismatch,
+unreadable run), each with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+from analysis.load import RunLoadError, load_run
+from analysis.regress import (
+    DEFAULT_BASELINE,
+    DEFAULT_HISTORY,
+    BaselineError,
+    Thresholds,
+    Verdict,
+    format_value,
+    make_baseline,
+    regress,
+)
+from bench.store import write_json_atomic
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _quick_run() -> Path:
+    """Run the quick profile (the same sweep CI runs) and return its directory."""
+    from bench.cli import main as bench_main
+
+    out = Path("reports") / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-quick"
+    status = bench_main(["--profile", "quick", "--out", str(out)])
+    if status != 0:
+        raise UsageError(f"the quick run in {out} ended with status {status}")
+    return out
+
+
+def _print(outcome_rows: list[Verdict], title: str) -> None:
+    if not outcome_rows:
+        return
+    print(f"{title}:")
+    for v in outcome_rows:
+        p = "" if v.p_value is None else f", p={v.p_value:.1e}"
+        was, now = format_value(v.metric, v.baseline), format_value(v.metric, v.current)
+        print(f"  {v.case:55s} {v.metric:10s} {was:>12} → {now:>12} ({v.change:+.1%}{p}) {v.note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="python -m analysis.regress_cli", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    base = commands.add_parser("baseline")
+    base.add_argument("--current", type=Path, help="run directory (default: run the quick profile)")
+    base.add_argument("--out", type=Path, default=DEFAULT_BASELINE)
+    reg = commands.add_parser("regress")
+    reg.add_argument("--current", type=Path, help="run directory (default: run the quick profile)")
+    reg.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE)
+    reg.add_argument("--history", type=Path, default=DEFAULT_HISTORY, help="JSON Lines file to append to")
+    reg.add_argument("--memory-threshold", type=float, default=Thresholds.memory)
+    reg.add_argument("--time-threshold", type=float, default=Thresholds.norm_time)
+    reg.add_argument("--alpha", type=float, default=Thresholds.alpha)
+    for sub in (base, reg):
+        sub.error = parser.error  # one-line errors from the subcommands too
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        if args.command == "regress" and not args.baseline.exists():
+            raise BaselineError(f"baseline {args.baseline} does not exist; create one with: nox -s baseline")
+        current = args.current or _quick_run()
+        if args.command == "baseline":
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(args.out, make_baseline(load_run(current)))
+            print(f"baseline: {args.out} (from {current})")
+            return 0
+        limits = Thresholds(
+            memory=args.memory_threshold,
+            norm_time=args.time_threshold,
+            ratio=args.time_threshold,
+            alpha=args.alpha,
+        )
+        outcome = regress(current, args.baseline, args.history, limits)
+    except (UsageError, BaselineError, RunLoadError, OSError) as exc:
+        print(f"regress: error: {exc}", file=sys.stderr)
+        return 2
+    held = sum(v.verdict == "held" for v in outcome.verdicts)
+    where = "same machine" if outcome.same_machine else "other machine: raw times not gated"
+    print(f"regress: {len(outcome.worse)} worse, {len(outcome.better)} better, {held} held ({where})")
+    _print(outcome.worse, "worse")
+    _print(outcome.better, "better")
+    for name, path in outcome.files.items():
+        print(f"regress: {name}: {path}")
+    return outcome.exit_status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Regression gate on saved runs: catches real regressions, passes noise and improvements."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis.load import load_run
+from analysis.regress import BASELINE_SCHEMA, make_baseline
+from analysis.regress_cli import main
+from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from tests.synthetic import cost_law, write_run
+
+LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
+VICTIM = "explicit-torch-warm[cpu-float32-N16-D64-M64]"
+
+
+@pytest.fixture
+def baseline_file(tmp_path) -> Path:
+    run = write_run(tmp_path / "base", LAW, noise=0.02, seed=1)
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(make_baseline(load_run(run))))
+    return path
+
+
+def _current(tmp_path: Path, seed: int = 2, **kwargs) -> Path:
+    return write_run(tmp_path / f"current-{seed}", LAW, noise=0.02, seed=seed, **kwargs)
+
+
+def _regress(tmp_path: Path, baseline: Path, current: Path, *extra: str) -> int:
+    history = tmp_path / "history.jsonl"
+    return main(
+        ["regress", "--current", str(current), "--baseline", str(baseline), "--history", str(history), *extra]
+    )
+
+
+def _edit(path: Path, name: str, change) -> None:
+    data = json.loads((path / name).read_text())
+    change(data)
+    (path / name).write_text(json.dumps(data))
+
+
+def test_unchanged_run_with_noise_passes(tmp_path, baseline_file, capsys):
+    assert _regress(tmp_path, baseline_file, _current(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "regress: 0 worse" in out
+    assert "same machine" in out
+
+
+def test_twenty_percent_more_peak_memory_fails_and_names_the_case(tmp_path, baseline_file, capsys):
+    current = _current(tmp_path)
+
+    def inflate(records: list) -> None:
+        for record in records:
+            if record["case"] == VICTIM:
+                record["peak_bytes"] = int(record["peak_bytes"] * 1.2)
+
+    _edit(current, MEMORY_FILE, inflate)
+    assert _regress(tmp_path, baseline_file, current) == 1
+    out = capsys.readouterr().out
+    assert "1 worse" in out
+    assert VICTIM in out and "peak_bytes" in out
+    summary = json.loads((current / "regress.json").read_text())
+    assert summary["exit_status"] == 1
+    assert [r["case"] for r in summary["results"] if r["verdict"] == "worse"] == [VICTIM]
+    assert VICTIM in (current / "regress.md").read_text()
+
+
+def test_fifty_percent_slower_normalised_time_with_stable_rounds_fails(tmp_path, baseline_file, capsys):
+    current = _current(tmp_path)
+
+    def slow_down(runtime: dict) -> None:
+        for bench in runtime["benchmarks"]:
+            if bench["extra_info"]["case"] == VICTIM:
+                bench["stats"]["data"] = [t * 1.5 for t in bench["stats"]["data"]]
+                bench["stats"]["median"] *= 1.5
+
+    _edit(current, RUNTIME_FILE, slow_down)
+    assert _regress(tmp_path, baseline_file, current) == 1
+    out = capsys.readouterr().out
+    worse = [line for line in out.splitlines() if line.startswith("  ")]
+    assert all(VICTIM in line for line in worse)
+    assert any("norm_time" in line for line in worse)
+
+
+def test_faster_run_is_reported_better_and_passes(tmp_path, baseline_file, capsys):
+    current = write_run(tmp_path / "fast", cost_law(1 / 40e9, 1 / 200e9, 2.5e-6), noise=0.02, seed=3)
+    assert _regress(tmp_path, baseline_file, current) == 0
+    out = capsys.readouterr().out
+    assert "0 worse" in out
+    assert "better:" in out
+
+
+def test_raw_time_gates_only_on_the_same_machine(tmp_path, baseline_file, capsys):
+    baseline = json.loads(baseline_file.read_text())
+    baseline["machine_id"] = "another|machine|64|"
+    baseline_file.write_text(json.dumps(baseline))
+    current = _current(tmp_path)
+    assert _regress(tmp_path, baseline_file, current) == 0
+    assert "other machine: raw times not gated" in capsys.readouterr().out
+    results = json.loads((current / "regress.json").read_text())["results"]
+    assert {r["verdict"] for r in results if r["metric"] == "raw_time"} == {"not gated"}
+
+
+def test_history_gets_one_line_per_case_and_gab_export_is_smaller_is_better(tmp_path, baseline_file):
+    current = _current(tmp_path)
+    assert _regress(tmp_path, baseline_file, current) == 0
+    assert _regress(tmp_path, baseline_file, current) == 0
+    lines = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    cases = {line["case"] for line in lines}
+    assert len(lines) == 2 * len(cases)
+    assert {"commit", "date", "machine", "case", "metrics"} <= lines[0].keys()
+    gab = json.loads((current / "gab.json").read_text())
+    assert {"name", "unit", "value"} <= gab[0].keys()
+    assert any(entry["unit"] == "bytes" for entry in gab)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist; create one with: nox -s baseline"),
+        ("{ not json", "is corrupt JSON"),
+        (
+            json.dumps({"schema": BASELINE_SCHEMA - 1, "cases": {}}),
+            f"this suite reads schema {BASELINE_SCHEMA}",
+        ),
+        (json.dumps(["not", "a", "baseline"]), "holds no cases"),
+    ],
+)
+def test_bad_baseline_exits_2_with_one_line(tmp_path, capsys, content, message):
+    path = tmp_path / "baseline.json"
+    if content is not None:
+        path.write_text(content)
+    assert _regress(tmp_path, path, _current(tmp_path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("regress: error: ")
+    assert message in err
+
+
+def test_unreadable_current_run_exits_2(tmp_path, baseline_file, capsys):
+    current = _current(tmp_path)
+    (current / RUN_FILE).write_text("[")
+    assert _regress(tmp_path, baseline_file, current) == 2
+    assert "corrupt JSON" in capsys.readouterr().err
+
+
+def test_baseline_command_writes_a_baseline_from_a_run(tmp_path, capsys):
+    run = _current(tmp_path)
+    out = tmp_path / "b" / "quick-cpu.json"
+    assert main(["baseline", "--current", str(run), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["schema"] == BASELINE_SCHEMA
+    assert VICTIM in data["cases"]
+    assert len(data["cases"][VICTIM]["norm_time"]) == 11
