@@ -6,10 +6,11 @@ Metrics per case:
   a few KiB of allocator noise on a 20 KiB case cannot fail a build).
 - ``norm_time``: the time divided by what the case's work would take at the roof measured just
   before it (copy bandwidth for the Jacobian families, GEMM throughput for the others): the
-  inverse of the fraction of the roof reached. It fails above +25% when a one-sided Mann–Whitney
-  U test over the rounds says the shift is significant (p < 0.01).
+  inverse of the fraction of the roof reached. Gated per method: the geometric mean of its
+  cases' changes (cases of at least 1 ms) fails above +25% when a one-sided Mann–Whitney U test
+  over the pooled rounds says the shift is significant (p < 0.01). Each case's change is shown.
 - ``ratio``: a method's time over the formula's at the same size, same backend, same run;
-  gated like ``norm_time``.
+  gated like ``norm_time`` where both times are at least 1 ms.
 - ``raw_time``: shown always, gated only when baseline and current come from the same machine
   (pytest-benchmark's own ``--benchmark-compare-fail`` compares raw times only, across machines
   too, with no significance test).
@@ -38,6 +39,10 @@ DEFAULT_BASELINE = Path("reports/baseline/quick-cpu.json")
 DEFAULT_HISTORY = Path("reports/history.jsonl")
 MAX_SAMPLES = 64
 MEMORY_FLOOR = 64 * 1024
+TIME_FLOOR_S = 1e-3
+"""Time metrics gate only cases whose baseline median is at least this long. Below 1 ms, timer,
+interpreter and scheduler noise on a shared 2-core machine moved medians by more than the 25%
+threshold between back-to-back runs of unchanged code; those cases are shown, not gated."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Thresholds:
     ratio: float = 0.25
     raw_time: float = 0.25
     alpha: float = 0.01
+    gate_time: bool = True  # False: time metrics are shown, only memory and failures gate
 
 
 class BaselineError(ValueError):
@@ -98,6 +104,7 @@ def metrics_of(run: Run) -> dict[str, dict[str, Any]]:
             base = formula.get((row["backend"], row["device"], row["dtype"], row["n"], row["d"], row["m"]))
             if base and row["family"] != "formula":
                 entry["ratio"] = [t / base for t in entry["raw_time"]]
+                entry["formula_time"] = base
         out[row["case"]] = entry
     return out
 
@@ -145,26 +152,53 @@ class Verdict:
     note: str = ""
 
 
-def _shift(
-    base: list[float], cur: list[float], limit: float, alpha: float
-) -> tuple[float, float | None, str]:
-    b, c = statistics.median(base), statistics.median(cur)
-    change = c / b - 1
-    if len(base) < 3 or len(cur) < 3:
-        return change, None, "held"
+def method_key(case: str) -> str:
+    """``explicit-torch-warm[cpu-float32-N16-D64-M64]`` → ``explicit-torch-warm[cpu-float32]``."""
+    label, _, params = case.partition("[")
+    device, dtype = params.split("-")[:2]
+    return f"{label}[{device}-{dtype}]"
+
+
+def _gated(base: dict[str, Any], metric: str) -> bool:
+    """Time metrics count for the gate only on cases of at least TIME_FLOOR_S (both operands)."""
+    if statistics.median(base["raw_time"]) < TIME_FLOOR_S:
+        return False
+    return metric != "ratio" or base.get("formula_time", 0.0) >= TIME_FLOOR_S
+
+
+def _method_shift(
+    pairs: list[tuple[str, list[float], list[float]]], limit: float, alpha: float
+) -> tuple[float, float, str, str]:
+    """Geometric-mean change of a method's cases, and a Mann–Whitney U test on the pooled rounds.
+
+    Each case's rounds are divided by its baseline median, so cases of every size pool together.
+    """
+    logs = [np.log(statistics.median(c) / statistics.median(b)) for _, b, c in pairs]
+    change = float(np.exp(np.mean(logs)) - 1)
+    base = [x / statistics.median(b) for _, b, _ in pairs for x in b]
+    cur = [x / statistics.median(b) for _, b, c in pairs for x in c]
+    worst = max(zip(logs, pairs, strict=True), key=lambda item: abs(item[0]))
+    note = f"{len(pairs)} cases; most moved: {worst[1][0]} ({np.exp(worst[0]) - 1:+.0%})"
     if change > limit:
         p = float(stats.mannwhitneyu(cur, base, alternative="greater").pvalue)
-        return change, p, "worse" if p < alpha else "held"
+        return change, p, "worse" if p < alpha else "held", note
     if change < 1 / (1 + limit) - 1:
         p = float(stats.mannwhitneyu(cur, base, alternative="less").pvalue)
-        return change, p, "better" if p < alpha else "held"
-    return change, None, "held"
+        return change, p, "better" if p < alpha else "held", note
+    return change, float("nan"), "held", note
 
 
 def compare(
     baseline: dict[str, Any], current: dict[str, dict[str, Any]], same_machine: bool, limits: Thresholds
 ) -> list[Verdict]:
+    """Memory and failures gate per case; time metrics gate per method (and show per case).
+
+    Per case, normalised times of unchanged code moved by more than 25% between back-to-back
+    runs on the shared 2-core machine; a method's geometric mean over its cases of 1 ms or more
+    is what a real regression of that method moves, and noise mostly cancels in it.
+    """
     verdicts = []
+    pooled: dict[tuple[str, str], list[tuple[str, list[float], list[float]]]] = {}
     for case, base in sorted(baseline["cases"].items()):
         cur = current.get(case)
         if cur is None:
@@ -188,16 +222,11 @@ def compare(
             elif change < -limits.memory and b - c > MEMORY_FLOOR:
                 verdict = "better"
             verdicts.append(Verdict(case, "peak_bytes", b, c, change, None, verdict))
-        for metric, limit in (
-            ("norm_time", limits.norm_time),
-            ("ratio", limits.ratio),
-            ("raw_time", limits.raw_time),
-        ):
+        for metric in ("norm_time", "ratio", "raw_time"):
             if metric in base and metric in cur:
-                change, p, verdict = _shift(base[metric], cur[metric], limit, limits.alpha)
-                note = ""
-                if metric == "raw_time" and not same_machine:
-                    verdict, note = "not gated", "other machine"
+                change = statistics.median(cur[metric]) / statistics.median(base[metric]) - 1
+                gated = _gated(base, metric)
+                note = "per case: shown; the method gates" if gated else "under 1 ms: shown, not gated"
                 verdicts.append(
                     Verdict(
                         case,
@@ -205,11 +234,25 @@ def compare(
                         statistics.median(base[metric]),
                         statistics.median(cur[metric]),
                         change,
-                        p,
-                        verdict,
+                        None,
+                        "not gated",
                         note,
                     )
                 )
+                if gated:
+                    pooled.setdefault((method_key(case), metric), []).append(
+                        (case, base[metric], cur[metric])
+                    )
+    limit_of = {"norm_time": limits.norm_time, "ratio": limits.ratio, "raw_time": limits.raw_time}
+    for (method, metric), pairs in sorted(pooled.items()):
+        change, p, verdict, note = _method_shift(pairs, limit_of[metric], limits.alpha)
+        if metric == "raw_time" and not same_machine:
+            verdict, note = "not gated", f"other machine; {note}"
+        elif not limits.gate_time:
+            verdict, note = "not gated", f"time not gated (--gate memory); {note}"
+        verdicts.append(
+            Verdict(method, metric, 1.0, 1.0 + change, change, None if np.isnan(p) else p, verdict, note)
+        )
     return verdicts
 
 

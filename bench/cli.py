@@ -14,6 +14,7 @@ DIR`` runs only the cases that DIR does not have yet, with the options stored in
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -205,6 +206,13 @@ def run_runtime_pass(run_dir: Path, cases: list[Case], reasons: dict[str, str], 
     return max(statuses)
 
 
+RUNTIME_ENV: dict[str, dict[str, str]] = {"numpy": {"OPENBLAS_NUM_THREADS": "1"}}
+"""Environment of each backend's runtime process. numpy runs with one OpenBLAS thread: with two,
+about one process in five on this 2-core machine fell into a state where explicit-numpy ran 2–4×
+slower for the whole run (spinning BLAS workers), while one thread was steady and as fast. The
+GEMM roof each numpy case is compared with is measured in the same process, so on one thread."""
+
+
 def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], profile: Profile) -> int:
     spec = {
         "cases": [case.params() for case in cases],
@@ -231,7 +239,8 @@ def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], profi
             f"--lbb-cases={handle.name}",
             f"--lbb-out={run_dir / RUNTIME_FILE}",
         ]  # fmt: skip
-        return subprocess.run(command, check=False).returncode
+        env = os.environ | RUNTIME_ENV.get(cases[0].backend if cases else "", {})
+        return subprocess.run(command, check=False, env=env).returncode
 
 
 def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str]) -> None:
@@ -275,6 +284,7 @@ def execute(options: Options, run_dir: Path, resuming: bool) -> int:
             "profile": _profile_record(profile),
             "machine": machine_info(),
             "devices": dict(left_out),
+            "runtime_env": RUNTIME_ENV,
         }
     for device in devices:
         entry = run["devices"].setdefault(device, {"status": "run"})

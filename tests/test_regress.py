@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -68,12 +69,14 @@ def test_twenty_percent_more_peak_memory_fails_and_names_the_case(tmp_path, base
     assert VICTIM in (current / "regress.md").read_text()
 
 
-def test_fifty_percent_slower_normalised_time_with_stable_rounds_fails(tmp_path, baseline_file, capsys):
+def test_one_method_fifty_percent_slower_with_stable_rounds_fails_and_names_it(
+    tmp_path, baseline_file, capsys
+):
     current = _current(tmp_path)
 
     def slow_down(runtime: dict) -> None:
         for bench in runtime["benchmarks"]:
-            if bench["extra_info"]["case"] == VICTIM:
+            if bench["extra_info"]["label"] == "explicit-torch-warm":
                 bench["stats"]["data"] = [t * 1.5 for t in bench["stats"]["data"]]
                 bench["stats"]["median"] *= 1.5
 
@@ -81,8 +84,29 @@ def test_fifty_percent_slower_normalised_time_with_stable_rounds_fails(tmp_path,
     assert _regress(tmp_path, baseline_file, current) == 1
     out = capsys.readouterr().out
     worse = [line for line in out.splitlines() if line.startswith("  ")]
-    assert all(VICTIM in line for line in worse)
-    assert any("norm_time" in line for line in worse)
+    assert worse
+    assert all(line.split()[0] == "explicit-torch-warm[cpu-float32]" for line in worse)
+    norm = [line for line in worse if " norm_time " in line]
+    assert len(norm) == 1
+    assert 0.45 < float(re.search(r"\(\+([\d.]+)%", norm[0]).group(1)) / 100 < 0.55
+    assert "most moved: explicit-torch-warm[cpu-float32-N" in out  # the case is named too
+
+
+def test_one_slow_case_among_many_is_shown_but_does_not_fail_the_method(tmp_path, baseline_file):
+    """A single case moving is what noise on a shared machine looks like; it is shown, not gated."""
+    current = _current(tmp_path)
+
+    def slow_down(runtime: dict) -> None:
+        for bench in runtime["benchmarks"]:
+            if bench["extra_info"]["case"] == VICTIM:
+                bench["stats"]["data"] = [t * 1.5 for t in bench["stats"]["data"]]
+
+    _edit(current, RUNTIME_FILE, slow_down)
+    assert _regress(tmp_path, baseline_file, current) == 0
+    results = json.loads((current / "regress.json").read_text())["results"]
+    shown = [r for r in results if r["case"] == VICTIM and r["metric"] == "norm_time"]
+    assert shown[0]["change"] == pytest.approx(0.5, abs=0.05)
+    assert shown[0]["verdict"] == "not gated"
 
 
 def test_faster_run_is_reported_better_and_passes(tmp_path, baseline_file, capsys):
@@ -102,6 +126,32 @@ def test_raw_time_gates_only_on_the_same_machine(tmp_path, baseline_file, capsys
     assert "other machine: raw times not gated" in capsys.readouterr().out
     results = json.loads((current / "regress.json").read_text())["results"]
     assert {r["verdict"] for r in results if r["metric"] == "raw_time"} == {"not gated"}
+
+
+def test_gate_memory_shows_time_metrics_without_gating_them(tmp_path, baseline_file):
+    current = _current(tmp_path)
+
+    def slow_down(runtime: dict) -> None:  # every raw time slower, so only raw_time would catch it
+        for bench in runtime["benchmarks"]:
+            bench["stats"]["data"] = [t * 2 for t in bench["stats"]["data"]]
+            bench["extra_info"]["local_copy_roof"] = 10.0  # the machine got slower: normalised time held
+            bench["extra_info"]["local_gemm_roof"] = 50.0
+
+    _edit(current, RUNTIME_FILE, slow_down)
+    assert _regress(tmp_path, baseline_file, current) == 1
+    assert _regress(tmp_path, baseline_file, current, "--gate", "memory") == 0
+
+
+def test_gate_memory_still_fails_on_memory(tmp_path, baseline_file):
+    current = _current(tmp_path)
+
+    def inflate(records: list) -> None:
+        for record in records:
+            if record["case"] == VICTIM:
+                record["peak_bytes"] = int(record["peak_bytes"] * 1.2)
+
+    _edit(current, MEMORY_FILE, inflate)
+    assert _regress(tmp_path, baseline_file, current, "--gate", "memory") == 1
 
 
 def test_history_gets_one_line_per_case_and_gab_export_is_smaller_is_better(tmp_path, baseline_file):
