@@ -184,9 +184,7 @@ def _bench_entry(case: Case, samples: list[float], extra: dict[str, Any]) -> dic
 
 def _peak_child(params: dict[str, Any]) -> dict[str, Any]:
     """Runs in a fresh process: peak of the formula and of the streamed passes, as timed."""
-    import tempfile
-
-    import memray
+    from bench.memory_pass import peak_of
 
     case = Case.from_dict(params)
     inputs = make_inputs(case)
@@ -202,21 +200,7 @@ def _peak_child(params: dict[str, Any]) -> dict[str, Any]:
     def formula() -> None:
         METHODS["formula-torch"].backward(*inputs)
 
-    peaks = {}
-    for name, run in (("formula", formula), ("streamed", streamed)):
-        if case.device.startswith("cuda"):
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            before = torch.cuda.memory_allocated()
-            run()
-            torch.cuda.synchronize()
-            peaks[name] = int(torch.cuda.max_memory_allocated() - before)
-        else:
-            with tempfile.TemporaryDirectory(prefix="lbb-headline-") as scratch:
-                path = Path(scratch) / "peak.memray"
-                with memray.Tracker(path, native_traces=False, follow_fork=False):
-                    run()
-                peaks[name] = int(memray.FileReader(path).metadata.peak_memory)
+    peaks = {name: peak_of(run, case.device) for name, run in (("formula", formula), ("streamed", streamed))}
     return peaks
 
 

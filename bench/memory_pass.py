@@ -67,28 +67,34 @@ def _warm_up(case: Case) -> None:
     METHODS[case.method].backward(*inputs, workspace=workspace)
 
 
-def _host_peak(case: Case, inputs: tuple[Any, Any, Any], scratch: Path) -> int:
-    method = METHODS[case.method]
-    path = scratch / "case.memray"
-    with memray.Tracker(path, native_traces=False, follow_fork=False):
+def peak_of(run: Callable[[], None], device: str) -> int:
+    """Peak bytes allocated while ``run()`` executes: memray on the host, torch.cuda on a GPU.
+
+    Only allocations made inside ``run`` count, so inputs built before are not charged.
+    """
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        run()
+        torch.cuda.synchronize()
+        return int(torch.cuda.max_memory_allocated() - before)
+    with tempfile.TemporaryDirectory(prefix="lbb-memray-") as scratch:
+        path = Path(scratch) / "peak.memray"
+        with memray.Tracker(path, native_traces=False, follow_fork=False):
+            run()
+        return int(memray.FileReader(path).metadata.peak_memory)
+
+
+def _case_run(case: Case, inputs: tuple[Any, Any, Any]) -> Callable[[], None]:
+    """The method's call, with the warm variant's workspace allocated inside it (it is the method's)."""
+
+    def run() -> None:
         workspace = make_workspace(inputs[0], inputs[1]) if case.variant == "warm" else None
-        result = method.backward(*inputs, workspace=workspace)
+        result = METHODS[case.method].backward(*inputs, workspace=workspace)
         del result, workspace
-    peak = memray.FileReader(path).metadata.peak_memory
-    path.unlink()
-    return int(peak)
 
-
-def _cuda_peak(case: Case, inputs: tuple[Any, Any, Any]) -> int:
-    method = METHODS[case.method]
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    before = torch.cuda.memory_allocated()
-    workspace = make_workspace(inputs[0], inputs[1]) if case.variant == "warm" else None
-    result = method.backward(*inputs, workspace=workspace)
-    torch.cuda.synchronize()
-    del result, workspace
-    return int(torch.cuda.max_memory_allocated() - before)
+    return run
 
 
 def measure_case(case_data: dict[str, Any]) -> dict[str, Any]:
@@ -99,11 +105,7 @@ def measure_case(case_data: dict[str, Any]) -> dict[str, Any]:
     try:
         _warm_up(case)
         inputs = make_inputs(case)
-        if cuda:
-            peak = _cuda_peak(case, inputs)
-        else:
-            with tempfile.TemporaryDirectory(prefix="lbb-memray-") as scratch:
-                peak = _host_peak(case, inputs, Path(scratch))
+        peak = peak_of(_case_run(case, inputs), case.device)
     except torch.cuda.OutOfMemoryError as exc:
         return _record(case, "failed", None, f"CUDA out of memory: {str(exc).splitlines()[0]}", tracker)
     except Exception as exc:

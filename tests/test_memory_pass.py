@@ -31,7 +31,7 @@ def test_failure_while_measuring_is_a_failed_record_with_its_reason(monkeypatch)
     def explode(*args, **kwargs):
         raise RuntimeError("allocator exploded")
 
-    monkeypatch.setattr(memory_pass, "_host_peak", explode)
+    monkeypatch.setattr(memory_pass, "peak_of", explode)
     record = memory_pass.measure_case(Case("formula-torch", "", "cpu", "float32", 2, 3, 4).params())
     assert record["status"] == "failed"
     assert record["reason"] == "RuntimeError: allocator exploded"

@@ -43,6 +43,12 @@ def _edit(path: Path, name: str, change) -> None:
     (path / name).write_text(json.dumps(data))
 
 
+def _inflate_victim_peak(records: list) -> None:
+    for record in records:
+        if record["case"] == VICTIM:
+            record["peak_bytes"] = int(record["peak_bytes"] * 1.2)
+
+
 def test_unchanged_run_with_noise_passes(tmp_path, baseline_file, capsys):
     assert _regress(tmp_path, baseline_file, _current(tmp_path)) == 0
     out = capsys.readouterr().out
@@ -52,13 +58,7 @@ def test_unchanged_run_with_noise_passes(tmp_path, baseline_file, capsys):
 
 def test_twenty_percent_more_peak_memory_fails_and_names_the_case(tmp_path, baseline_file, capsys):
     current = _current(tmp_path)
-
-    def inflate(records: list) -> None:
-        for record in records:
-            if record["case"] == VICTIM:
-                record["peak_bytes"] = int(record["peak_bytes"] * 1.2)
-
-    _edit(current, MEMORY_FILE, inflate)
+    _edit(current, MEMORY_FILE, _inflate_victim_peak)
     assert _regress(tmp_path, baseline_file, current) == 1
     out = capsys.readouterr().out
     assert "1 worse" in out
@@ -144,13 +144,7 @@ def test_gate_memory_shows_time_metrics_without_gating_them(tmp_path, baseline_f
 
 def test_gate_memory_still_fails_on_memory(tmp_path, baseline_file):
     current = _current(tmp_path)
-
-    def inflate(records: list) -> None:
-        for record in records:
-            if record["case"] == VICTIM:
-                record["peak_bytes"] = int(record["peak_bytes"] * 1.2)
-
-    _edit(current, MEMORY_FILE, inflate)
+    _edit(current, MEMORY_FILE, _inflate_victim_peak)
     assert _regress(tmp_path, baseline_file, current, "--gate", "memory") == 1
 
 
