@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator
 
 from analysis.fits import GROUP, AxesByRun, axis_names, loglog_slope, runs_on_axis
-from bench.costs import format_bytes
+from bench.costs import TIME_DRIVER, format_bytes
 
 AXIS_TITLES = {
     "N": "N (batch), D and M fixed",
@@ -230,9 +230,8 @@ def ratio_plot(frame: pd.DataFrame, axes: AxesByRun, out: Path) -> Path:
 def efficiency_plot(frame: pd.DataFrame, axes: AxesByRun, out: Path) -> Path:
     """Fraction of the run's roof: GEMM GFLOP/s for formula/autograd, copy GB/s for Jacobians."""
     data = frame[frame["time_median_s"].notna()].copy()
-    data["fraction"] = np.where(
-        data["family"].isin(["formula", "autograd"]), data["frac_gemm_roof"], data["frac_copy_roof"]
-    )
+    gemm_bound = data["family"].map(TIME_DRIVER) == "flops"
+    data["fraction"] = np.where(gemm_bound, data["frac_gemm_roof"], data["frac_copy_roof"])
     names = axis_names(axes)
     devices = sorted(data["device"].unique()) or ["cpu"]
     colours, styles = _colours(list(frame["label"].unique())), _style_by_run(frame)
@@ -244,7 +243,7 @@ def efficiency_plot(frame: pd.DataFrame, axes: AxesByRun, out: Path) -> Path:
             ax = grid[i, j]
             on_axis = runs_on_axis(data[data["device"] == device], axes, axis)
             for (run, label, family), group in on_axis.groupby(["run_id", "label", "family"]):
-                roof = "GEMM" if family in ("formula", "autograd") else "copy"
+                roof = "GEMM" if TIME_DRIVER[family] == "flops" else "copy"
                 name = _series_name(f"{label} (÷ {roof} roof)", run, runs)
                 ax.plot(
                     group["size"],
