@@ -101,6 +101,7 @@ def _runtime_rows(runtime: dict[str, Any], path: Path) -> dict[str, dict[str, An
             "max_rel_error": info.get("max_rel_error"),
             "local_copy_roof_gbps": info.get("local_copy_roof"),
             "local_gemm_roof_gflops": info.get("local_gemm_roof"),
+            "threads": info.get("threads"),
         }
         if info.get("headline"):  # a run of `nox -s headline`: the streamed case at full size
             row |= {f"headline_{key}": info.get(key) for key in HEADLINE_FIELDS}

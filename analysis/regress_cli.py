@@ -76,9 +76,21 @@ def main(argv: list[str] | None = None) -> int:
     reg.add_argument("--current", type=Path, help="run directory (default: run the quick profile)")
     reg.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE)
     reg.add_argument("--history", type=Path, default=DEFAULT_HISTORY, help="JSON Lines file to append to")
-    reg.add_argument("--memory-threshold", type=float, default=Thresholds.memory)
-    reg.add_argument("--time-threshold", type=float, default=Thresholds.norm_time)
-    reg.add_argument("--alpha", type=float, default=Thresholds.alpha)
+    reg.add_argument(
+        "--memory-threshold",
+        type=float,
+        default=Thresholds.memory,
+        help="peak growth that fails (0.05: +5%%)",
+    )
+    reg.add_argument(
+        "--time-threshold",
+        type=float,
+        default=Thresholds.norm_time,
+        help="growth of a method's normalised time, ratio or raw time that fails (0.25: +25%%)",
+    )
+    reg.add_argument(
+        "--alpha", type=float, default=Thresholds.alpha, help="significance level of the Mann-Whitney U test"
+    )
     reg.add_argument(
         "--gate",
         choices=("all", "memory"),
@@ -102,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             memory=args.memory_threshold,
             norm_time=args.time_threshold,
             ratio=args.time_threshold,
+            raw_time=args.time_threshold,
             alpha=args.alpha,
             gate_time=args.gate == "all",
         )

@@ -25,6 +25,7 @@ from bench.inputs import TOLERANCE, make_inputs, relative_error, synchronizer
 from bench.methods import METHODS, make_workspace
 from bench.roofs import local_roof
 from bench.runtime_plugin import RuntimeSettings
+from bench.threads import threads_in_use
 
 
 def _rounds(seconds_per_call: float, settings: RuntimeSettings) -> int:
@@ -80,6 +81,8 @@ def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> N
     warmup = 1 if first * rounds < 10 * runtime_settings.max_time else 0
 
     benchmark.extra_info.update(
-        case.params() | case.predicted() | {"max_rel_error": error, f"local_{roof}_roof": local}
+        case.params()
+        | case.predicted()
+        | {"max_rel_error": error, f"local_{roof}_roof": local, "threads": threads_in_use(case.backend)}
     )
     benchmark.pedantic(timed, setup=setup, rounds=rounds, warmup_rounds=warmup, iterations=1)

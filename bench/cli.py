@@ -43,6 +43,7 @@ from bench.store import (
     write_json_atomic,
 )
 from bench.summary import summary_table
+from bench.threads import pinned_threads, thread_env
 
 DEVICES = ("cpu", "cuda", "all")
 PASSES = ("runtime", "memory")
@@ -239,11 +240,12 @@ def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], profi
             f"--lbb-cases={handle.name}",
             f"--lbb-out={run_dir / RUNTIME_FILE}",
         ]  # fmt: skip
-        env = os.environ | RUNTIME_ENV.get(cases[0].backend if cases else "", {})
+        backend = cases[0].backend if cases else ""
+        env = os.environ | thread_env(profile.threads) | RUNTIME_ENV.get(backend, {})
         return subprocess.run(command, check=False, env=env).returncode
 
 
-def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str]) -> None:
+def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str], threads: int | None = None) -> None:
     path = run_dir / MEMORY_FILE
     records: list[dict[str, Any]] = read_json(path, default=[])
     done = {r["case"] for r in records}
@@ -263,7 +265,7 @@ def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str]) -> Non
         count = len(records) - len(done) - (len(todo) - len(measured))
         print(f"  [{count}/{len(measured)}] {record['case']}: {shown}", flush=True)
 
-    run_memory_pass(measured, keep)
+    run_memory_pass(measured, keep, threads)
 
 
 def execute(options: Options, run_dir: Path, resuming: bool) -> int:
@@ -293,7 +295,8 @@ def execute(options: Options, run_dir: Path, resuming: bool) -> int:
             print(
                 f"{device}: measuring roofs (GEMM in {', '.join(profile.dtypes)}, copy bandwidth)", flush=True
             )
-            entry["roofs"] = measure_roofs(device, profile.dtypes)
+            with pinned_threads(profile.threads):
+                entry["roofs"] = measure_roofs(device, profile.dtypes)
     run["status"] = "running"
     run["cases"] = len(cases)
     write_json_atomic(run_dir / RUN_FILE, run)
@@ -313,7 +316,7 @@ def execute(options: Options, run_dir: Path, resuming: bool) -> int:
             )
             return status
     if "memory" in options.passes:
-        run_memory(run_dir, cases, reasons)
+        run_memory(run_dir, cases, reasons, profile.threads)
 
     run["status"] = "complete"
     run["finished_utc"] = datetime.now(UTC).isoformat()

@@ -30,6 +30,7 @@ import torch
 from bench.cases import Case
 from bench.inputs import make_inputs
 from bench.methods import METHODS, make_workspace
+from bench.threads import pinned_threads
 
 
 def _record(case: Case, status: str, peak: int | None, reason: str, tracker: str) -> dict[str, Any]:
@@ -97,15 +98,20 @@ def _case_run(case: Case, inputs: tuple[Any, Any, Any]) -> Callable[[], None]:
     return run
 
 
-def measure_case(case_data: dict[str, Any]) -> dict[str, Any]:
-    """Measure one case's peak; runs in a fresh child. Failures come back as records."""
+def measure_case(case_data: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
+    """Measure one case's peak; runs in a fresh child. Failures come back as records.
+
+    ``threads`` pins the CPU pools as the runtime pass does: per-thread BLAS buffers are part of
+    a peak, so a baseline and a run compare only on the same thread count.
+    """
     case = Case.from_dict(case_data)
     cuda = case.device.startswith("cuda")
     tracker = "torch.cuda" if cuda else "memray"
     try:
-        _warm_up(case)
-        inputs = make_inputs(case)
-        peak = peak_of(_case_run(case, inputs), case.device)
+        with pinned_threads(threads):
+            _warm_up(case)
+            inputs = make_inputs(case)
+            peak = peak_of(_case_run(case, inputs), case.device)
     except torch.cuda.OutOfMemoryError as exc:
         return _record(case, "failed", None, f"CUDA out of memory: {str(exc).splitlines()[0]}", tracker)
     except Exception as exc:
@@ -124,13 +130,14 @@ def fork_pool() -> ProcessPoolExecutor:
 def run_memory_pass(
     cases: Iterable[Case],
     on_record: Callable[[dict[str, Any]], None],
+    threads: int | None = None,
 ) -> None:
     """Measure each case in a fresh child and hand each record to ``on_record`` as it lands."""
     pool = fork_pool()
     try:
         for case in cases:
             try:
-                record = pool.submit(measure_case, case.params()).result()
+                record = pool.submit(measure_case, case.params(), threads).result()
             except BrokenProcessPool as exc:
                 record = _record(case, "failed", None, f"memory worker died: {exc}", "memray")
                 pool.shutdown(wait=False, cancel_futures=True)

@@ -40,6 +40,7 @@ class Profile:
     max_time: float  # seconds of timed rounds per case (pytest-benchmark's --benchmark-max-time)
     min_rounds: int
     max_rounds: int
+    threads: int | None = None  # CPU threads for torch and the BLAS (None: all cores); bench.threads
 
     def points(self) -> list[tuple[int, int, int]]:
         """Every (N, D, M) of the sweep, each once, in a stable order."""
@@ -105,7 +106,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="quick",
-            description="CI-sized: a few minutes on a 2-core CPU",
+            description="CI-sized: a few minutes on a 2-core CPU, on one CPU thread for steady times",
             base=(16, 64, 64),
             n_sizes=geometric(4, 7),  # 4 … 256
             d_sizes=geometric(16, 7),  # 16 … 1024
@@ -117,6 +118,7 @@ PROFILES: dict[str, Profile] = {
             max_time=0.1,
             min_rounds=5,
             max_rounds=200,
+            threads=1,
         ),
         Profile(
             name="default",

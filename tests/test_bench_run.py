@@ -10,9 +10,11 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench.cases import Case
 from bench.cli import main
@@ -30,6 +32,7 @@ MEMORY_KEYS = {
 EXTRA_INFO_KEYS = {
     "case", "method", "variant", "backend", "device", "dtype", "n", "d", "m",
     "predicted_peak_bytes", "flops", "bytes_moved", "jacobian_dydx_bytes", "jacobian_dydw_bytes",
+    "threads",
 }  # fmt: skip
 
 
@@ -88,6 +91,20 @@ def test_smoke_run_json_holds_machine_versions_roofs_and_profile(smoke_run):
     assert run["profile"]["name"] == "smoke"
     assert run["status"] == "complete"
     assert run["options"]["device"] == "cpu"
+
+
+def test_a_profile_that_pins_threads_pins_the_roofs_and_every_timed_case(tmp_path, monkeypatch):
+    monkeypatch.setitem(PROFILES, "smoke", replace(PROFILES["smoke"], threads=1))
+    threads_before = torch.get_num_threads()
+    out = tmp_path / "run"
+    assert _bench("--out", str(out), "--methods", "formula-numpy,formula-torch") == 0
+    runtime, memory, run = _load(out)
+    assert run["profile"]["threads"] == 1
+    assert run["devices"]["cpu"]["roofs"]["threads"] == 1
+    assert {b["extra_info"]["backend"] for b in runtime["benchmarks"]} == {"numpy", "torch"}
+    assert {b["extra_info"]["threads"] for b in runtime["benchmarks"]} == {1}
+    assert {r["status"] for r in memory} == {"ok"}
+    assert torch.get_num_threads() == threads_before  # the caller's pool is given back
 
 
 def test_pytest_benchmark_compare_reads_the_runtime_file(smoke_run):

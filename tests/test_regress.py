@@ -109,6 +109,48 @@ def test_one_slow_case_among_many_is_shown_but_does_not_fail_the_method(tmp_path
     assert shown[0]["verdict"] == "not gated"
 
 
+def test_a_shift_in_a_minority_of_a_methods_cases_is_shown_but_does_not_fail_it(tmp_path, baseline_file):
+    """A stretch of interference slows the cases that ran during it: the median case holds."""
+    current = _current(tmp_path)
+    method = "explicit-torch-warm"
+
+    def slow_down(runtime: dict) -> None:
+        cases = sorted(
+            b["extra_info"]["case"] for b in runtime["benchmarks"] if b["extra_info"]["label"] == method
+        )
+        hit = set(cases[: int(0.4 * len(cases))])
+        for bench in runtime["benchmarks"]:
+            if bench["extra_info"]["case"] in hit:
+                bench["stats"]["data"] = [t * 2 for t in bench["stats"]["data"]]
+
+    _edit(current, RUNTIME_FILE, slow_down)
+    assert _regress(tmp_path, baseline_file, current) == 0
+    results = json.loads((current / "regress.json").read_text())["results"]
+    method_level = [
+        r for r in results if r["case"] == f"{method}[cpu-float32]" and r["metric"] == "norm_time"
+    ]
+    assert method_level[0]["change"] > 0.25  # the geometric mean alone would have failed it
+    assert method_level[0]["verdict"] == "held"
+    assert "median case +" in method_level[0]["note"]
+
+
+def test_normalised_time_divides_by_the_runs_median_roof_not_one_cases(tmp_path, baseline_file):
+    """One case's roof measured low (a neighbour's burst) does not move that case's normalised time."""
+    current = _current(tmp_path)
+
+    def roofs(runtime: dict) -> None:
+        for bench in runtime["benchmarks"]:
+            low = bench["extra_info"]["case"] == VICTIM
+            bench["extra_info"]["local_copy_roof"] = 10.0 if low else 20.0
+            bench["extra_info"]["local_gemm_roof"] = 100.0
+
+    _edit(current, RUNTIME_FILE, roofs)
+    assert _regress(tmp_path, baseline_file, current) == 0
+    results = json.loads((current / "regress.json").read_text())["results"]
+    victim = next(r for r in results if r["case"] == VICTIM and r["metric"] == "norm_time")
+    assert victim["change"] == pytest.approx(0.0, abs=0.06)
+
+
 def test_faster_run_is_reported_better_and_passes(tmp_path, baseline_file, capsys):
     current = write_run(tmp_path / "fast", cost_law(1 / 40e9, 1 / 200e9, 2.5e-6), noise=0.02, seed=3)
     assert _regress(tmp_path, baseline_file, current) == 0
@@ -182,6 +224,19 @@ def test_bad_baseline_exits_2_with_one_line(tmp_path, capsys, content, message):
     assert len(err.splitlines()) == 1
     assert err.startswith("regress: error: ")
     assert message in err
+
+
+def test_baseline_of_another_profile_or_thread_count_exits_2(tmp_path, baseline_file, capsys):
+    current = _current(tmp_path)
+
+    def all_cores(run: dict) -> None:
+        run["profile"]["threads"] = None
+
+    _edit(current, RUN_FILE, all_cores)
+    assert _regress(tmp_path, baseline_file, current) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "is of profile quick on 1 thread" in err and "of profile quick on all cores" in err
 
 
 def test_unreadable_current_run_exits_2(tmp_path, baseline_file, capsys):
