@@ -188,6 +188,7 @@ class Verdict:
     p_value: float | None
     verdict: str  # "worse", "better", "held", "not gated"
     note: str = ""
+    scope: str = "case"  # "method": values are relative to the baseline (its cases' geometric mean)
 
 
 def method_key(case: str) -> str:
@@ -287,7 +288,9 @@ def compare(
         elif not limits.gate_time:
             verdict, note = "not gated", f"time not gated (--gate memory); {note}"
         verdicts.append(
-            Verdict(method, metric, 1.0, 1.0 + change, change, None if np.isnan(p) else p, verdict, note)
+            Verdict(
+                method, metric, 1.0, 1.0 + change, change, None if np.isnan(p) else p, verdict, note, "method"
+            )
         )
     return verdicts
 
@@ -307,13 +310,30 @@ class Outcome:
         return [v for v in self.verdicts if v.verdict == "better"]
 
     @property
+    def held_methods(self) -> list[Verdict]:
+        """Method-level time verdicts that neither got worse nor better (held, or not gated)."""
+        return [v for v in self.verdicts if v.scope == "method" and v.verdict in ("held", "not gated")]
+
+    def memory_line(self) -> str:
+        """One line on the peaks that held: how many, and the largest move among them."""
+        held = [v for v in self.verdicts if v.metric == "peak_bytes" and v.verdict == "held"]
+        if not held:
+            return "peak memory: no case held"
+        largest = max(held, key=lambda v: abs(v.change))
+        if largest.change == 0:
+            return f"peak memory: {len(held)} cases held, every one to the byte"
+        return f"peak memory: {len(held)} cases held; largest move {largest.change:+.2%} ({largest.case})"
+
+    @property
     def exit_status(self) -> int:
         return 1 if self.worse else 0
 
 
-def format_value(metric: str, value: float) -> str:
+def format_value(metric: str, value: float, scope: str = "case") -> str:
     if not np.isfinite(value):
         return "–"
+    if scope == "method":  # the geometric mean of the cases' ratios to their baseline
+        return f"×{value:.3g}"
     if metric == "peak_bytes":
         from bench.costs import format_bytes
 
@@ -327,7 +347,7 @@ def _rows(verdicts: list[Verdict]) -> list[str]:
     rows = []
     for v in verdicts:
         p = "–" if v.p_value is None else f"{v.p_value:.1e}"
-        was, now = format_value(v.metric, v.baseline), format_value(v.metric, v.current)
+        was, now = format_value(v.metric, v.baseline, v.scope), format_value(v.metric, v.current, v.scope)
         rows.append(f"| `{v.case}` | {v.metric} | {was} | {now} | {v.change:+.1%} | {p} | {v.note} |")
     return rows
 
@@ -351,6 +371,9 @@ def markdown(outcome: Outcome, baseline_path: Path, run: Run) -> str:
     for title, group in (("Worse", outcome.worse), ("Better", outcome.better)):
         if group:
             lines += ["", f"### {title}", "", head, *_rows(group)]
+    lines += ["", "### Held", "", outcome.memory_line() + ".", ""]
+    if outcome.held_methods:
+        lines += ["Time, per method:", "", head, *_rows(outcome.held_methods)]
     return "\n".join(lines) + "\n"
 
 

@@ -62,7 +62,7 @@ def _print(outcome_rows: list[Verdict], title: str) -> None:
     print(f"{title}:")
     for v in outcome_rows:
         p = "" if v.p_value is None else f", p={v.p_value:.1e}"
-        was, now = format_value(v.metric, v.baseline), format_value(v.metric, v.current)
+        was, now = format_value(v.metric, v.baseline, v.scope), format_value(v.metric, v.current, v.scope)
         print(f"  {v.case:55s} {v.metric:10s} {was:>12} → {now:>12} ({v.change:+.1%}{p}) {v.note}")
 
 
@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"regress: {len(outcome.worse)} worse, {len(outcome.better)} better, {held} held ({where})")
     _print(outcome.worse, "worse")
     _print(outcome.better, "better")
+    _print(outcome.held_methods, "held (time, per method)")
+    print(outcome.memory_line())
     for name, path in outcome.files.items():
         print(f"regress: {name}: {path}")
     return outcome.exit_status

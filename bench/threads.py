@@ -4,8 +4,8 @@ A profile with ``threads=None`` leaves every pool at its default (all cores). Th
 pins one thread: on a shared 2-core machine, torch's two OpenMP threads made back-to-back quick
 runs of unchanged code differ by up to −48% and +90% in a method's normalised time (each
 parallel region waits for its slowest thread, and a neighbour's load stalls one of the two),
-while on one thread the same methods held within ±13%. The roofs are measured on the same
-threads, so fractions of the roof stay comparable.
+while on one thread every method held within ±10% (README, "Regression tracking"). The roofs
+are measured on the same threads, so fractions of the roof stay comparable.
 """
 
 from __future__ import annotations

@@ -54,6 +54,11 @@ def test_unchanged_run_with_noise_passes(tmp_path, baseline_file, capsys):
     out = capsys.readouterr().out
     assert "regress: 0 worse" in out
     assert "same machine" in out
+    assert "held (time, per method):" in out
+    assert "  explicit-torch-warm[cpu-float32] " in out  # each method's aggregate is listed
+    assert "peak memory: " in out and "cases held" in out
+    summary = (Path(out.split("regress: markdown: ")[1].split()[0])).read_text()
+    assert "### Held" in summary and "| `formula-torch[cpu-float32]` | norm_time |" in summary
 
 
 def test_twenty_percent_more_peak_memory_fails_and_names_the_case(tmp_path, baseline_file, capsys):
@@ -83,7 +88,8 @@ def test_one_method_fifty_percent_slower_with_stable_rounds_fails_and_names_it(
     _edit(current, RUNTIME_FILE, slow_down)
     assert _regress(tmp_path, baseline_file, current) == 1
     out = capsys.readouterr().out
-    worse = [line for line in out.splitlines() if line.startswith("  ")]
+    block = out.split("worse:\n", 1)[1].splitlines()
+    worse = block[: next(i for i, line in enumerate(block) if not line.startswith("  "))]
     assert worse
     assert all(line.split()[0] == "explicit-torch-warm[cpu-float32]" for line in worse)
     norm = [line for line in worse if " norm_time " in line]
