@@ -5,7 +5,7 @@ variant's workspace allocation, which is part of the method's memory), then
 ``FileReader(...).metadata.peak_memory``. The tracker counts Python objects one by one
 (``trace_python_allocators=True``): by default memray sees only pymalloc's 1 MiB arenas, so a
 case's peak jumped by 1 MiB whenever the object heap happened to need a new arena inside the
-window (jacrev at N=2, D=M=8: 33 KiB in three runs of five, 1.0 MiB in the other two); counted
+window (jacrev at N=2, D=M=8: 33 KiB in four runs of six, 1.0 MiB in the other two); counted
 one by one, repeated runs agree within a few hundred bytes. CUDA peaks come from
 ``torch.cuda.reset_peak_memory_stats()`` and ``max_memory_allocated()`` above what was allocated
 before the call. Inputs are built before tracking starts, so the figure is the method's own
