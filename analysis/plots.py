@@ -353,13 +353,25 @@ def extrapolation_plot(
         predictions["predicted_peak_bytes"].max() if not predictions.empty else 0,
     )
     right.plot([lo, hi], [lo, hi], color="black", lw=0.6, label="measured = cost model")
-    for ax in (left, right):
+    finite = predictions if not predictions.empty else pd.DataFrame({"time_value": [], "peak_value": []})
+    has = {
+        "time": frame["time_median_s"].notna().any() or np.isfinite(finite["time_value"]).any(),
+        "memory": frame["peak_bytes"].notna().any() or np.isfinite(finite["peak_value"]).any(),
+    }
+    for ax, what in ((left, "time"), (right, "memory")):
+        if not has[what]:  # e.g. a run of --passes memory: say so rather than fail on an empty log axis
+            ax.cla()
+            ax.text(0.5, 0.5, f"no {what} measured in this run", ha="center", va="center")
+            ax.set_axis_off()
+            continue
         ax.set_xscale("log")
         ax.set_yscale("log")
         _bytes_axis(ax.xaxis)
         ax.grid(True, alpha=0.3)
-    left.yaxis.set_major_formatter(TIME_FORMAT)
-    _bytes_axis(right.yaxis)
+    if has["time"]:
+        left.yaxis.set_major_formatter(TIME_FORMAT)
+    if has["memory"]:
+        _bytes_axis(right.yaxis)
     left.set_xlabel("|dY/dX| + |dY/dW| (bytes the explicit method materialises)")
     left.set_ylabel("median time")
     left.set_title(
@@ -369,7 +381,7 @@ def extrapolation_plot(
     right.set_ylabel("measured / extrapolated peak")
     right.set_title("peak memory: measured (dots), extrapolated (stars), hold-out (squares)", fontsize=9)
     fig.suptitle(title)
-    handles, names = left.get_legend_handles_labels()
+    handles, names = (left if has["time"] else right).get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.08))
     fig.tight_layout()
     return _save(fig, pd.DataFrame(rows), out, "extrapolation")

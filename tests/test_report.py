@@ -168,3 +168,14 @@ def test_report_names_a_corrupt_history_line(tmp_path, capsys):
     history.write_text('{"ok": 1}\n{broken\n')
     assert report_main([str(run), "--history", str(history)]) == 2
     assert f"{history}: line 2 is corrupt JSON" in capsys.readouterr().err
+
+
+def test_report_of_a_memory_only_run_builds_and_says_no_time_was_measured(tmp_path):
+    """``--passes memory`` writes no runtime.json; the report still builds, with memory plots only."""
+    run = write_run(tmp_path / "memory-only", LAW)
+    (run / "runtime.json").unlink()
+    page = build_report([run], run / "report")
+    assert (page.parent / "memory_vs_size.png").exists()
+    assert (page.parent / "extrapolation.png").exists()
+    assert not (page.parent / "runtime_vs_size.png").exists()
+    assert not (page.parent / "efficiency.png").exists()
