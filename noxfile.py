@@ -57,6 +57,13 @@ def regress(session: nox.Session) -> None:
 
 
 @nox.session
+def noise(session: nox.Session) -> None:
+    """How much unchanged code moves here: a fresh baseline and three quick runs, gated against it."""
+    session.install("-e", ".")
+    session.run("python", "-m", "analysis.regress_cli", "noise", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and format check over the whole project."""
     session.install("-e", ".[lint]")

@@ -1,10 +1,12 @@
-"""``nox -s baseline`` and ``nox -s regress``: write a baseline, or gate a run against one.
+"""``nox -s baseline``, ``nox -s regress`` and ``nox -s noise``: write a baseline, gate a run, measure noise.
 
 ``python -m analysis.regress_cli baseline [--current RUN_DIR] [--out FILE]``
 ``python -m analysis.regress_cli regress [--current RUN_DIR] [--baseline FILE] [--history FILE]
 [--memory-threshold 0.05] [--time-threshold 0.25] [--alpha 0.01]``
+``python -m analysis.regress_cli noise [--runs 3 | --current RUN_DIR RUN_DIR ...] [--out DIR]``
 
-Without ``--current`` both run the quick profile first. Exit status of ``regress``: 1 when
+Without ``--current`` they run the quick profile first (``noise``: ``runs + 1`` times, the
+first as a fresh baseline; exit 1 when unchanged code raised an alarm). Exit status of ``regress``: 1 when
 anything got worse, 0 otherwise, 2 for bad input (missing or corrupt baseline, schema mismatch,
 unreadable run), each with a one-line reason.
 """
@@ -19,6 +21,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from analysis.load import RunLoadError, load_run
+from analysis.noise import as_json as noise_json
+from analysis.noise import markdown as noise_markdown
+from analysis.noise import measure_noise
 from analysis.regress import (
     DEFAULT_BASELINE,
     DEFAULT_HISTORY,
@@ -66,6 +71,24 @@ def _print(outcome_rows: list[Verdict], title: str) -> None:
         print(f"  {v.case:55s} {v.metric:10s} {was:>12} → {now:>12} ({v.change:+.1%}{p}) {v.note}")
 
 
+def _noise(args: argparse.Namespace) -> int:
+    """A fresh baseline and ``runs`` more quick runs (or the given ones), compared as the gate would."""
+    if args.current is not None and len(args.current) < 2:
+        raise UsageError("noise needs at least two runs: a baseline and one to compare with it")
+    if args.current is None and args.runs < 1:
+        raise UsageError(f"--runs must be at least 1, got {args.runs}")
+    runs = args.current or [_quick_run() for _ in range(args.runs + 1)]
+    noise = measure_noise(runs, Thresholds())
+    out = args.out or Path("reports") / f"noise-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "noise.json", noise_json(noise))
+    text = noise_markdown(noise)
+    (out / "noise.md").write_text(text)
+    print(text, end="")
+    print(f"noise: {out / 'noise.md'}")
+    return 1 if noise.alarms else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m analysis.regress_cli", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,10 +121,18 @@ def main(argv: list[str] | None = None) -> int:
         help="all: memory, failures and time metrics gate (raw times only on the same machine); "
         "memory: time metrics are shown, not gated",
     )
-    for sub in (base, reg):
+    noisy = commands.add_parser("noise")
+    noisy.add_argument("--runs", type=int, default=3, help="quick runs compared with a fresh baseline")
+    noisy.add_argument("--current", type=Path, nargs="+", help="run directories; the first is the baseline")
+    noisy.add_argument(
+        "--out", type=Path, help="where noise.json and noise.md go (default: reports/noise-<time>)"
+    )
+    for sub in (base, reg, noisy):
         sub.error = parser.error  # one-line errors from the subcommands too
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        if args.command == "noise":
+            return _noise(args)
         if args.command == "regress" and not args.baseline.exists():
             raise BaselineError(f"baseline {args.baseline} does not exist; create one with: nox -s baseline")
         current = args.current or _quick_run()

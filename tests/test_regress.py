@@ -260,3 +260,38 @@ def test_baseline_command_writes_a_baseline_from_a_run(tmp_path, capsys):
     assert data["schema"] == BASELINE_SCHEMA
     assert VICTIM in data["cases"]
     assert len(data["cases"][VICTIM]["norm_time"]) == 11
+
+
+def test_noise_of_steady_runs_reports_every_method_and_raises_no_alarm(tmp_path, capsys):
+    runs = [_current(tmp_path, seed=seed) for seed in (10, 11, 12, 13)]
+    out = tmp_path / "noise"
+    assert main(["noise", "--current", *map(str, runs), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "No alarm" in text
+    assert "| `explicit-torch-warm[cpu-float32]` | norm_time |" in text
+    data = json.loads((out / "noise.json").read_text())
+    assert data["runs"] == ["current-11", "current-12", "current-13"]
+    assert all(len(row["changes"]) == 3 for row in data["method_moves"])
+    assert data["case_moves"]["peak_bytes"]["max"] == 0.0
+    assert data["case_moves"]["norm_time"]["max"] < 0.25
+    assert data["alarms"] == []
+
+
+def test_noise_names_the_run_and_method_that_would_have_failed(tmp_path, capsys):
+    runs = [_current(tmp_path, seed=seed) for seed in (10, 11, 12)]
+
+    def slow_down(runtime: dict) -> None:
+        for bench in runtime["benchmarks"]:
+            if bench["extra_info"]["label"] == "jacrev-torch":
+                bench["stats"]["data"] = [t * 1.6 for t in bench["stats"]["data"]]
+
+    _edit(runs[2], RUNTIME_FILE, slow_down)
+    assert main(["noise", "--current", *map(str, runs), "--out", str(tmp_path / "noise")]) == 1
+    text = capsys.readouterr().out
+    assert "the time gate would be flaky on this machine" in text
+    assert "- `current-12`: `jacrev-torch[cpu-float32]` norm_time +" in text
+
+
+def test_noise_needs_two_runs(tmp_path, capsys):
+    assert main(["noise", "--current", str(_current(tmp_path))]) == 2
+    assert "noise needs at least two runs" in capsys.readouterr().err
