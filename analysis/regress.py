@@ -235,9 +235,9 @@ def compare(
 ) -> list[Verdict]:
     """Memory and failures gate per case; time metrics gate per method (and show per case).
 
-    Per case, times of unchanged code moved by up to ±90% between back-to-back quick runs on
-    the shared 2-core machine (most by under 20%); a method's aggregate over its cases is what
-    a real regression of that method moves, and such noise mostly cancels in it.
+    Per case, times of unchanged code moved by up to 77% between back-to-back quick runs on
+    the shared 2-core machine (nine in ten by under 15%); a method's aggregate over its cases
+    is what a real regression of that method moves, and such noise mostly cancels in it.
     """
     verdicts = []
     pooled: dict[tuple[str, str], list[tuple[str, list[float], list[float]]]] = {}
