@@ -319,6 +319,15 @@ def _holdout_table(hold: pd.DataFrame) -> pd.DataFrame:
     )[["run_id", "label", "device", "metric", "axis", "held_out", "measured", "predicted", "error"]]
 
 
+def _threads_used(run: Run) -> str:
+    """Per backend, the thread counts its timed cases recorded (a profile may pin them)."""
+    cases = run.cases
+    if "threads" not in cases or cases["threads"].isna().all():
+        return "not recorded"
+    used = cases.dropna(subset=["threads"]).groupby("backend")["threads"].unique()
+    return ", ".join(f"{backend} {'/'.join(str(int(t)) for t in sorted(ts))}" for backend, ts in used.items())
+
+
 def _environment(run: Run) -> str:
     machine = run.meta.get("machine", {})
     rows = [
@@ -346,7 +355,8 @@ def _environment(run: Run) -> str:
                 for b in machine.get("blas", [])
             ),
         ),
-        ("torch threads", machine.get("torch_threads")),
+        ("torch threads (process default)", machine.get("torch_threads")),
+        ("threads the timed cases ran on", _threads_used(run)),
         (
             "commit",
             f"{(machine.get('commit') or {}).get('id')} (dirty: {(machine.get('commit') or {}).get('dirty')})",

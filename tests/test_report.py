@@ -179,3 +179,13 @@ def test_report_of_a_memory_only_run_builds_and_says_no_time_was_measured(tmp_pa
     assert (page.parent / "extrapolation.png").exists()
     assert not (page.parent / "runtime_vs_size.png").exists()
     assert not (page.parent / "efficiency.png").exists()
+
+
+def test_report_environment_names_the_threads_the_timed_cases_ran_on(tmp_path):
+    run = write_run(tmp_path / "pinned", LAW)
+    runtime = json.loads((run / "runtime.json").read_text())
+    for bench in runtime["benchmarks"]:
+        bench["extra_info"]["threads"] = 1
+    (run / "runtime.json").write_text(json.dumps(runtime))
+    page = build_report([run], run / "report").read_text()
+    assert "<th>threads the timed cases ran on</th><td>numpy 1, torch 1</td>" in page
