@@ -4,7 +4,7 @@
 baseline of the first run and compares each later run with it exactly as ``nox -s regress``
 does. It reports, per method and time metric, the move of the method's aggregate in each run;
 per metric, the median, 90th percentile and largest move of single cases; and every alarm the
-gate raised. An alarm means that the time gate would be flaky on this machine.
+gate raised. An alarm means that the gate would fail unchanged code on this machine.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ CASE_METRICS = ("peak_bytes", "norm_time", "ratio", "raw_time")
 class Noise:
     baseline_run: str
     runs: list[str] = field(default_factory=list)
-    method_moves: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # per run
+    method_moves: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)  # by run id
     case_moves: dict[str, list[float]] = field(default_factory=dict)  # |change| of every case, run
     alarms: list[tuple[str, Verdict]] = field(default_factory=list)
 
@@ -54,7 +54,7 @@ def measure_noise(run_dirs: list[Path], limits: Thresholds) -> Noise:
             if not np.isfinite(verdict.change):
                 continue
             if verdict.scope == "method":
-                noise.method_moves.setdefault((verdict.case, verdict.metric), []).append(verdict.change)
+                noise.method_moves.setdefault((verdict.case, verdict.metric), {})[run.run_id] = verdict.change
             elif verdict.metric in CASE_METRICS:
                 noise.case_moves.setdefault(verdict.metric, []).append(abs(verdict.change))
     return noise
@@ -65,7 +65,7 @@ def as_json(noise: Noise) -> dict[str, Any]:
         "baseline_run": noise.baseline_run,
         "runs": noise.runs,
         "method_moves": [
-            {"method": method, "metric": metric, "changes": changes}
+            {"method": method, "metric": metric, "changes": [changes.get(run) for run in noise.runs]}
             for (method, metric), changes in sorted(noise.method_moves.items())
         ],
         "case_moves": {
@@ -78,7 +78,13 @@ def as_json(noise: Noise) -> dict[str, Any]:
             for metric, moves in sorted(noise.case_moves.items())
         },
         "alarms": [
-            {"run": run, "case": v.case, "metric": v.metric, "change": v.change, "note": v.note}
+            {
+                "run": run,
+                "case": v.case,
+                "metric": v.metric,
+                "change": v.change if np.isfinite(v.change) else None,
+                "note": v.note,
+            }
             for run, v in noise.alarms
         ],
     }
@@ -86,7 +92,7 @@ def as_json(noise: Noise) -> dict[str, Any]:
 
 def markdown(noise: Noise) -> str:
     verdict = (
-        f"**{len(noise.alarms)} alarms: the time gate would be flaky on this machine.**"
+        f"**{len(noise.alarms)} alarms: the gate would fail unchanged code on this machine.**"
         if noise.alarms
         else "**No alarm: unchanged code passed the gate every time.**"
     )
@@ -101,8 +107,8 @@ def markdown(noise: Noise) -> str:
         "|" + " --- |" * (len(noise.runs) + 3),
     ]
     for (method, metric), changes in sorted(noise.method_moves.items()):
-        cells = " | ".join(f"{c:+.1%}" for c in changes)
-        lines.append(f"| `{method}` | {metric} | {cells} | {max(changes, key=abs):+.1%} |")
+        cells = " | ".join(f"{changes[run]:+.1%}" if run in changes else "–" for run in noise.runs)
+        lines.append(f"| `{method}` | {metric} | {cells} | {max(changes.values(), key=abs):+.1%} |")
     lines += ["", "Single cases, |change| over every run:", "", "| metric | median | 90th pct | max |"]
     lines.append("| --- | --- | --- | --- |")
     for metric, moves in sorted(noise.case_moves.items()):
@@ -111,5 +117,10 @@ def markdown(noise: Noise) -> str:
         )
     if noise.alarms:
         lines += ["", "Alarms:", ""]
-        lines += [f"- `{run}`: `{v.case}` {v.metric} {v.change:+.1%} ({v.note})" for run, v in noise.alarms]
+        lines += [
+            f"- `{run}`: `{v.case}` {v.metric}"
+            + (f" {v.change:+.1%}" if np.isfinite(v.change) else "")
+            + f" ({v.note})"
+            for run, v in noise.alarms
+        ]
     return "\n".join(lines) + "\n"

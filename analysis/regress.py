@@ -43,6 +43,7 @@ DEFAULT_BASELINE = Path("reports/baseline/quick-cpu.json")
 DEFAULT_HISTORY = Path("reports/history.jsonl")
 MAX_SAMPLES = 64
 MEMORY_FLOOR = 64 * 1024
+NOT_MEASURED = "not measured in the current run"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ class BaselineError(ValueError):
 def machine_id(meta: dict[str, Any]) -> str:
     machine = meta.get("machine", {})
     gpus = ",".join(g.get("name", "?") for g in machine.get("gpus") or [])
-    return f"{machine.get('hostname')}|{machine.get('cpu_model')}|{machine.get('cores')}|{gpus}"
+    host = f"{machine.get('hostname')}#{machine.get('system_id')}"  # "vm" alone names many machines
+    return f"{host}|{machine.get('cpu_model')}|{machine.get('cores')}|{gpus}"
 
 
 def _thin(samples: list[float]) -> list[float]:
@@ -74,23 +76,30 @@ def _thin(samples: list[float]) -> list[float]:
 
 
 ROOF_COLUMN = {True: "copy_roof_gbps", False: "gemm_roof_gflops"}
+LOCAL_ROOF_COLUMN = {"copy_roof_gbps": "local_copy_roof_gbps", "gemm_roof_gflops": "local_gemm_roof_gflops"}
 
 
 def run_roofs(cases: pd.DataFrame) -> dict[tuple[str, str, str, str], float]:
-    """Per backend, device, dtype and roof: the median of the roofs measured before each case.
+    """Per backend, device, dtype and roof: the median of the roofs measured just before each case.
 
-    Why not each case's own roof: that one is right for the report's fraction of the roof, but
-    it drifts from case to case (copy bandwidth 24 to 41 GB/s within one quick run), and a
-    method whose small cases run in cache (the streamed one) does not drift with it, so its
-    normalised time moved by up to 30% between runs of unchanged code while its raw time held
-    within 10%. The run's median holds within a few percent between runs and still follows a
-    slower or faster machine.
+    Only the roofs the runtime pass measured before each case count (a case measures the one
+    its family is compared with, with its own backend); a run that has none falls back to the
+    roof measured at its start. Why not each case's own roof: that one is right for the
+    report's fraction of the roof, but it drifts from case to case (copy bandwidth 24 to 41 GB/s
+    within one quick run), and a method whose small cases run in cache (the streamed one) does
+    not drift with it, so its normalised time moved by up to 30% between runs of unchanged code
+    while its raw time held within 10%. The run's median holds within a few percent between
+    runs and still follows a slower or faster machine.
     """
-    roofs = {}
-    for column in ROOF_COLUMN.values():
-        measured = cases.dropna(subset=[column, "time_median_s"])  # the timed cases' roofs
-        for key, group in measured.groupby(["backend", "device", "dtype"]):
-            roofs[(*key, column)] = float(group[column].median())
+    roofs: dict[tuple[str, str, str, str], float] = {}
+    timed = cases.dropna(subset=["time_median_s"])
+    for column, local in LOCAL_ROOF_COLUMN.items():
+        for key, group in timed.groupby(["backend", "device", "dtype"]):
+            values = group[local].dropna() if local in group else pd.Series(dtype=float)
+            if values.empty:
+                values = group[column].dropna()
+            if not values.empty:
+                roofs[(*key, column)] = float(values.median())
     return roofs
 
 
@@ -236,7 +245,7 @@ def compare(
     """Memory and failures gate per case; time metrics gate per method (and show per case).
 
     Per case, times of unchanged code moved by up to 77% between back-to-back quick runs on
-    the shared 2-core machine (nine in ten by under 15%); a method's aggregate over its cases
+    the shared 2-core machine (nine in ten by under 19%); a method's aggregate over its cases
     is what a real regression of that method moves, and such noise mostly cancels in it.
     """
     verdicts = []
@@ -265,6 +274,19 @@ def compare(
                 verdict = "better"
             verdicts.append(Verdict(case, "peak_bytes", b, c, change, None, verdict))
         for metric in ("norm_time", "ratio", "raw_time"):
+            if metric in base and metric not in cur:  # e.g. a run of --passes memory
+                verdicts.append(
+                    Verdict(
+                        case,
+                        metric,
+                        statistics.median(base[metric]),
+                        np.nan,
+                        np.nan,
+                        None,
+                        "not gated",
+                        NOT_MEASURED,
+                    )
+                )
             if metric in base and metric in cur:
                 change = statistics.median(cur[metric]) / statistics.median(base[metric]) - 1
                 verdicts.append(
@@ -308,6 +330,11 @@ class Outcome:
     @property
     def better(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.verdict == "better"]
+
+    @property
+    def unmeasured(self) -> list[Verdict]:
+        """Time metrics the baseline has and the current run does not (e.g. --passes memory)."""
+        return [v for v in self.verdicts if v.note == NOT_MEASURED]
 
     @property
     def held_methods(self) -> list[Verdict]:
@@ -372,6 +399,8 @@ def markdown(outcome: Outcome, baseline_path: Path, run: Run) -> str:
         if group:
             lines += ["", f"### {title}", "", head, *_rows(group)]
     lines += ["", "### Held", "", outcome.memory_line() + ".", ""]
+    if outcome.unmeasured:
+        lines += [f"{len(outcome.unmeasured)} time metrics of the baseline were {NOT_MEASURED}.", ""]
     if outcome.held_methods:
         lines += ["Time, per method:", "", head, *_rows(outcome.held_methods)]
     return "\n".join(lines) + "\n"
@@ -385,6 +414,9 @@ def append_history(path: Path, run: Run, current: dict[str, dict[str, Any]]) -> 
         "date": machine.get("timestamp_utc"),
         "machine": machine_id(run.meta),
         "run_id": run.run_id,
+        "schema": BASELINE_SCHEMA,  # what norm_time means
+        "profile": run.meta.get("profile", {}).get("name"),
+        "threads": run.meta.get("profile", {}).get("threads"),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:

@@ -2,13 +2,14 @@
 
 ``python -m analysis.regress_cli baseline [--current RUN_DIR] [--out FILE]``
 ``python -m analysis.regress_cli regress [--current RUN_DIR] [--baseline FILE] [--history FILE]
-[--memory-threshold 0.05] [--time-threshold 0.25] [--alpha 0.01]``
+[--memory-threshold 0.05] [--time-threshold 0.25] [--alpha 0.01] [--gate all|memory]``
 ``python -m analysis.regress_cli noise [--runs 3 | --current RUN_DIR RUN_DIR ...] [--out DIR]``
 
-Without ``--current`` they run the quick profile first (``noise``: ``runs + 1`` times, the
-first as a fresh baseline; exit 1 when unchanged code raised an alarm). Exit status of ``regress``: 1 when
-anything got worse, 0 otherwise, 2 for bad input (missing or corrupt baseline, schema mismatch,
-unreadable run), each with a one-line reason.
+Without ``--current`` they run the quick profile first (``noise``: ``runs + 1`` times, the first
+as a fresh baseline). Exit status of ``regress``: 1 when anything got worse, 0 otherwise; of
+``noise``: 1 when unchanged code raised an alarm. Both exit 2 for bad input (missing or corrupt
+baseline; a baseline of another schema, profile or thread count; an unreadable run), each
+with a one-line reason.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from analysis.noise import measure_noise
 from analysis.regress import (
     DEFAULT_BASELINE,
     DEFAULT_HISTORY,
+    NOT_MEASURED,
     BaselineError,
     Thresholds,
     Verdict,
@@ -122,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         "memory: time metrics are shown, not gated",
     )
     noisy = commands.add_parser("noise")
-    noisy.add_argument("--runs", type=int, default=3, help="quick runs compared with a fresh baseline")
-    noisy.add_argument("--current", type=Path, nargs="+", help="run directories; the first is the baseline")
+    sources = noisy.add_mutually_exclusive_group()
+    sources.add_argument("--runs", type=int, default=3, help="quick runs compared with a fresh baseline")
+    sources.add_argument("--current", type=Path, nargs="+", help="run directories; the first is the baseline")
     noisy.add_argument(
         "--out", type=Path, help="where noise.json and noise.md go (default: reports/noise-<time>)"
     )
@@ -151,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         outcome = regress(current, args.baseline, args.history, limits)
     except (UsageError, BaselineError, RunLoadError, OSError) as exc:
-        print(f"regress: error: {exc}", file=sys.stderr)
+        given = sys.argv[1:] if argv is None else argv
+        command = given[0] if given and given[0] in ("baseline", "noise") else "regress"
+        print(f"{command}: error: {exc}", file=sys.stderr)
         return 2
     held = sum(v.verdict == "held" for v in outcome.verdicts)
     where = "same machine" if outcome.same_machine else "other machine: raw times not gated"
@@ -160,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     _print(outcome.better, "better")
     _print(outcome.held_methods, "held (time, per method)")
     print(outcome.memory_line())
+    if outcome.unmeasured:
+        print(f"time: {len(outcome.unmeasured)} metrics of the baseline were {NOT_MEASURED}, so not compared")
     for name, path in outcome.files.items():
         print(f"regress: {name}: {path}")
     return outcome.exit_status

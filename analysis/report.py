@@ -21,6 +21,7 @@ from analysis import plots
 from analysis.extrapolate import HEADLINE, extrapolate, holdout
 from analysis.fits import AxesByRun, exponents
 from analysis.load import RESULTS_FILE, Run, load_run, write_results
+from analysis.regress import BASELINE_SCHEMA
 from analysis.targets import check_targets
 from bench.costs import format_bytes, jacobian_bytes
 from bench.methods import METHODS
@@ -320,12 +321,15 @@ def _holdout_table(hold: pd.DataFrame) -> pd.DataFrame:
 
 
 def _threads_used(run: Run) -> str:
-    """Per backend, the thread counts its timed cases recorded (a profile may pin them)."""
+    """Per backend and device, the CPU thread counts its timed cases recorded (a profile may pin them)."""
     cases = run.cases
     if "threads" not in cases or cases["threads"].isna().all():
         return "not recorded"
-    used = cases.dropna(subset=["threads"]).groupby("backend")["threads"].unique()
-    return ", ".join(f"{backend} {'/'.join(str(int(t)) for t in sorted(ts))}" for backend, ts in used.items())
+    used = cases.dropna(subset=["threads"]).groupby(["backend", "device"])["threads"].unique()
+    return ", ".join(
+        f"{backend} on {device}: {'/'.join(str(int(t)) for t in sorted(ts))}"
+        for (backend, device), ts in used.items()
+    )
 
 
 def _environment(run: Run) -> str:
@@ -460,7 +464,11 @@ process per case.</p>
 
 
 def load_history(path: Path | None) -> pd.DataFrame:
-    """The regress history (JSON Lines) as rows of run, commit, date, case, label, norm_time."""
+    """The regress history (JSON Lines) as rows of run, commit, date, case, label, norm_time.
+
+    Only lines of the current baseline schema count (what ``norm_time`` means changed between
+    schemas), and the label names the profile and threads when the history mixes several.
+    """
     if path is None or not path.exists():
         return pd.DataFrame()
     rows = []
@@ -469,12 +477,19 @@ def load_history(path: Path | None) -> pd.DataFrame:
             entry = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: line {number} is corrupt JSON ({exc.msg})") from None
+        if entry.get("schema") != BASELINE_SCHEMA:
+            continue
         metrics = entry.get("metrics", {})
+        threads = entry.get("threads")
         rows.append(
             {k: entry.get(k) for k in ("run_id", "commit", "date", "case", "label")}
             | {"norm_time": metrics.get("norm_time")}
+            | {"setting": f"{entry.get('profile')}, {'all cores' if threads is None else f'{threads} thr'}"}
         )
-    return pd.DataFrame(rows)
+    history = pd.DataFrame(rows)
+    if not history.empty and history["setting"].nunique() > 1:
+        history["label"] = history["label"] + " (" + history["setting"] + ")"
+    return history
 
 
 def draw_figures(analysis: Analysis, out: Path, history: pd.DataFrame | None = None) -> dict[str, Path]:

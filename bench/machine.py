@@ -42,6 +42,14 @@ def _total_ram() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
+def _system_id() -> str | None:
+    """The OS install's identity (systemd's /etc/machine-id): hostnames like "vm" repeat."""
+    try:
+        return Path("/etc/machine-id").read_text().strip() or None
+    except OSError:
+        return None
+
+
 def _git_commit() -> dict[str, Any]:
     root = Path(__file__).resolve().parent.parent
     try:
@@ -79,6 +87,7 @@ def machine_info() -> dict[str, Any]:
     """CPU, cores, RAM, GPUs, software versions, BLAS and thread counts, commit, UTC time."""
     return {
         "hostname": platform.node(),
+        "system_id": _system_id(),
         "cpu_model": _cpu_model(),
         "cores": os.cpu_count(),
         "llc_bytes": last_level_cache_bytes(),

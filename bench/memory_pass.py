@@ -34,7 +34,7 @@ import torch
 from bench.cases import Case
 from bench.inputs import make_inputs
 from bench.methods import METHODS, make_workspace
-from bench.threads import pinned_threads
+from bench.threads import pinned_threads, threads_in_use
 
 
 def _record(case: Case, status: str, peak: int | None, reason: str, tracker: str) -> dict[str, Any]:
@@ -116,12 +116,13 @@ def measure_case(case_data: dict[str, Any], threads: int | None = None) -> dict[
             _warm_up(case)
             inputs = make_inputs(case)
             peak = peak_of(_case_run(case, inputs), case.device)
+            used = threads_in_use(case.backend)
     except torch.cuda.OutOfMemoryError as exc:
         return _record(case, "failed", None, f"CUDA out of memory: {str(exc).splitlines()[0]}", tracker)
     except Exception as exc:
         last = traceback.format_exception_only(exc)[-1].strip()
         return _record(case, "failed", None, last, tracker)
-    return _record(case, "ok", peak, "", tracker)
+    return _record(case, "ok", peak, "", tracker) | {"threads": used}
 
 
 def fork_pool() -> ProcessPoolExecutor:

@@ -104,6 +104,7 @@ def test_a_profile_that_pins_threads_pins_the_roofs_and_every_timed_case(tmp_pat
     assert {b["extra_info"]["backend"] for b in runtime["benchmarks"]} == {"numpy", "torch"}
     assert {b["extra_info"]["threads"] for b in runtime["benchmarks"]} == {1}
     assert {r["status"] for r in memory} == {"ok"}
+    assert {r["threads"] for r in memory} == {1}  # the memory children are pinned too
     assert torch.get_num_threads() == threads_before  # the caller's pool is given back
 
 

@@ -11,11 +11,15 @@ import pytest
 from analysis.load import load_run
 from analysis.regress import BASELINE_SCHEMA, make_baseline
 from analysis.regress_cli import main
+from bench.cases import variants_of
+from bench.costs import TIME_DRIVER
+from bench.methods import METHODS
 from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 from tests.synthetic import cost_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
 VICTIM = "explicit-torch-warm[cpu-float32-N16-D64-M64]"
+METHOD_LABELS = [f"{m}-{v}" if v else m for m in METHODS for v in variants_of(m)]
 
 
 @pytest.fixture
@@ -141,20 +145,33 @@ def test_a_shift_in_a_minority_of_a_methods_cases_is_shown_but_does_not_fail_it(
 
 
 def test_normalised_time_divides_by_the_runs_median_roof_not_one_cases(tmp_path, baseline_file):
-    """One case's roof measured low (a neighbour's burst) does not move that case's normalised time."""
+    """The roofs measured before the cases count, not the run's start-up roofs nor one case's own.
+
+    As in a real run, each case records only the roof its family is compared with; the run's
+    start-up roofs are far off, and one case's roof came out low (a neighbour's burst).
+    """
     current = _current(tmp_path)
 
     def roofs(runtime: dict) -> None:
         for bench in runtime["benchmarks"]:
-            low = bench["extra_info"]["case"] == VICTIM
-            bench["extra_info"]["local_copy_roof"] = 10.0 if low else 20.0
-            bench["extra_info"]["local_gemm_roof"] = 100.0
+            info = bench["extra_info"]
+            if TIME_DRIVER[info["family"]] == "bytes_moved":
+                info["local_copy_roof"] = 10.0 if info["case"] == VICTIM else 20.0
+            else:
+                info["local_gemm_roof"] = 100.0
+
+    def start_up(run: dict) -> None:
+        run["devices"]["cpu"]["roofs"] = {"gemm": {"float32": {"gflops": 10.0}}, "copy": {"gbps": 5.0}}
 
     _edit(current, RUNTIME_FILE, roofs)
+    _edit(current, RUN_FILE, start_up)
     assert _regress(tmp_path, baseline_file, current) == 0
     results = json.loads((current / "regress.json").read_text())["results"]
     victim = next(r for r in results if r["case"] == VICTIM and r["metric"] == "norm_time")
     assert victim["change"] == pytest.approx(0.0, abs=0.06)
+    methods = [r for r in results if r["scope"] == "method" and r["metric"] == "norm_time"]
+    assert len(methods) == len(METHOD_LABELS)
+    assert all(abs(r["change"]) < 0.06 for r in methods), [(r["case"], r["change"]) for r in methods]
 
 
 def test_faster_run_is_reported_better_and_passes(tmp_path, baseline_file, capsys):
@@ -232,17 +249,26 @@ def test_bad_baseline_exits_2_with_one_line(tmp_path, capsys, content, message):
     assert message in err
 
 
-def test_baseline_of_another_profile_or_thread_count_exits_2(tmp_path, baseline_file, capsys):
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("threads", None, "of profile quick on all cores"),
+        ("name", "default", "of profile default on 1 thread"),
+    ],
+)
+def test_baseline_of_another_profile_or_thread_count_exits_2(
+    tmp_path, baseline_file, capsys, field, value, named
+):
     current = _current(tmp_path)
 
-    def all_cores(run: dict) -> None:
-        run["profile"]["threads"] = None
+    def change(run: dict) -> None:
+        run["profile"][field] = value
 
-    _edit(current, RUN_FILE, all_cores)
+    _edit(current, RUN_FILE, change)
     assert _regress(tmp_path, baseline_file, current) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "is of profile quick on 1 thread" in err and "of profile quick on all cores" in err
+    assert "is of profile quick on 1 thread" in err and named in err
 
 
 def test_unreadable_current_run_exits_2(tmp_path, baseline_file, capsys):
@@ -288,10 +314,19 @@ def test_noise_names_the_run_and_method_that_would_have_failed(tmp_path, capsys)
     _edit(runs[2], RUNTIME_FILE, slow_down)
     assert main(["noise", "--current", *map(str, runs), "--out", str(tmp_path / "noise")]) == 1
     text = capsys.readouterr().out
-    assert "the time gate would be flaky on this machine" in text
+    assert "the gate would fail unchanged code on this machine" in text
     assert "- `current-12`: `jacrev-torch[cpu-float32]` norm_time +" in text
 
 
 def test_noise_needs_two_runs(tmp_path, capsys):
     assert main(["noise", "--current", str(_current(tmp_path))]) == 2
-    assert "noise needs at least two runs" in capsys.readouterr().err
+    assert "noise: error: noise needs at least two runs" in capsys.readouterr().err
+
+
+def test_memory_only_run_says_its_time_metrics_were_not_compared(tmp_path, baseline_file, capsys):
+    current = _current(tmp_path)
+    (current / RUNTIME_FILE).unlink()
+    assert _regress(tmp_path, baseline_file, current) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"time: \d+ metrics of the baseline were not measured in the current run", out)
+    assert "not measured in the current run" in (current / "regress.md").read_text()

@@ -162,6 +162,16 @@ def test_report_plots_trends_over_commits_when_history_exists(tmp_path):
     assert set(trend["run_id"]) == {"run-0", "run-1", "run-2"}
 
 
+def test_report_trend_skips_history_lines_of_an_older_schema(tmp_path):
+    """norm_time changed meaning between schemas; older lines would put a false step in the trend."""
+    run = write_run(tmp_path / "run", LAW)
+    history = tmp_path / "history.jsonl"
+    line = {"run_id": "old", "commit": "c" * 40, "date": "2026-11-01", "case": "x", "label": "formula-torch"}
+    history.write_text(json.dumps(line | {"metrics": {"norm_time": 2.0}}) + "\n")
+    page = build_report([run], tmp_path / "out", history=history).read_text()
+    assert "Normalised time over commits" not in page
+
+
 def test_report_names_a_corrupt_history_line(tmp_path, capsys):
     run = write_run(tmp_path / "run", LAW)
     history = tmp_path / "history.jsonl"
@@ -179,6 +189,7 @@ def test_report_of_a_memory_only_run_builds_and_says_no_time_was_measured(tmp_pa
     assert (page.parent / "extrapolation.png").exists()
     assert not (page.parent / "runtime_vs_size.png").exists()
     assert not (page.parent / "efficiency.png").exists()
+    assert pd.read_csv(page.parent / "extrapolation.csv")["time_s"].isna().all()
 
 
 def test_report_environment_names_the_threads_the_timed_cases_ran_on(tmp_path):
@@ -188,4 +199,4 @@ def test_report_environment_names_the_threads_the_timed_cases_ran_on(tmp_path):
         bench["extra_info"]["threads"] = 1
     (run / "runtime.json").write_text(json.dumps(runtime))
     page = build_report([run], run / "report").read_text()
-    assert "<th>threads the timed cases ran on</th><td>numpy 1, torch 1</td>" in page
+    assert "<th>threads the timed cases ran on</th><td>numpy on cpu: 1, torch on cpu: 1</td>" in page
