@@ -47,14 +47,15 @@ def measure_noise(run_dirs: list[Path], limits: Thresholds) -> Noise:
         run = load_run(path)
         check_like_for_like(baseline, run, run_dirs[0])
         same = machine_id(run.meta) == baseline["machine_id"]
-        noise.runs.append(run.run_id)
+        name = run.run_id if run.run_id not in noise.runs else f"{run.run_id}#{len(noise.runs) + 1}"
+        noise.runs.append(name)
         for verdict in compare(baseline, metrics_of(run), same, limits):
             if verdict.verdict == "worse":
-                noise.alarms.append((run.run_id, verdict))
+                noise.alarms.append((name, verdict))
             if not np.isfinite(verdict.change):
                 continue
             if verdict.scope == "method":
-                noise.method_moves.setdefault((verdict.case, verdict.metric), {})[run.run_id] = verdict.change
+                noise.method_moves.setdefault((verdict.case, verdict.metric), {})[name] = verdict.change
             elif verdict.metric in CASE_METRICS:
                 noise.case_moves.setdefault(verdict.metric, []).append(abs(verdict.change))
     return noise
