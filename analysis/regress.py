@@ -93,8 +93,8 @@ def run_roofs(cases: pd.DataFrame) -> dict[tuple[str, str, str, str], float]:
     """
     roofs: dict[tuple[str, str, str, str], float] = {}
     timed = cases.dropna(subset=["time_median_s"])
-    for column, local in LOCAL_ROOF_COLUMN.items():
-        for key, group in timed.groupby(["backend", "device", "dtype"]):
+    for key, group in timed.groupby(["backend", "device", "dtype"]):
+        for column, local in LOCAL_ROOF_COLUMN.items():
             values = group[local].dropna() if local in group else pd.Series(dtype=float)
             if values.empty:
                 values = group[column].dropna()
@@ -171,7 +171,8 @@ def read_baseline(path: Path) -> dict[str, Any]:
     return data
 
 
-def _threads(threads: int | None) -> str:
+def describe_threads(threads: int | None) -> str:
+    """A profile's thread setting in words: "1 thread", "4 threads" or "all cores"."""
     return "all cores" if threads is None else f"{threads} thread{'s' * (threads != 1)}"
 
 
@@ -182,8 +183,9 @@ def check_like_for_like(baseline: dict[str, Any], run: Run, baseline_path: Path)
     theirs = (baseline.get("profile"), baseline.get("threads"))
     if ours != theirs:
         raise BaselineError(
-            f"baseline {baseline_path} is of profile {theirs[0]} on {_threads(theirs[1])}, the run "
-            f"{run.path} of profile {ours[0]} on {_threads(ours[1])}; compare runs of the same profile"
+            f"baseline {baseline_path} is of profile {theirs[0]} on {describe_threads(theirs[1])}, "
+            f"the run {run.path} of profile {ours[0]} on {describe_threads(ours[1])}; "
+            "compare runs of the same profile"
         )
 
 

@@ -21,7 +21,7 @@ from analysis import plots
 from analysis.extrapolate import HEADLINE, extrapolate, holdout
 from analysis.fits import AxesByRun, exponents
 from analysis.load import RESULTS_FILE, Run, load_run, write_results
-from analysis.regress import BASELINE_SCHEMA
+from analysis.regress import BASELINE_SCHEMA, describe_threads
 from analysis.targets import check_targets
 from bench.costs import format_bytes, jacobian_bytes
 from bench.methods import METHODS
@@ -480,11 +480,10 @@ def load_history(path: Path | None) -> pd.DataFrame:
         if entry.get("schema") != BASELINE_SCHEMA:
             continue
         metrics = entry.get("metrics", {})
-        threads = entry.get("threads")
         rows.append(
             {k: entry.get(k) for k in ("run_id", "commit", "date", "case", "label")}
             | {"norm_time": metrics.get("norm_time")}
-            | {"setting": f"{entry.get('profile')}, {'all cores' if threads is None else f'{threads} thr'}"}
+            | {"setting": f"{entry.get('profile')}, {describe_threads(entry.get('threads'))}"}
         )
     history = pd.DataFrame(rows)
     if not history.empty and history["setting"].nunique() > 1:
