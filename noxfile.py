@@ -51,21 +51,22 @@ def baseline(session: nox.Session) -> None:
 
 @nox.session
 def regress(session: nox.Session) -> None:
-    """Run the quick profile (or ``-- --current RUN_DIR``) and gate it against the baseline."""
+    """Gate time by an interleaved A/B against a base commit, memory against the baseline (``-- --help``)."""
     session.install("-e", ".")
     session.run("python", "-m", "analysis.regress_cli", "regress", *session.posargs)
 
 
 @nox.session
 def noise(session: nox.Session) -> None:
-    """How much unchanged code moves here: a fresh baseline and three quick runs, gated against it."""
+    """The A/A test: the working tree timed against itself, as the gate would; exit 1 on a false alarm."""
     session.install("-e", ".")
     session.run("python", "-m", "analysis.regress_cli", "noise", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and format check over the whole project."""
+    """ruff check and format check over the whole project; actionlint over the CI workflow."""
     session.install("-e", ".[lint]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("actionlint", ".github/workflows/bench.yml")

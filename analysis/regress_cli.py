@@ -1,42 +1,68 @@
-"""``nox -s baseline``, ``nox -s regress`` and ``nox -s noise``: write a baseline, gate a run, measure noise.
+"""``nox -s baseline``, ``regress`` and ``noise``: write a baseline, gate a change, measure noise.
 
 ``python -m analysis.regress_cli baseline [--current RUN_DIR] [--out FILE]``
-``python -m analysis.regress_cli regress [--current RUN_DIR] [--baseline FILE] [--history FILE]
-[--memory-threshold 0.05] [--time-threshold 0.25] [--alpha 0.01] [--gate all|memory]``
-``python -m analysis.regress_cli noise [--runs 3 | --current RUN_DIR RUN_DIR ...] [--out DIR]``
+``python -m analysis.regress_cli regress [--against REF] [--profile P] [--methods a,b] [--device cpu|cuda]
+[--reps N] [--time-threshold 0.05] [--confidence 0.95] [--current RUN_DIR] [--baseline FILE]
+[--memory-threshold 0.05] [--gate all|memory|time] [--allow-partial] [--history FILE] [--out DIR]``
+``python -m analysis.regress_cli noise [--reps N] [--profile P] [--methods a,b] [--device D] [--out DIR]``
 
-Without ``--current`` they run the quick profile first (``noise``: ``runs + 1`` times, the first
-as a fresh baseline). Exit status of ``regress``: 1 when anything got worse, 0 otherwise; of
-``noise``: 1 when unchanged code raised an alarm. Both exit 2 for bad input (missing or corrupt
-baseline; a baseline of another schema, profile or thread count; an unreadable run), each
-with a one-line reason.
+``regress`` gates two things, each against what can be trusted on this machine:
+
+- **time**, against a control measured in the same job: the base commit (``--against``; by
+  default the commit the committed baseline was made from) checked out in a temporary worktree
+  and timed interleaved with the working tree (:mod:`bench.ab`, :mod:`analysis.ab`);
+- **memory**, against the committed baseline: peak bytes are deterministic across machines.
+  Without ``--current``, a quick memory pass of the working tree is run first; with it, that
+  run's peaks are gated, its times shown beside the baseline's (never gated), and the A/B runs
+  only when ``--against`` is given.
+
+Exit status: 1 when anything got worse; 2 for bad input (a missing or corrupt baseline, a bad
+``--against``, an unreadable run) and for an incomplete comparison (baseline cases the run does
+not have, unless ``--allow-partial``), each with a one-line reason; 0 otherwise. ``noise`` is
+the A/A test: the working tree against itself, interleaved; exit 1 when the gate would have
+raised a false alarm.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from analysis import ab as ab_stats
 from analysis.load import RunLoadError, load_run
-from analysis.noise import as_json as noise_json
-from analysis.noise import markdown as noise_markdown
-from analysis.noise import measure_noise
 from analysis.regress import (
     DEFAULT_BASELINE,
     DEFAULT_HISTORY,
-    NOT_MEASURED,
     BaselineError,
+    Outcome,
     Thresholds,
-    Verdict,
+    append_history,
     format_value,
+    gate_memory,
+    github_action_benchmark,
     make_baseline,
-    regress,
+    read_baseline,
+    summary_json,
 )
+from analysis.regress import markdown as memory_markdown
+from bench.ab import AB_FILE, ABError, Side, ab_cases, run_ab
+from bench.methods import METHODS
+from bench.profiles import PROFILES
 from bench.store import write_json_atomic
+from bench.worktree import RefError, checkout, head_commit, is_dirty, repo_root, resolve_commit
+
+HEAD_TREE = Path(__file__).resolve().parent.parent
+DEFAULT_TIME_THRESHOLD = 0.05
+"""A method fails when its whole 95% interval of head ÷ base lies above ×1.05. Why 5%: in A/A
+runs here (``nox -s noise``) no method's interval reached past ±4%, and 8 repetitions gave
+minimum detectable effects of about 6% to 9%, so a 10% slowdown is caught and unchanged code is
+not (README, "Regression tracking")."""
+DEFAULT_CONFIDENCE = 0.95
 
 
 class UsageError(Exception):
@@ -48,128 +74,270 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _quick_run() -> Path:
-    """Run the quick profile (the same sweep CI runs) and return its directory.
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
-    In its own interpreter: the memory pass forks a child per case, and each child re-imports
-    the main module; with this module as main, that would be pandas and scipy every time.
-    """
-    out = Path("reports") / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-quick"
+
+def _bench_run(out: Path, *options: str) -> Path:
+    """A sweep in its own interpreter (the memory pass forks a child per case, and each child
+    would otherwise re-import this module's pandas and scipy)."""
     status = subprocess.run(
-        [sys.executable, "-m", "bench", "--profile", "quick", "--out", str(out)], check=False
+        [sys.executable, "-m", "bench", *options, "--out", str(out)], check=False
     ).returncode
     if status != 0:
-        raise UsageError(f"the quick run in {out} ended with status {status}")
+        raise UsageError(f"the run in {out} ended with status {status}")
     return out
 
 
-def _print(outcome_rows: list[Verdict], title: str) -> None:
-    if not outcome_rows:
-        return
-    print(f"{title}:")
-    for v in outcome_rows:
-        p = "" if v.p_value is None else f", p={v.p_value:.1e}"
-        was, now = format_value(v.metric, v.baseline, v.scope), format_value(v.metric, v.current, v.scope)
-        print(f"  {v.case:55s} {v.metric:10s} {was:>12} → {now:>12} ({v.change:+.1%}{p}) {v.note}")
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0, got {text}")
+    return value
 
 
-def _noise(args: argparse.Namespace) -> int:
-    """A fresh baseline and ``runs`` more quick runs (or the given ones), compared as the gate would."""
-    if args.current is not None and len(args.current) < 2:
-        raise UsageError("noise needs at least two runs: a baseline and one to compare with it")
-    if args.current is None and args.runs < 1:
-        raise UsageError(f"--runs must be at least 1, got {args.runs}")
-    runs = args.current or [_quick_run() for _ in range(args.runs + 1)]
-    noise = measure_noise(runs, Thresholds())
-    out = args.out or Path("reports") / f"noise-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "noise.json", noise_json(noise))
-    text = noise_markdown(noise)
-    (out / "noise.md").write_text(text)
-    print(text, end="")
-    print(f"noise: {out / 'noise.md'}")
-    return 1 if noise.alarms else 0
+def _confidence(text: str) -> float:
+    value = float(text)
+    if not 0.5 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0.5, 1), got {text}")
+    return value
 
 
-def main(argv: list[str] | None = None) -> int:
+def _count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 1000, got {text}")
+    return value
+
+
+def _methods(text: str | None) -> list[str]:
+    if text is None:
+        return list(METHODS)
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in METHODS]
+    if unknown or not names:
+        raise UsageError(f"unknown method {', '.join(unknown) or text!r}; known: {', '.join(METHODS)}")
+    return names
+
+
+def _add_ab_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--profile", help="profile whose A/B points and threads are used (default: the baseline's)"
+    )
+    sub.add_argument("--methods", help=f"comma-separated subset of: {', '.join(METHODS)}")
+    sub.add_argument(
+        "--device", default="cpu", choices=("cpu", "cuda"), help="device of the A/B (default cpu)"
+    )
+    sub.add_argument("--reps", type=_count, help="interleaved repetitions (default: the profile's)")
+    sub.add_argument(
+        "--time-threshold",
+        type=_fraction,
+        default=DEFAULT_TIME_THRESHOLD,
+        help="a method fails when its whole interval lies above 1 + this (default 0.05)",
+    )
+    sub.add_argument("--confidence", type=_confidence, default=DEFAULT_CONFIDENCE, help="of the interval")
+    sub.add_argument("--seed", type=int, help="seed of the random visiting order")
+    sub.add_argument("--out", type=Path, help="directory for the results (default: reports/<kind>-<time>)")
+
+
+def _parser() -> _Parser:
     parser = _Parser(prog="python -m analysis.regress_cli", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     base = commands.add_parser("baseline")
     base.add_argument("--current", type=Path, help="run directory (default: run the quick profile)")
     base.add_argument("--out", type=Path, default=DEFAULT_BASELINE)
     reg = commands.add_parser("regress")
-    reg.add_argument("--current", type=Path, help="run directory (default: run the quick profile)")
+    reg.add_argument("--against", metavar="REF", help="base commit (default: the baseline's commit)")
+    _add_ab_options(reg)
+    reg.add_argument("--current", type=Path, help="gate this run's memory (default: run a quick memory pass)")
     reg.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE)
     reg.add_argument("--history", type=Path, default=DEFAULT_HISTORY, help="JSON Lines file to append to")
-    reg.add_argument(
-        "--memory-threshold",
-        type=float,
-        default=Thresholds.memory,
-        help="peak growth that fails (0.05: +5%%)",
-    )
-    reg.add_argument(
-        "--time-threshold",
-        type=float,
-        default=Thresholds.norm_time,
-        help="growth of a method's normalised time, ratio or raw time that fails (0.25: +25%%)",
-    )
-    reg.add_argument(
-        "--alpha", type=float, default=Thresholds.alpha, help="significance level of the Mann-Whitney U test"
-    )
-    reg.add_argument(
-        "--gate",
-        choices=("all", "memory"),
-        default="all",
-        help="all: memory, failures and time metrics gate (raw times only on the same machine); "
-        "memory: time metrics are shown, not gated",
-    )
+    reg.add_argument("--memory-threshold", type=_fraction, default=Thresholds.memory, help="(0.05: +5%%)")
+    reg.add_argument("--gate", choices=("all", "memory", "time"), default="all", help="what is gated")
+    reg.add_argument("--allow-partial", action="store_true", help="missing comparisons do not fail")
     noisy = commands.add_parser("noise")
-    sources = noisy.add_mutually_exclusive_group()
-    sources.add_argument("--runs", type=int, default=3, help="quick runs compared with a fresh baseline")
-    sources.add_argument("--current", type=Path, nargs="+", help="run directories; the first is the baseline")
-    noisy.add_argument(
-        "--out", type=Path, help="where noise.json and noise.md go (default: reports/noise-<time>)"
-    )
+    _add_ab_options(noisy)
     for sub in (base, reg, noisy):
         sub.error = parser.error  # one-line errors from the subcommands too
-    try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-        if args.command == "noise":
-            return _noise(args)
-        if args.command == "regress" and not args.baseline.exists():
-            raise BaselineError(f"baseline {args.baseline} does not exist; create one with: nox -s baseline")
-        current = args.current or _quick_run()
-        if args.command == "baseline":
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(args.out, make_baseline(load_run(current)))
-            print(f"baseline: {args.out} (from {current})")
-            return 0
-        limits = Thresholds(
-            memory=args.memory_threshold,
-            norm_time=args.time_threshold,
-            ratio=args.time_threshold,
-            raw_time=args.time_threshold,
-            alpha=args.alpha,
-            gate_time=args.gate == "all",
+    return parser
+
+
+def _ab(args: argparse.Namespace, base: Side, head: Side, profile_name: str, out: Path) -> dict[str, Any]:
+    if profile_name not in PROFILES:
+        raise UsageError(f"unknown profile {profile_name!r}; known: {', '.join(PROFILES)}")
+    profile = PROFILES[profile_name]
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda, but CUDA is not available here")
+    cases = ab_cases(profile, _methods(args.methods), args.device)
+    reps = args.reps or profile.ab_reps
+    print(
+        f"A/B: base {base.commit[:12] if base.commit else base.tree} against head, "
+        f"{len(cases)} cases × {reps} repetitions"
+    )
+    return run_ab(base, head, cases, profile, reps, out / AB_FILE, seed=args.seed)
+
+
+def _head() -> Side:
+    return Side("head", HEAD_TREE, head_commit(HEAD_TREE), is_dirty(HEAD_TREE))
+
+
+def _base_commit(args: argparse.Namespace, baseline: dict[str, Any] | None) -> str:
+    repo = repo_root(HEAD_TREE)
+    if args.against is not None:
+        return resolve_commit(repo, args.against)
+    recorded = (baseline or {}).get("commit")
+    if recorded:
+        return resolve_commit(repo, recorded)
+    if is_dirty(repo):
+        raise RefError(
+            "no --against given, the baseline records no commit, and the working tree has uncommitted "
+            "changes: name the base with --against REF"
         )
-        outcome = regress(current, args.baseline, args.history, limits)
-    except (UsageError, BaselineError, RunLoadError, OSError) as exc:
-        given = sys.argv[1:] if argv is None else argv
-        command = given[0] if given and given[0] in ("baseline", "noise") else "regress"
+    return resolve_commit(repo, "HEAD")
+
+
+def _print_gates(gates: list[ab_stats.MethodGate]) -> None:
+    for g in gates:
+        if g.verdict == "not compared":
+            print(f"  {g.method:40s} not compared: {g.note}")
+        elif not math.isfinite(g.ratio):
+            print(f"  {g.method:40s} {g.verdict}: {g.note}")
+        else:
+            print(
+                f"  {g.method:40s} ×{g.ratio:.3f} [{g.low:.3f}, {g.high:.3f}] MDE {g.mde:+.1%} "
+                f"spread {g.spread:.1%} {g.verdict}"
+            )
+
+
+def _regress(args: argparse.Namespace) -> int:
+    out = args.out or args.current or Path("reports") / f"regress-{_stamp()}"
+    gate_time = args.gate in ("all", "time") and (args.current is None or args.against is not None)
+    gate_mem = args.gate in ("all", "memory")
+    baseline = read_baseline(args.baseline) if (gate_mem or args.against is None) else None
+    base_commit = _base_commit(args, baseline) if gate_time else None  # bad refs fail before measuring
+    profile_name = args.profile or (baseline or {}).get("profile") or "quick"
+    methods = _methods(args.methods)  # checked before minutes of measuring
+    out.mkdir(parents=True, exist_ok=True)
+    status, sections, summary = 0, [], {}
+    if gate_mem:
+        run_dir = args.current or _bench_run(
+            out / "memory", "--profile", profile_name, "--passes", "memory", "--device", "cpu",
+            "--methods", ",".join(m for m in methods),
+        )  # fmt: skip
+        limits = Thresholds(memory=args.memory_threshold, allow_partial=args.allow_partial)
+        outcome, run, current = gate_memory(run_dir, args.baseline, limits, set(methods))
+        sections.append(memory_markdown(outcome, args.baseline, run))
+        summary["memory"] = summary_json(outcome, args.baseline, run)
+        write_json_atomic(out / "gab.json", github_action_benchmark(current))
+        if args.history is not None:
+            append_history(args.history, run, current)
+        _print_memory(outcome)
+        status = max(status, outcome.exit_status)
+    if gate_time:
+        assert base_commit is not None
+        repo = repo_root(HEAD_TREE)
+        with checkout(repo, base_commit) as tree:
+            data = _ab(args, Side("base", tree, base_commit), _head(), profile_name, out)
+        gates = ab_stats.gate(data, args.time_threshold, args.confidence)
+        sections.append(ab_stats.markdown(data, gates, args.time_threshold, args.confidence))
+        summary["time"] = {
+            "base": data["base"],
+            "head": data["head"],
+            "threshold": args.time_threshold,
+            "confidence": args.confidence,
+            "methods": ab_stats.as_json(gates),
+        }
+        worse = [g for g in gates if g.verdict == "worse"]
+        compared = [g for g in gates if g.verdict != "not compared"]
+        print(f"time (A/B): {len(worse)} worse, {len(compared)} of {len(gates)} methods compared")
+        _print_gates(gates)
+        if worse:
+            status = max(status, 1)
+        elif not compared:
+            print("time (A/B): nothing was compared", file=sys.stderr)
+            status = max(status, 2)
+    title = {0: "passed", 1: "REGRESSED", 2: "INCOMPLETE"}[status]
+    text = f"## Regression check: {title}\n\n" + "\n".join(sections)
+    summary["exit_status"] = status
+    write_json_atomic(out / "regress.json", summary)
+    (out / "regress.md").write_text(text)
+    print(f"regress: {title}; {out / 'regress.md'}")
+    return status
+
+
+def _print_memory(outcome: Outcome) -> None:
+    print(outcome.memory_line())
+    for title, group in (("worse", outcome.worse), ("better", outcome.better), ("missing", outcome.missing)):
+        for v in group[:20]:
+            was, now = format_value(v.metric, v.baseline), format_value(v.metric, v.current)
+            change = f"{v.change:+.1%}" if math.isfinite(v.change) else ""
+            print(f"  {title}: {v.case:55s} {was:>12} → {now:>12} {change} {v.note}")
+        if len(group) > 20:
+            print(f"  … and {len(group) - 20} more {title}")
+    if outcome.incomplete:
+        print(
+            f"peak memory: INCOMPLETE: {len(outcome.missing)} baseline comparisons missing "
+            "(exit 2; --allow-partial accepts that)",
+            file=sys.stderr,
+        )
+
+
+def _noise(args: argparse.Namespace) -> int:
+    """The A/A test: the working tree against itself, exactly as the gate would compare a change."""
+    out = args.out or Path("reports") / f"noise-{_stamp()}"
+    out.mkdir(parents=True, exist_ok=True)
+    head = _head()
+    data = _ab(args, Side("base", head.tree, head.commit, head.dirty), head, args.profile or "quick", out)
+    gates = ab_stats.gate(data, args.time_threshold, args.confidence)
+    alarms = [g for g in gates if g.verdict == "worse"]
+    text = (
+        "## Noise of unchanged code: A/A\n\n"
+        + (
+            f"**{len(alarms)} false alarms: the gate would fail unchanged code here.**\n\n"
+            if alarms
+            else "**No false alarm: unchanged code passed the gate.**\n\n"
+        )
+        + ab_stats.markdown(data, gates, args.time_threshold, args.confidence)
+    )
+    write_json_atomic(
+        out / "noise.json", {"threshold": args.time_threshold, "methods": ab_stats.as_json(gates)}
+    )
+    (out / "noise.md").write_text(text)
+    _print_gates(gates)
+    finite = [g for g in gates if math.isfinite(g.ratio)]
+    if finite:
+        largest = max(finite, key=lambda g: abs(math.log(g.ratio)))
+        mde = max(finite, key=lambda g: g.mde)
+        print(
+            f"noise: largest ratio ×{largest.ratio:.3f} ({largest.method}); "
+            f"largest MDE {mde.mde:+.1%} ({mde.method})"
+        )
+    print(f"noise: {len(alarms)} false alarms; {out / 'noise.md'}")
+    return 1 if alarms else 0
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    current = args.current or _bench_run(Path("reports") / f"{_stamp()}-quick", "--profile", "quick")
+    baseline = make_baseline(load_run(current))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.out, baseline)
+    print(f"baseline: {args.out} (from {current}, commit {baseline['commit']})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    command = given[0] if given and given[0] in ("baseline", "noise") else "regress"
+    try:
+        args = _parser().parse_args(given)
+        handler = {"baseline": _baseline, "regress": _regress, "noise": _noise}[args.command]
+        return handler(args)
+    except (UsageError, BaselineError, RunLoadError, RefError, ABError, OSError) as exc:
         print(f"{command}: error: {exc}", file=sys.stderr)
         return 2
-    held = sum(v.verdict == "held" for v in outcome.verdicts)
-    where = "same machine" if outcome.same_machine else "other machine: raw times not gated"
-    print(f"regress: {len(outcome.worse)} worse, {len(outcome.better)} better, {held} held ({where})")
-    _print(outcome.worse, "worse")
-    _print(outcome.better, "better")
-    _print(outcome.held_methods, "held (time, per method)")
-    print(outcome.memory_line())
-    if outcome.unmeasured:
-        print(f"time: {len(outcome.unmeasured)} metrics of the baseline were {NOT_MEASURED}, so not compared")
-    for name, path in outcome.files.items():
-        print(f"regress: {name}: {path}")
-    return outcome.exit_status
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ past its ``stream_cap`` (its memory is small, but its time grows with the Jacobi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from bench.cases import Case, variants_of
 from bench.costs import DENSE_JACOBIAN_FAMILIES, format_bytes
@@ -41,6 +41,11 @@ class Profile:
     min_rounds: int
     max_rounds: int
     threads: int | None = None  # CPU threads for torch and the BLAS (None: all cores); bench.threads
+    # The A/B time gate (bench.ab): per method family, the few (N, D, M) it times on both sides
+    # (a family not listed is timed at ``base``), seconds of rounds per measurement, repetitions.
+    ab_points: Mapping[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
+    ab_max_time: float = 0.1
+    ab_reps: int = 8
 
     def points(self) -> list[tuple[int, int, int]]:
         """Every (N, D, M) of the sweep, each once, in a stable order."""
@@ -86,6 +91,17 @@ class Profile:
 MiB = 2**20
 GiB = 2**30
 
+AB_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "formula": ((64, 1024, 1024), (256, 512, 512)),
+    "autograd": ((64, 1024, 1024), (256, 512, 512)),
+    "explicit": ((16, 64, 64), (64, 32, 32)),
+    "jacrev": ((8, 64, 64), (32, 32, 32)),
+    "streamed": ((16, 64, 64), (32, 64, 64)),
+}
+"""The A/B gate's points: each call about 1 to 10 ms on one CPU thread here, long enough that
+the method, not the interpreter, is timed, and short enough that 8 interleaved repetitions of
+both sides take about 2 minutes."""
+
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
@@ -103,6 +119,8 @@ PROFILES: dict[str, Profile] = {
             max_time=0.01,
             min_rounds=3,
             max_rounds=20,
+            ab_max_time=0.005,
+            ab_reps=3,
         ),
         Profile(
             name="quick",
@@ -119,6 +137,7 @@ PROFILES: dict[str, Profile] = {
             min_rounds=5,
             max_rounds=200,
             threads=1,
+            ab_points=AB_POINTS,
         ),
         Profile(
             name="default",
@@ -134,6 +153,7 @@ PROFILES: dict[str, Profile] = {
             max_time=0.5,
             min_rounds=5,
             max_rounds=1000,
+            ab_points=AB_POINTS,
         ),
         Profile(
             name="full",
@@ -149,6 +169,7 @@ PROFILES: dict[str, Profile] = {
             max_time=1.0,
             min_rounds=5,
             max_rounds=1000,
+            ab_points=AB_POINTS,
         ),
     )
 }

@@ -1,0 +1,172 @@
+"""One side of an A/B timing: a server that forks a fresh child per measurement.
+
+Started by :mod:`bench.ab` as ``python -P bench/ab_worker.py`` with ``PYTHONPATH`` set to the
+side's source tree (the working tree, or a ``git worktree`` of the base commit), so that
+``import bench.methods`` loads *that side's* methods, while this file (the harness: inputs,
+warm-up, timing loop, correctness check) is always the head's. That is the decision behind the
+gate: one harness measures both sides, so a change to the harness cannot pose as a change of
+the code under test, and a change to ``bench/methods.py`` (or anything it imports) shows up.
+
+The worker therefore imports nothing from ``bench`` but the methods' public API, which has
+been stable since the first commit: ``METHODS[name].backward(X, W, dY, workspace=...)``,
+``METHODS[name].prepare(...)`` where it exists, and ``make_workspace(X, W)``.
+
+Protocol: one JSON request per line on stdin, one JSON line back on stdout, prefixed ``AB ``
+(anything else a library prints there is ignored). The server imports torch and the side's
+methods once and does no computing itself; each request is measured in a child forked from it,
+so no measurement inherits another's allocator state, caches or lazy initialisation, at a
+fraction of a fresh interpreter's start-up cost. Server and children ask the kernel to kill
+them when their parent dies (``PR_SET_PDEATHSIG``), so a killed gate leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+PREFIX = "AB "
+HALF = ("float16", "bfloat16")
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent exits (no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _reply(data: dict[str, Any]) -> None:
+    sys.stdout.write(PREFIX + json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+def _inputs(request: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Seeded standard-normal X, W, dY: the same for both sides of a pair."""
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(request["seed"])
+    n, d, m = request["n"], request["d"], request["m"]
+    wide = np.float64 if request["dtype"] == "float64" else np.float32
+    arrays = [rng.standard_normal(shape, dtype=wide) for shape in ((n, d), (d, m), (n, m))]
+    if request["backend"] == "numpy":
+        return tuple(arrays)  # type: ignore[return-value]
+    dtype = getattr(torch, request["dtype"])
+    return tuple(torch.from_numpy(a).to(device=request["device"], dtype=dtype) for a in arrays)  # type: ignore[return-value]
+
+
+def _relative_error(got: tuple[Any, Any], inputs: tuple[Any, Any, Any]) -> float:
+    """Largest error of (dX, dW) against the float64 formula, relative to the largest entry."""
+    import numpy as np
+    import torch
+
+    def wide(a: Any) -> Any:
+        return a.detach().double() if isinstance(a, torch.Tensor) else np.asarray(a, dtype=np.float64)
+
+    X, W, dY = (wide(a) for a in inputs)
+    errors = []
+    for value, want in ((got[0], dY @ W.T), (got[1], X.T @ dY)):
+        scale = max(float(abs(want).max()), 1e-300)
+        errors.append(float(abs(wide(value) - want).max()) / scale)
+    return max(errors)
+
+
+def measure(request: dict[str, Any]) -> dict[str, Any]:
+    """Check the side's result, warm up once, then time rounds; each round's seconds."""
+    import torch
+
+    from bench.methods import METHODS, make_workspace  # the side's code under test
+
+    method = METHODS.get(request["method"])
+    if method is None:
+        return {"status": "missing", "reason": f"method {request['method']} is not in this tree"}
+    inputs = _inputs(request)
+    workspace = make_workspace(inputs[0], inputs[1]) if request["variant"] == "warm" else None
+    error = _relative_error(method.backward(*inputs, workspace=workspace), inputs)
+    if not error <= request["tolerance"]:
+        return {"status": "failed", "reason": f"wrong gradients: relative error {error:.3g}"}
+    cuda = request["device"].startswith("cuda")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    if hasattr(method, "prepare"):
+        prepared = method.prepare(*inputs, workspace=workspace)
+        run, reset = prepared.run, prepared.reset
+    else:  # an older tree: the whole call is timed
+
+        def run() -> object:
+            return method.backward(*inputs, workspace=workspace)
+
+        def reset() -> None:
+            return None
+
+    reset()
+    sync()
+    run()  # warm-up: lazy initialisation and first-touch of reused memory are not timed
+    sync()
+    times: list[float] = []
+    while len(times) < request["max_rounds"] and (
+        len(times) < request["min_rounds"] or sum(times) < request["max_time"]
+    ):
+        reset()  # .grad = None for autograd; outside the timed region
+        sync()
+        start = time.perf_counter()
+        run()
+        sync()  # CUDA work is finished when the clock stops
+        times.append(time.perf_counter() - start)
+    return {
+        "status": "ok",
+        "times": times,
+        "max_rel_error": error,
+        "threads": torch.get_num_threads(),
+        "methods_file": sys.modules["bench.methods"].__file__,
+    }
+
+
+def _in_child(request: dict[str, Any]) -> dict[str, Any]:
+    """Run ``measure`` in a forked child; its result (or failure) comes back through a pipe."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read)
+        _die_with_parent()
+        try:
+            result = measure(request)
+        except BaseException as exc:  # a failure is data with a reason
+            result = {"status": "failed", "reason": traceback.format_exception_only(exc)[-1].strip()}
+        with os.fdopen(write, "w") as handle:
+            json.dump(result, handle)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as handle:
+        text = handle.read()
+    _, status = os.waitpid(pid, 0)
+    if not text:
+        return {"status": "failed", "reason": f"measuring child died (wait status {status})"}
+    return json.loads(text)
+
+
+def main() -> int:
+    _die_with_parent()
+    import torch
+
+    import bench.methods
+
+    threads = os.environ.get("LBB_AB_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
+    _reply({"ready": True, "methods_file": bench.methods.__file__, "methods": list(bench.methods.METHODS)})
+    for line in sys.stdin:
+        if line.strip():
+            request = json.loads(line)
+            _reply({"id": request["id"]} | _in_child(request))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
