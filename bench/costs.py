@@ -101,7 +101,7 @@ def jacfwd_basis_bytes(n: int, d: int, m: int, dtype: str = "float32") -> tuple[
     """Bytes of the identity bases that ``jacfwd`` vmaps its jvp over: (N·D)² and (D·M)².
 
     Forward mode pushes one tangent per *input* element, so its basis is the input size
-    squared: for dY/dW at the headline, (4096·4096)² float32 entries, 1 EiB. Measured with
+    squared: for dY/dW at the headline, (4096·4096)² float32 entries, 1 PiB. Measured with
     memray: for each Jacobian, jacfwd holds this basis, the batched jvp result and a contiguous
     copy of it (the batch axis is moved last, then reshaped) at the same time.
     """
@@ -191,6 +191,11 @@ def peak_bytes(
       batched result and its contiguous copy); the larger of the two, plus results.
     - streamed: the tile buffer (``block_bytes``, default the CPU's) plus results; a transposed
       copy of W lives only while dY/dX streams, before dW exists, and is the size of dW.
+
+    The Jacobian APIs' peaks were measured with memray in the memory pass (torch 2.13, CPU): at
+    peaks of 2-100 MB the prediction is 0.04-1.4% below the measurement (ajacobian -0.2 to
+    -0.9%, ajacobianvec -0.3 to -1.4%, jacfwd -0.04 to -1.1%; jacrev -0.4 to -2.1% at the same
+    shapes), a fixed 30-100 KiB of Python and autograd objects that matters only below 2 MB.
     """
     _check_family(family)
     out = output_bytes(n, d, m, dtype)
