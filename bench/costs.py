@@ -31,8 +31,9 @@ TIME_DRIVER: dict[str, str] = {
 """What bounds each family's time: arithmetic (``flops``, compared with the GEMM roof) or memory
 traffic (``bytes_moved``, compared with copy bandwidth). The Jacobian APIs build and read
 whole Jacobians and identity bases, so they are bytes-bound like ``explicit``; ``ajacobian``'s
-time is mostly the fixed cost of its N·M backward calls per Jacobian (about 30-100 µs each on
-a 2-core CPU), which neither count sees: profiles cap it by :func:`backward_calls` instead."""
+time is mostly the fixed cost of its N·M backward calls per Jacobian (30-100 µs each, measured
+on one thread of the 2-core CPU), which neither count sees: profiles cap it by
+:func:`backward_calls` instead."""
 
 FAMILIES: tuple[str, ...] = tuple(TIME_DRIVER)
 DENSE_JACOBIAN_FAMILIES = frozenset({"explicit", "jacrev", "ajacobian", "ajacobianvec", "jacfwd"})
