@@ -13,6 +13,7 @@ from typing import Any
 from bench import costs
 from bench.methods import METHODS
 from bench.tiles import default_block_bytes
+from bench.validation import BACKEND_DTYPES
 
 WORKSPACE_VARIANTS: tuple[str, ...] = ("cold", "warm")
 """Methods that accept a workspace are timed twice: fresh Jacobian memory per call ("cold")
@@ -31,7 +32,7 @@ class Case:
     method: str
     variant: str
     device: str  # "cpu" or "cuda"
-    dtype: str  # "float32" or "float64"
+    dtype: str  # one of the backend's dtypes (bench.validation.BACKEND_DTYPES)
     n: int
     d: int
     m: int
@@ -41,6 +42,11 @@ class Case:
             raise ValueError(f"unknown method {self.method!r}")
         if self.variant not in variants_of(self.method):
             raise ValueError(f"method {self.method} has no variant {self.variant!r}")
+        if self.dtype not in BACKEND_DTYPES[self.backend]:
+            raise ValueError(
+                f"method {self.method} cannot run in {self.dtype}: "
+                f"{self.backend} supports {', '.join(BACKEND_DTYPES[self.backend])}"
+            )
 
     @property
     def label(self) -> str:

@@ -6,7 +6,11 @@ case (N=64, D=M=4096) overflows nothing and rounds nothing.
 
 Families: ``formula`` (dY·Wᵀ and Xᵀ·dY), ``autograd`` (``Y.backward(dY)``), ``explicit``
 (dense Jacobians, then a matrix-vector contraction), ``jacrev`` (``torch.func.jacrev``),
-``streamed`` (every Jacobian entry materialised tile by tile in a small reusable buffer).
+``streamed`` (every Jacobian entry materialised tile by tile in a small reusable buffer),
+``ajacobian`` (``torch.autograd.functional.jacobian``, default ``vectorize=False``: one backward
+call per output element), ``ajacobianvec`` (the same with ``vectorize=True``: one vmapped
+backward over an identity basis) and ``jacfwd`` (``torch.func.jacfwd``: forward mode, one
+vmapped jvp over an identity basis of the *input*).
 """
 
 from __future__ import annotations
@@ -20,13 +24,31 @@ TIME_DRIVER: dict[str, str] = {
     "explicit": "bytes_moved",
     "jacrev": "bytes_moved",
     "streamed": "bytes_moved",
+    "ajacobian": "bytes_moved",
+    "ajacobianvec": "bytes_moved",
+    "jacfwd": "bytes_moved",
 }
 """What bounds each family's time: arithmetic (``flops``, compared with the GEMM roof) or memory
-traffic (``bytes_moved``, compared with copy bandwidth)."""
+traffic (``bytes_moved``, compared with copy bandwidth). The Jacobian APIs build and read
+whole Jacobians and identity bases, so they are bytes-bound like ``explicit``; ``ajacobian``'s
+time is mostly the fixed cost of its N·M backward calls per Jacobian (30-100 µs each, measured
+on one thread of the 2-core CPU), which neither count sees: profiles cap it by
+:func:`backward_calls` instead."""
 
 FAMILIES: tuple[str, ...] = tuple(TIME_DRIVER)
-DENSE_JACOBIAN_FAMILIES = frozenset({"explicit", "jacrev"})
-"""Families whose memory holds a whole dense Jacobian."""
+DENSE_JACOBIAN_FAMILIES = frozenset({"explicit", "jacrev", "ajacobian", "ajacobianvec", "jacfwd"})
+"""Families whose memory holds a whole dense Jacobian: the profiles' ``jacobian_cap`` and the
+memory guard apply to them through :func:`peak_bytes`."""
+
+LOOPED_FAMILIES = frozenset({"ajacobian"})
+"""Families that run one Python-level backward call per output element (see
+:func:`backward_calls`); the profiles' ``call_cap`` applies to them."""
+
+AJACOBIAN_BYTES_PER_CALL = 416
+"""Host bytes that each of ``ajacobian``'s backward calls leaves alive until its Jacobian is
+stacked: every row is its own tensor (Python object, TensorImpl, StorageImpl). Measured with
+memray (trace_python_allocators=True) on torch 2.13 CPU: 413 bytes per call plus about 5 KiB
+fixed, over 128-512 calls. Not seen by torch.cuda, which counts tensor storage only."""
 
 
 def itemsize(dtype: str) -> int:
@@ -76,6 +98,31 @@ def jacrev_basis_bytes(n: int, d: int, m: int, dtype: str = "float32") -> int:
     return (n * m) ** 2 * itemsize(dtype)
 
 
+def jacfwd_basis_bytes(n: int, d: int, m: int, dtype: str = "float32") -> tuple[int, int]:
+    """Bytes of the identity bases that ``jacfwd`` vmaps its jvp over: (N·D)² and (D·M)².
+
+    Forward mode pushes one tangent per *input* element, so its basis is the input size
+    squared: for dY/dW at the headline, (4096·4096)² float32 entries, 1 PiB. Measured with
+    memray: for each Jacobian, jacfwd holds this basis, the batched jvp result and a contiguous
+    copy of it (the batch axis is moved last, then reshaped) at the same time.
+    """
+    _check(n, d, m)
+    size = itemsize(dtype)
+    return (n * d) ** 2 * size, (d * m) ** 2 * size
+
+
+def backward_calls(family: str, n: int, d: int, m: int) -> int:
+    """Python-level backward calls of one gradient computation.
+
+    ``ajacobian`` (``vectorize=False``) calls ``torch.autograd.grad`` once per output element,
+    N·M times for each of the two Jacobians. Every other family makes at most a few calls
+    whatever the size, counted as 0: for them, the time is in the kernels.
+    """
+    _check_family(family)
+    _check(n, d, m)
+    return 2 * n * m if family in LOOPED_FAMILIES else 0
+
+
 def flops(family: str, n: int, d: int, m: int) -> int:
     """Floating-point operations (a multiply-add counts 2) of one backward call."""
     _check_family(family)
@@ -85,7 +132,11 @@ def flops(family: str, n: int, d: int, m: int) -> int:
         return 4 * n * d * m  # two GEMMs of 2·N·D·M each
     if family in ("explicit", "streamed"):
         return contraction  # building the Jacobians is copying, not arithmetic
-    # jacrev: a vjp per basis vector, i.e. (N·M) batched GEMMs of 2·N·M·D for each Jacobian.
+    if family == "jacfwd":
+        # A jvp per input element: (N·D) GEMMs (N×D)·(D×M) for dY/dX, (D·M) of X·(D×M) for dY/dW.
+        return 2 * n * d * m * (n * d + d * m) + contraction
+    # jacrev and ajacobianvec: a vjp per basis vector, i.e. (N·M) batched GEMMs of 2·N·M·D for
+    # each Jacobian; ajacobian makes the same (N·M) vjps one backward call at a time.
     return 4 * (n * m) ** 2 * d + contraction
 
 
@@ -93,18 +144,25 @@ def bytes_moved(family: str, n: int, d: int, m: int, dtype: str = "float32") -> 
     """Minimum main-memory traffic of one backward call, in bytes.
 
     The explicit family writes every Jacobian entry once (zero fill plus the non-zero blocks)
-    and reads it once in the contraction. jacrev also writes and reads its identity basis
-    once per Jacobian. The formula reads its operands and writes its results. The streamed
-    family is counted like the explicit one: the Jacobian bytes it writes and reads, though
-    from a cache-sized tile rather than from DRAM (its "effective" throughput).
+    and reads it once in the contraction. jacrev and ajacobianvec also write and read their
+    identity basis once per Jacobian. ajacobian writes a one-hot N×M cotangent per call (the
+    same bytes as jacrev's basis, one row at a time) and reads it, and writes its Jacobian in
+    rows, then reads and writes it again to stack the rows: 4× each Jacobian. jacfwd writes and
+    reads its input-sized bases, writes each Jacobian, copies it once (read and write) to move
+    the batch axis last, and reads it in the contraction: also 4×. The formula reads its
+    operands and writes its results. The streamed family is counted like the explicit one: the
+    Jacobian bytes it writes and reads, though from a cache-sized tile rather than from DRAM
+    (its "effective" throughput).
     """
     _check_family(family)
     size = itemsize(dtype)
     if family in ("formula", "autograd"):
         return 2 * (n * m + d * m + n * d) * size
     jx, jw = jacobian_bytes(n, d, m, dtype)
-    moved = 2 * (jx + jw)
-    if family == "jacrev":
+    if family == "jacfwd":
+        return 4 * (jx + jw) + 2 * sum(jacfwd_basis_bytes(n, d, m, dtype))
+    moved = (4 if family == "ajacobian" else 2) * (jx + jw)
+    if family in ("jacrev", "ajacobianvec", "ajacobian"):
         moved += 2 * 2 * jacrev_basis_bytes(n, d, m, dtype)
     return moved
 
@@ -127,9 +185,18 @@ def peak_bytes(
     - autograd: the forward output Y (the graph needs a forward) plus the two gradients.
     - explicit: one Jacobian at a time (dY/dX is freed before dY/dW is built) plus results.
       A reused workspace holds max(|dY/dX|, |dY/dW|), so the warm variant predicts the same.
-    - jacrev: one Jacobian plus its (N·M)² identity basis, plus results.
+    - jacrev and ajacobianvec: one Jacobian plus its (N·M)² identity basis, plus results.
+    - ajacobian: one Jacobian twice (its N·M rows, then ``torch.stack`` of them) plus
+      :data:`AJACOBIAN_BYTES_PER_CALL` per row, plus results.
+    - jacfwd: for each Jacobian, its input-sized basis plus the Jacobian twice (the jvp's
+      batched result and its contiguous copy); the larger of the two, plus results.
     - streamed: the tile buffer (``block_bytes``, default the CPU's) plus results; a transposed
       copy of W lives only while dY/dX streams, before dW exists, and is the size of dW.
+
+    The Jacobian APIs' peaks were measured with memray in the memory pass (torch 2.13, CPU): at
+    peaks of 2-100 MB the prediction is 0.04-1.4% below the measurement (ajacobian -0.2 to
+    -0.9%, ajacobianvec -0.3 to -1.4%, jacfwd -0.04 to -1.1%; jacrev -0.4 to -2.1% at the same
+    shapes), a fixed 30-100 KiB of Python and autograd objects that matters only below 2 MB.
     """
     _check_family(family)
     out = output_bytes(n, d, m, dtype)
@@ -139,10 +206,15 @@ def peak_bytes(
         return out + n * m * itemsize(dtype)
     if family == "streamed":
         return out + streamed_buffer_bytes(n, d, m, dtype, block_bytes)
-    biggest = max(jacobian_bytes(n, d, m, dtype))
+    jx, jw = jacobian_bytes(n, d, m, dtype)
     if family == "explicit":
-        return biggest + out
-    return biggest + jacrev_basis_bytes(n, d, m, dtype) + out
+        return max(jx, jw) + out
+    if family == "ajacobian":
+        return 2 * max(jx, jw) + AJACOBIAN_BYTES_PER_CALL * n * m + out
+    if family == "jacfwd":
+        bx, bw = jacfwd_basis_bytes(n, d, m, dtype)
+        return max(bx + 2 * jx, bw + 2 * jw) + out
+    return max(jx, jw) + jacrev_basis_bytes(n, d, m, dtype) + out
 
 
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")

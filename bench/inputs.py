@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from bench.cases import Case
+from bench.validation import BACKEND_DTYPES
 
 
 def seed_of(case: Case) -> int:
@@ -18,15 +19,26 @@ def seed_of(case: Case) -> int:
 
 
 def make_inputs(case: Case) -> tuple[Any, Any, Any]:
-    """X (N×D), W (D×M), dY (N×M): standard normal, seeded, in the case's backend and device."""
+    """X (N×D), W (D×M), dY (N×M): standard normal, seeded, in the case's backend and device.
+
+    Half-precision inputs are drawn in float32 and rounded to the dtype (numpy draws no
+    float16 or bfloat16); the rounded values are the inputs, so the float64 reference is taken
+    from them and measures the method's own error, not the rounding of its inputs.
+    """
+    if case.dtype not in BACKEND_DTYPES[case.backend]:
+        raise ValueError(
+            f"{case.backend} inputs cannot be {case.dtype}: "
+            f"{case.backend} supports {' and '.join(BACKEND_DTYPES[case.backend])}"
+        )
     rng = np.random.default_rng(seed_of(case))
     arrays = tuple(
-        rng.standard_normal(shape, dtype=np.float32 if case.dtype == "float32" else np.float64)
+        rng.standard_normal(shape, dtype=np.float64 if case.dtype == "float64" else np.float32)
         for shape in ((case.n, case.d), (case.d, case.m), (case.n, case.m))
     )
     if case.backend == "numpy":
         return arrays
-    return tuple(torch.from_numpy(a).to(case.device) for a in arrays)
+    dtype = getattr(torch, case.dtype)
+    return tuple(torch.from_numpy(a).to(device=case.device, dtype=dtype) for a in arrays)
 
 
 def synchronizer(device: str) -> Callable[[], None]:
@@ -64,5 +76,18 @@ def _relative(value: Any, want: Any) -> float:
     return float(abs(_float64(value) - want).max()) / scale
 
 
-TOLERANCE = {"float32": 1e-4, "float64": 1e-10}
+HALF_TOLERANCE_EPS = 8
+"""Half-precision tolerance in units of the dtype's machine epsilon. Inputs are exact in the
+dtype (see :func:`make_inputs`) and torch's matmul and mv kernels accumulate half-precision
+products in float32, so each result is rounded once: at most eps/2 of the largest entry
+(measured 0.2-0.5·eps for every torch method, K up to 4096, float16 and bfloat16). The margin
+of 16× that bound leaves room for the streamed method, which adds one partial sum per tile in
+the dtype itself (measured 2.6-3.1·eps with 64 tiles per output entry)."""
+
+TOLERANCE = {
+    "float32": 1e-4,
+    "float64": 1e-10,
+    "float16": HALF_TOLERANCE_EPS * torch.finfo(torch.float16).eps,  # 2⁻¹⁰·8 ≈ 7.8e-3
+    "bfloat16": HALF_TOLERANCE_EPS * torch.finfo(torch.bfloat16).eps,  # 2⁻⁷·8 = 6.25e-2
+}
 """Relative error a case may show against the float64 formula and still count as correct."""

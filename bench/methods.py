@@ -16,6 +16,16 @@ The explicit methods are meant to be a fair baseline, not a strawman:
 
 Zeros are written explicitly rather than left to ``calloc``'s lazy zero pages, so the dense
 matrix really exists in memory, as the method claims.
+
+The Jacobian APIs a PyTorch user would reach for are measured as they come, each building one
+Jacobian at a time and contracting it with dY as ``jacrev-torch`` does. Their family names say
+which API: ``jacrev`` and ``jacfwd`` are ``torch.func``'s functions of the same names (reverse
+mode over an (N·M)² identity basis; forward mode over an identity basis of the input, (N·D)²
+for dY/dX and (D·M)² for dY/dW); ``ajacobian`` is ``torch.autograd.functional.jacobian`` as
+called by default (``vectorize=False``: a Python loop of N·M backward calls per Jacobian), and
+``ajacobianvec`` the same function with ``vectorize=True`` (one batched backward over an
+(N·M)² basis). The leading "a" is for autograd, to keep them apart from the ``explicit``
+Jacobians.
 """
 
 from __future__ import annotations
@@ -122,13 +132,42 @@ def _explicit(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
     return dX, dW
 
 
-def _jacrev(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
-    jac = torch.func.jacrev(lambda x: x @ W)(X)  # (N, M, N, D)
-    dX = torch.tensordot(dY, jac, dims=2)
-    del jac
-    jac = torch.func.jacrev(lambda w: X @ w)(W)  # (N, M, D, M)
-    dW = torch.tensordot(dY, jac, dims=2)
-    return dX, dW
+JacobianOf = Callable[[Callable[[Array], Array], Array], Array]
+"""``jacobian_of(f, x)``: the Jacobian of ``f`` at ``x``, shaped ``f(x).shape + x.shape``."""
+
+
+def _through(jacobian_of: JacobianOf) -> Callable[[Array, Array, Array, Array | None], Grads]:
+    """A method that takes each Jacobian from a library API, then contracts it with dY.
+
+    One Jacobian at a time, as the explicit methods do: dY/dX is freed before dY/dW is built,
+    so the peak is the larger of the two (with whatever basis the API holds), not the sum.
+    """
+
+    def impl(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
+        jac = jacobian_of(lambda x: x @ W, X)  # (N, M, N, D)
+        dX = torch.tensordot(dY, jac, dims=2)
+        del jac
+        jac = jacobian_of(lambda w: X @ w, W)  # (N, M, D, M)
+        dW = torch.tensordot(dY, jac, dims=2)
+        return dX, dW
+
+    return impl
+
+
+def _jacrev_of(f: Callable[[Array], Array], x: Array) -> Array:
+    return torch.func.jacrev(f)(x)
+
+
+def _jacfwd_of(f: Callable[[Array], Array], x: Array) -> Array:
+    return torch.func.jacfwd(f)(x)
+
+
+def _ajacobian_of(f: Callable[[Array], Array], x: Array) -> Array:
+    return torch.autograd.functional.jacobian(f, x)  # vectorize=False: one backward per output
+
+
+def _ajacobianvec_of(f: Callable[[Array], Array], x: Array) -> Array:
+    return torch.autograd.functional.jacobian(f, x, vectorize=True)
 
 
 def _streamed(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
@@ -253,7 +292,29 @@ METHODS: Mapping[str, Method] = _registry(
         "jacrev",
         "torch",
         "each Jacobian from torch.func.jacrev, then contracted with dY",
-        _jacrev,
+        _through(_jacrev_of),
+    ),
+    Method(
+        "ajacobian-torch",
+        "ajacobian",
+        "torch",
+        "each Jacobian from torch.autograd.functional.jacobian (vectorize=False: N·M backward "
+        "calls), then contracted with dY",
+        _through(_ajacobian_of),
+    ),
+    Method(
+        "ajacobianvec-torch",
+        "ajacobianvec",
+        "torch",
+        "each Jacobian from torch.autograd.functional.jacobian(vectorize=True), then contracted with dY",
+        _through(_ajacobianvec_of),
+    ),
+    Method(
+        "jacfwd-torch",
+        "jacfwd",
+        "torch",
+        "each Jacobian from torch.func.jacfwd (forward mode, an input-sized basis), then contracted with dY",
+        _through(_jacfwd_of),
     ),
     Method(
         "streamed-torch",

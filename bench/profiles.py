@@ -3,9 +3,12 @@
 Each profile sweeps N, D and M on their own axes around a base point, with the other two held
 at the base, plus a small diagonal where all three grow together, so that the analysis can fit
 a scaling exponent per axis. Every method runs on every point; the Jacobian methods (explicit,
-jacrev) are recorded as skipped past the profile's ``jacobian_cap``, and the streamed method
-past its ``stream_cap`` (its memory is small, but its time grows with the Jacobian), so that
+jacrev, ajacobian, ajacobianvec, jacfwd) are recorded as skipped past the profile's
+``jacobian_cap``, the streamed method past its ``stream_cap`` (its memory is small, but its
+time grows with the Jacobian), and ``ajacobian`` also past its ``call_cap`` (its N·M backward
+calls per Jacobian cost 30-100 µs each, a time that neither bytes nor FLOPs predict), so that
 ``quick`` and ``default`` keep their time budgets, while the formula and autograd go far beyond.
+Half-precision dtypes run on the torch methods only.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bench.cases import Case, variants_of
-from bench.costs import DENSE_JACOBIAN_FAMILIES, format_bytes
+from bench.costs import DENSE_JACOBIAN_FAMILIES, backward_calls, format_bytes
 from bench.methods import METHODS
+from bench.validation import BACKEND_DTYPES
 
 
 def geometric(start: int, count: int, factor: int = 2) -> tuple[int, ...]:
@@ -35,8 +39,9 @@ class Profile:
     m_sizes: tuple[int, ...]
     diagonal: tuple[int, ...]  # N = D = M = s
     dtypes: tuple[str, ...]
-    jacobian_cap: int | None  # predicted peak bytes above which explicit/jacrev are skipped
+    jacobian_cap: int | None  # predicted peak bytes above which dense-Jacobian methods are skipped
     stream_cap: int | None  # |dY/dX| + |dY/dW| above which the streamed method is skipped (time)
+    call_cap: int | None  # backward calls (bench.costs.backward_calls) above which ajacobian is skipped
     max_time: float  # seconds of timed rounds per case (pytest-benchmark's --benchmark-max-time)
     min_rounds: int
     max_rounds: int
@@ -77,6 +82,12 @@ class Profile:
                     f"(this one streams {format_bytes(streamed)}); use a larger profile"
                 )
             return None
+        calls = backward_calls(case.family, case.n, case.d, case.m)
+        if self.call_cap is not None and calls > self.call_cap:
+            return (
+                f"profile {self.name} caps looped backward calls at {self.call_cap:,} "
+                f"(this one makes {calls:,}); use a larger profile"
+            )
         if self.jacobian_cap is None or case.family not in DENSE_JACOBIAN_FAMILIES:
             return None
         peak = case.predicted()["predicted_peak_bytes"]
@@ -116,6 +127,7 @@ PROFILES: dict[str, Profile] = {
             dtypes=("float32",),
             jacobian_cap=1 * MiB,
             stream_cap=1 * MiB,
+            call_cap=1024,  # ajacobian's backward calls
             max_time=0.01,
             min_rounds=3,
             max_rounds=20,
@@ -133,6 +145,7 @@ PROFILES: dict[str, Profile] = {
             dtypes=("float32",),
             jacobian_cap=300 * MiB,
             stream_cap=4 * GiB,
+            call_cap=1024,  # ajacobian's backward calls
             max_time=0.1,
             min_rounds=5,
             max_rounds=200,
@@ -150,6 +163,7 @@ PROFILES: dict[str, Profile] = {
             dtypes=("float32",),
             jacobian_cap=3 * GiB // 2,
             stream_cap=32 * GiB,
+            call_cap=2048,  # ajacobian's backward calls
             max_time=0.5,
             min_rounds=5,
             max_rounds=1000,
@@ -157,15 +171,16 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="full",
-            description="as large as the memory budget allows, float32 and float64",
+            description="as large as the memory budget allows, float32 and float64; bfloat16 on torch",
             base=(32, 256, 256),
             n_sizes=geometric(2, 11),  # 2 … 2048
             d_sizes=geometric(16, 11),  # 16 … 16384
             m_sizes=geometric(16, 11),
             diagonal=geometric(16, 8),  # 16 … 2048
-            dtypes=("float32", "float64"),
+            dtypes=("float32", "float64", "bfloat16"),
             jacobian_cap=None,
             stream_cap=512 * GiB,
+            call_cap=65536,  # ajacobian's backward calls
             max_time=1.0,
             min_rounds=5,
             max_rounds=1000,
@@ -176,13 +191,18 @@ PROFILES: dict[str, Profile] = {
 
 
 def build_cases(profile: Profile, methods: Iterable[str], devices: Iterable[str]) -> list[Case]:
-    """Every case of a profile for the chosen methods and devices; numpy methods are CPU-only."""
+    """Every case of a profile for the chosen methods and devices.
+
+    numpy methods are CPU-only and run only the profile's dtypes that numpy supports (no half
+    precision).
+    """
     cases = []
     for method in methods:
+        backend = METHODS[method].backend
         for device in devices:
-            if METHODS[method].backend == "numpy" and device != "cpu":
+            if backend == "numpy" and device != "cpu":
                 continue
             for variant in variants_of(method):
-                for dtype in profile.dtypes:
+                for dtype in (t for t in profile.dtypes if t in BACKEND_DTYPES[backend]):
                     cases += [Case(method, variant, device, dtype, *p) for p in profile.points()]
     return cases

@@ -12,8 +12,18 @@ from typing import Any
 import numpy as np
 import torch
 
-FLOAT_DTYPES: dict[str, int] = {"float32": 4, "float64": 8}
+FLOAT_DTYPES: dict[str, int] = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
 """Supported dtypes by stable name, with their item size in bytes."""
+
+BACKEND_DTYPES: dict[str, tuple[str, ...]] = {
+    "numpy": ("float32", "float64"),
+    "torch": ("float32", "float64", "float16", "bfloat16"),
+}
+"""The dtypes each backend accepts. Half precision is torch-only: numpy has no bfloat16, and
+no BLAS for float16 (its matmul is a plain loop), so timing it would say nothing about the
+question; numpy methods refuse both with a one-line TypeError."""
+
+HALF_DTYPES = frozenset({"float16", "bfloat16"})
 
 
 @dataclass(frozen=True)
@@ -24,8 +34,12 @@ class Problem:
     n: int
     d: int
     m: int
-    dtype: str  # "float32" or "float64"
+    dtype: str  # a key of FLOAT_DTYPES allowed for the backend (BACKEND_DTYPES)
     device: str  # "cpu", "cuda:0", ...
+
+
+def _and(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def dtype_name(array: Any) -> str:
@@ -69,10 +83,14 @@ def validate(X: Any, W: Any, dY: Any | None, backend: str) -> Problem:
     if 0 in (n, d, m):
         raise ValueError(f"N, D and M must all be positive, got N={n}, D={d}, M={m} ({shapes})")
     dtypes = {name: dtype_name(a) for name, a in named}
-    unsupported = {k: v for k, v in dtypes.items() if v not in FLOAT_DTYPES}
+    allowed = BACKEND_DTYPES[backend]
+    unsupported = {k: v for k, v in dtypes.items() if v not in allowed}
     if unsupported:
         bad = ", ".join(f"{k}={v}" for k, v in unsupported.items())
-        raise TypeError(f"only float32 and float64 are supported; got {bad}")
+        hint = (
+            " (half precision runs on the torch methods)" if HALF_DTYPES & set(unsupported.values()) else ""
+        )
+        raise TypeError(f"{backend} methods support only {_and(allowed)}; got {bad}{hint}")
     if len(set(dtypes.values())) != 1:
         mixed = ", ".join(f"{k}={v}" for k, v in dtypes.items())
         raise TypeError(f"X, W and dY must share one dtype; got {mixed}")

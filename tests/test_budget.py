@@ -50,3 +50,47 @@ def test_meminfo_is_parsed_in_kib(tmp_path):
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:  100 kB\nMemAvailable:    2048 kB\n")
     assert host_available_bytes(meminfo) == 2048 * 1024
+
+
+def test_jacfwd_case_whose_dm_squared_basis_would_not_fit_is_over_budget_while_jacrev_fits():
+    # N=1, D=M=256: each Jacobian is at most 64 MiB, but jacfwd's dY/dW basis is (D·M)² = 16 GiB.
+    jacfwd = Case("jacfwd-torch", "", "cpu", "float32", 1, 256, 256)
+    jacrev = Case("jacrev-torch", "", "cpu", "float32", 1, 256, 256)
+    budget = 2**30
+    assert over_budget_reason(jacrev, budget) is None
+    reason = over_budget_reason(jacfwd, budget)
+    assert reason is not None
+    assert reason.startswith("needs 16.1 GiB")
+
+
+def test_sweep_skips_jacfwd_with_the_guards_reason_when_only_its_basis_is_too_big():
+    from bench.cli import skip_reasons
+    from bench.profiles import PROFILES
+
+    full = PROFILES["full"]  # no Jacobian cap: only the memory guard decides
+    cases = [Case(m, "", "cpu", "float32", 1, 256, 256) for m in ("jacfwd-torch", "jacrev-torch")]
+    reasons = skip_reasons(cases, full, {"cpu": 2**30})
+    assert list(reasons) == [cases[0].name]
+    assert reasons[cases[0].name].startswith("needs 16.1 GiB")
+
+
+def test_quick_profile_caps_jacfwd_on_its_basis_where_jacrev_still_runs():
+    from bench.profiles import PROFILES
+
+    quick = PROFILES["quick"]
+    point = (16, 256, 64)  # on quick's D axis: dY/dW 64 MiB; jacfwd's (D·M)² basis 1 GiB
+    assert quick.cap_reason(Case("jacrev-torch", "", "cpu", "float32", *point)) is None
+    reason = quick.cap_reason(Case("jacfwd-torch", "", "cpu", "float32", *point))
+    assert reason is not None
+    assert reason.startswith("profile quick caps Jacobian methods at 300.0 MiB (needs 1.1 GiB")
+
+
+def test_quick_profile_skips_ajacobian_past_its_backward_call_cap_with_the_count():
+    from bench.profiles import PROFILES
+
+    quick = PROFILES["quick"]
+    small, base = (Case("ajacobian-torch", "", "cpu", "float32", n, 64, 64) for n in (8, 16))
+    assert quick.cap_reason(small) is None  # 2·8·64 = 1,024 calls
+    assert quick.cap_reason(base) == (
+        "profile quick caps looped backward calls at 1,024 (this one makes 2,048); use a larger profile"
+    )

@@ -4,7 +4,9 @@ Tolerances: float64 results agree with the float64 reference to rtol=1e-10, atol
 float32 results to rtol=1e-4, atol=1e-4·scale, where scale is the largest reference entry
 magnitude. A float32 dot product of length K has a relative rounding error of order
 K·2⁻²⁴ ≈ 6e-8·K; the largest contraction here has K ≤ 64, and the explicit methods add
-only exact zeros to it.
+only exact zeros to it. float16 and bfloat16 (torch only) use the benchmark's own tolerance,
+``bench.inputs.TOLERANCE``: 8 machine epsilons of the largest entry, against a float64
+reference computed from the rounded half-precision inputs.
 """
 
 from __future__ import annotations
@@ -13,11 +15,25 @@ import numpy as np
 import pytest
 import torch
 
+from bench.inputs import TOLERANCE as INPUT_TOLERANCE
 from bench.methods import METHODS, Prepared, jacobians, make_workspace
 from tests.conftest import ALL_METHODS
 
-SHAPES = [(1, 1, 1), (1, 7, 3), (5, 1, 4), (4, 6, 1), (2, 2, 3), (7, 3, 5), (3, 9, 2), (16, 8, 12)]
+RANDOM_SHAPES = [tuple(int(v) for v in row) for row in np.random.default_rng(12).integers(1, 14, size=(4, 3))]
+SHAPES = [
+    (1, 1, 1),
+    (1, 7, 3),
+    (5, 1, 4),
+    (4, 6, 1),
+    (2, 2, 3),
+    (7, 3, 5),
+    (3, 9, 2),
+    (16, 8, 12),
+    *RANDOM_SHAPES,
+]
 TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
+TORCH_METHODS = [n for n in ALL_METHODS if METHODS[n].backend == "torch"]
+NUMPY_METHODS = [n for n in ALL_METHODS if METHODS[n].backend == "numpy"]
 
 
 def _reference(n: int, d: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +62,38 @@ def test_method_matches_float64_reference(name, shape, dtype, make_inputs):
     ref_dx, ref_dw = _reference(n, d, m, seed=n * 100 + d * 10 + m)
     _assert_close(dX, ref_dx, dtype)
     _assert_close(dW, ref_dw, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "N{}-D{}-M{}".format(*s))
+@pytest.mark.parametrize("name", TORCH_METHODS)
+def test_torch_method_in_half_precision_matches_float64_reference_within_eps_tolerance(name, shape, dtype):
+    n, d, m = shape
+    gen = torch.Generator().manual_seed(n * 100 + d * 10 + m)
+    X, W, dY = (torch.randn(s, generator=gen).to(getattr(torch, dtype)) for s in ((n, d), (d, m), (n, m)))
+    dX, dW = METHODS[name].backward(X, W, dY)
+    assert dX.dtype == dW.dtype == getattr(torch, dtype)
+    x, w, dy = (a.double().numpy() for a in (X, W, dY))  # the rounded inputs are the problem solved
+    tol = INPUT_TOLERANCE[dtype]
+    for got, want in ((dX, dy @ w.T), (dW, x.T @ dy)):
+        np.testing.assert_allclose(got.double().numpy(), want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_tolerance_is_eight_epsilons_of_the_dtype(dtype):
+    assert INPUT_TOLERANCE[dtype] == pytest.approx(8 * torch.finfo(getattr(torch, dtype)).eps)
+    assert INPUT_TOLERANCE[dtype] < 0.1  # bfloat16: 2⁻⁷·8 = 0.0625; a wrong term would show
+
+
+@pytest.mark.parametrize("name", NUMPY_METHODS)
+def test_numpy_method_refuses_float16_saying_numpy_supports_float32_and_float64(name, make_inputs):
+    X, W, dY = make_inputs("numpy", 2, 3, 4, "float16")
+    pattern = (
+        r"numpy methods support only float32 and float64; got X=float16, W=float16, dY=float16 "
+        r"\(half precision runs on the torch methods\)$"
+    )
+    with pytest.raises(TypeError, match=pattern):
+        METHODS[name].backward(X, W, dY)
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)
