@@ -108,6 +108,9 @@ AB_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
     "explicit": ((16, 64, 64), (64, 32, 32)),
     "jacrev": ((8, 64, 64), (32, 32, 32)),
     "streamed": ((16, 64, 64), (32, 64, 64)),
+    "ajacobian": ((2, 16, 16), (4, 16, 16)),
+    "ajacobianvec": ((8, 64, 64), (32, 32, 32)),
+    "jacfwd": ((8, 32, 32), (16, 32, 32)),
 }
 """The A/B gate's points: each call about 1 to 10 ms on one CPU thread here, long enough that
 the method, not the interpreter, is timed, and short enough that 8 interleaved repetitions of

@@ -261,3 +261,10 @@ def test_a_changed_method_shows_up_in_the_ab_and_an_unchanged_one_does_not(repo,
     assert verdicts["formula-numpy[cpu-float32]"].verdict == "held"
     first = {pair["first"] for pair in data["pairs"]}
     assert first == {"base", "head"}  # the order within pairs is random
+
+
+def test_every_method_family_has_its_own_ab_points():
+    from bench.costs import FAMILIES
+    from bench.profiles import AB_POINTS
+
+    assert set(AB_POINTS) == set(FAMILIES)
