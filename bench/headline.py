@@ -76,7 +76,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 class InterruptedPassError(Exception):
-    """Ctrl-C during a pass, with how far it got."""
+    """Ctrl-C or SIGTERM during a pass, with how far it got."""
+
+    def __init__(self, message: str, terminated: bool) -> None:
+        super().__init__(message)
+        self.terminated = terminated
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -146,12 +150,13 @@ def _timed_pass(run: Callable[[], Any], sync: Callable[[], None], bar: ProgressB
     start = time.perf_counter()
     try:
         result = run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         elapsed = time.perf_counter() - start
         print(file=sys.stderr)
         raise InterruptedPassError(
             f"interrupted after {bar.done:,} of {bar.total:,} tiles of {bar.label} "
-            f"({100 * bar.done / max(bar.total, 1):.1f}%) in {elapsed:.1f} s"
+            f"({100 * bar.done / max(bar.total, 1):.1f}%) in {elapsed:.1f} s",
+            terminated=isinstance(exc, children.TerminatedError),
         ) from None
     sync()
     return result, time.perf_counter() - start
@@ -456,7 +461,8 @@ def _run(args: argparse.Namespace, out: Path) -> int:
         except RunFileError as error:
             print(f"headline: error: {error}", file=sys.stderr)
         print(f"headline: {reason}; partial record saved in {out}", file=sys.stderr)
-        return 143 if isinstance(exc, children.TerminatedError) else 130
+        terminated = getattr(exc, "terminated", isinstance(exc, children.TerminatedError))
+        return 143 if terminated else 130
     except RunFileError as exc:
         mark_status(out, exc.status)
         print(f"headline: error: {exc}; the run stopped", file=sys.stderr)

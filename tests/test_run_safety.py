@@ -21,7 +21,7 @@ import pytest
 from bench import cli, roofs
 from bench.cli import main, parse_options
 from bench.lock import LOCK_FILE, RunLockedError, run_lock
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
+from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, RunFileError, mark_status, write_json_atomic
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = ["--profile", "smoke", "--device", "cpu"]
@@ -252,6 +252,16 @@ def test_a_signal_during_the_memory_pass_leaves_run_json_interrupted(tmp_path, m
     out = tmp_path / "run"
     assert main([*SMOKE, *SMALL_ROOFS, "--passes", "memory", "--out", str(out)]) == status
     assert json.loads((out / RUN_FILE).read_text())["status"] == "interrupted"
+
+
+def test_only_a_running_run_is_marked_interrupted_or_failed(tmp_path):
+    """Ctrl-C while a finished run draws its report must not turn "complete" into "interrupted"."""
+    write_json_atomic(tmp_path / RUN_FILE, {"status": "complete"})
+    assert mark_status(tmp_path, "interrupted") is False
+    assert json.loads((tmp_path / RUN_FILE).read_text())["status"] == "complete"
+    write_json_atomic(tmp_path / RUN_FILE, {"status": "running"})
+    assert mark_status(tmp_path, "interrupted") is True
+    assert json.loads((tmp_path / RUN_FILE).read_text())["status"] == "interrupted"
 
 
 # --- resume refuses before it writes -----------------------------------------------------------
