@@ -62,7 +62,8 @@ def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> N
         pytest.fail(f"wrong gradients: relative error {error:.3g} > {TOLERANCE[case.dtype]:g}")
 
     roof = "copy" if TIME_DRIVER[case.family] == "bytes_moved" else "gemm"
-    local = local_roof(case.backend, case.device, case.dtype, roof)
+    budget = runtime_settings.memory_budgets.get(case.device)
+    local = local_roof(case.backend, case.device, case.dtype, roof, budget)
     prepared = method.prepare(*inputs, workspace=workspace)
 
     def setup() -> None:

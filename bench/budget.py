@@ -9,6 +9,7 @@ pushed into killing a case.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from pathlib import Path
 
 from bench.cases import Case
@@ -26,6 +27,9 @@ _UNITS = {
     "gib": 2**30,
     "tib": 2**40,
 }
+MAX_BYTES = 2**60
+"""1 EiB: no machine has more, and sizes stay far inside the 64-bit integers that torch, numpy
+and the tile arithmetic use. Anything larger is a typo, refused with one line."""
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
@@ -35,9 +39,12 @@ def parse_bytes(text: str) -> int:
     unit = match.group(2).lower() if match else None
     if match is None or unit not in _UNITS:
         raise ValueError(f"malformed memory size {text!r}; use e.g. 8GiB, 512MiB, 2GB or 1000000")
-    value = int(float(match.group(1)) * _UNITS[unit])
+    value = int(Fraction(match.group(1)) * _UNITS[unit])  # exact: float() overflows at 1e309
     if value <= 0:
         raise ValueError(f"memory size must be positive, got {text!r}")
+    if value > MAX_BYTES:
+        shown = text if len(text) <= 24 else f"{text[:20]}... ({len(text)} characters)"
+        raise ValueError(f"memory size {shown!r} is larger than 1 EiB (2**60 bytes)")
     return value
 
 

@@ -65,10 +65,13 @@ class Case:
     def backend(self) -> str:
         return METHODS[self.method].backend
 
-    def predicted(self) -> dict[str, int]:
-        """The cost model's counts for this case: what ``extra_info`` and memory records carry."""
+    def predicted(self, block_bytes: int | None = None) -> dict[str, int]:
+        """The cost model's counts for this case: what ``extra_info`` and memory records carry.
+
+        ``block_bytes``: the streamed method's tile, when it is not the device's default.
+        """
         dydx, dydw = costs.jacobian_bytes(self.n, self.d, self.m, self.dtype)
-        block = default_block_bytes(self.device)
+        block = block_bytes or default_block_bytes(self.device)
         return {
             "predicted_peak_bytes": costs.peak_bytes(self.family, self.n, self.d, self.m, self.dtype, block),
             "input_bytes": costs.input_bytes(self.n, self.d, self.m, self.dtype),
@@ -78,11 +81,10 @@ class Case:
             "bytes_moved": costs.bytes_moved(self.family, self.n, self.d, self.m, self.dtype),
         }
 
-    def needed_bytes(self) -> int:
+    def needed_bytes(self, block_bytes: int | None = None) -> int:
         """What the case needs in memory at once: its inputs plus its predicted peak."""
-        return (
-            costs.input_bytes(self.n, self.d, self.m, self.dtype) + self.predicted()["predicted_peak_bytes"]
-        )
+        peak = self.predicted(block_bytes)["predicted_peak_bytes"]
+        return costs.input_bytes(self.n, self.d, self.m, self.dtype) + peak
 
     def params(self) -> dict[str, Any]:
         """Flat, JSON-ready description of the case (the schema's identifying columns)."""

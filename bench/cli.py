@@ -9,15 +9,22 @@
 
 Every file is written atomically, so an interrupted run keeps its finished cases; ``--resume
 DIR`` runs only the cases that DIR does not have yet, with the options stored in DIR.
+
+One run at a time per directory: the run holds ``DIR/.lock`` (``bench.lock``) from start to
+finish, and its children die with it (``bench.children``). Ctrl-C or SIGTERM leaves run.json
+"interrupted"; a run file that cannot be written (full disk) stops the run with one line naming
+the file, exit status 2, and run.json "failed: disk full" when it can still be written.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,19 +33,24 @@ from typing import Any, NoReturn
 import torch
 
 from bench import budget as budgets
+from bench import children
 from bench.cases import Case
 from bench.costs import format_bytes
+from bench.lock import RunLockedError, run_lock
 from bench.machine import machine_info
 from bench.memory_pass import run_memory_pass, skipped_record
 from bench.methods import METHODS
 from bench.profiles import PROFILES, Profile, build_cases
-from bench.roofs import measure_roofs
+from bench.roofs import measure_roofs, roof_buffer_bytes
+from bench.runtime_plugin import RUN_FILE_EXIT
 from bench.store import (
     MEMORY_FILE,
     RUN_FILE,
     RUN_FILES,
     RUNTIME_FILE,
     SCHEMA_VERSION,
+    RunFileError,
+    mark_status,
     read_json,
     write_json_atomic,
 )
@@ -87,20 +99,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _split(text: str, known: tuple[str, ...] | dict, what: str) -> tuple[str, ...]:
-    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    """The listed names, each once, in the order given: ``--methods a,a`` runs a's cases once."""
+    items = tuple(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
     unknown = [item for item in items if item not in known]
     if unknown or not items:
         raise UsageError(f"unknown {what} {', '.join(unknown) or repr(text)}; choose from {', '.join(known)}")
     return items
 
 
-def parse_options(argv: list[str]) -> tuple[Options, Path | None, Path | None]:
-    """Validated options, --out and --resume; raises UsageError with a one-line message."""
+def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | None]:
+    """Validated options, --out and --resume; raises UsageError with a one-line message.
+
+    With --resume the options are None: they are read from the run directory once it is locked
+    (``resume_options``), so that a live writer cannot change the files under the check.
+    """
     args = _parser().parse_args(argv)
     if args.resume is not None:
         if args.out is not None:
             raise UsageError("--resume DIR continues DIR; it cannot be combined with --out")
-        return _resume_options(args.resume), None, args.resume
+        if not (args.resume / RUN_FILE).exists():
+            raise UsageError(f"{args.resume / RUN_FILE} does not exist")
+        return None, None, args.resume
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}")
     if args.device not in DEVICES:
@@ -116,18 +135,81 @@ def parse_options(argv: list[str]) -> tuple[Options, Path | None, Path | None]:
     return Options(args.profile, args.device, methods, memory_budget, passes), args.out, None
 
 
-def _resume_options(run_dir: Path) -> Options:
+def resume_options(run_dir: Path) -> Options:
+    """The stored options of a run that can be resumed; UsageError (one line) otherwise.
+
+    Every file is checked before anything is written: a resume refused here leaves the run
+    exactly as it was.
+    """
     run = _read_or_usage(run_dir / RUN_FILE)
-    if not isinstance(run, dict) or "options" not in run:
-        raise UsageError(f"--resume {run_dir}: {RUN_FILE} holds no run options; is this a run directory?")
-    stored = run["options"]
-    return Options(
-        profile=stored["profile"],
-        device=stored["device"],
-        methods=tuple(stored["methods"]),
-        memory_budget=stored["memory_budget"],
-        passes=tuple(stored["passes"]),
-    )
+    where = f"--resume {run_dir}: {RUN_FILE}"
+    stored = run.get("options") if isinstance(run, dict) else None
+    if not isinstance(stored, dict):
+        raise UsageError(f"{where} holds no run options; is this a run directory?")
+    if stored.get("profile") == "headline":
+        raise UsageError(f"{where} is a headline run; only a sweep can be resumed (run the headline again)")
+    try:
+        options = Options(
+            profile=stored["profile"],
+            device=stored["device"],
+            methods=tuple(stored["methods"]),
+            memory_budget=stored["memory_budget"],
+            passes=tuple(stored["passes"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"{where}: malformed options ({type(exc).__name__}: {exc})") from None
+    _check_options(options, where)
+    _check_done_files(run_dir)
+    return options
+
+
+def _check_options(options: Options, where: str) -> None:
+    checks = {
+        "profile": options.profile in PROFILES,
+        "device": options.device in DEVICES,
+        "methods": bool(options.methods) and all(m in METHODS for m in options.methods),
+        "memory_budget": options.memory_budget is None
+        or (type(options.memory_budget) is int and 0 < options.memory_budget <= budgets.MAX_BYTES),
+        "passes": bool(options.passes) and all(p in PASSES for p in options.passes),
+    }
+    bad = [name for name, ok in checks.items() if not ok]
+    if bad:
+        shown = ", ".join(f"{name}={getattr(options, name)!r}" for name in bad)
+        raise UsageError(f"{where}: malformed options ({shown})")
+
+
+def _check_done_files(run_dir: Path) -> None:
+    """runtime.json and memory.json, where present, must name their cases as a resume reads them."""
+    runtime = _read_or_usage(run_dir / RUNTIME_FILE) if (run_dir / RUNTIME_FILE).exists() else {}
+    memory = _read_or_usage(run_dir / MEMORY_FILE) if (run_dir / MEMORY_FILE).exists() else []
+    bad = _malformed(runtime, memory)
+    if bad:
+        raise UsageError(
+            f"--resume {run_dir}: {bad} does not list its cases as a run writes them; not resumed"
+        )
+
+
+def _malformed(runtime: Any, memory: Any) -> str | None:
+    """The name of the file whose cases cannot be read, or None."""
+
+    def names_cases(entries: Any, key: tuple[str, ...]) -> bool:
+        if not isinstance(entries, list):
+            return False
+        for entry in entries:
+            for part in key:
+                entry = entry.get(part) if isinstance(entry, dict) else None
+            if not isinstance(entry, str):
+                return False
+        return True
+
+    if not isinstance(runtime, dict) or not (
+        names_cases(runtime.get("benchmarks", []), ("extra_info", "case"))
+        and names_cases(runtime.get("not_measured", []), ("case",))
+    ):
+        return RUNTIME_FILE
+    if not names_cases(memory, ("case",)):
+        return MEMORY_FILE
+    return None
 
 
 def _read_or_usage(path: Path) -> Any:
@@ -140,15 +222,11 @@ def _read_or_usage(path: Path) -> Any:
 
 
 def prepare_run_dir(out: Path | None, profile: str) -> Path:
-    """A fresh, writable run directory; never one that already holds a run."""
+    """A writable run directory that holds no run yet (checked again once it is locked)."""
     if out is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         out = Path("reports") / f"{stamp}-{profile}"
-    held = [name for name in RUN_FILES if (out / name).exists()]
-    if held:
-        raise UsageError(
-            f"{out} already holds a run ({', '.join(held)}); use --resume {out} or another --out"
-        )
+    refuse_existing_run(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -156,6 +234,15 @@ def prepare_run_dir(out: Path | None, profile: str) -> Path:
     except OSError as exc:
         raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
     return out
+
+
+def refuse_existing_run(out: Path) -> None:
+    """UsageError when ``out`` already holds a run: a run is never overwritten."""
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if held:
+        raise UsageError(
+            f"{out} already holds a run ({', '.join(held)}); use --resume {out} or another --out"
+        )
 
 
 def _devices(option: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
@@ -190,7 +277,7 @@ def _runtime_done(run_dir: Path) -> set[str]:
     return done | {entry["case"] for entry in runtime.get("not_measured", [])}
 
 
-def run_runtime_pass(run_dir: Path, cases: list[Case], reasons: dict[str, str], profile: Profile) -> int:
+def run_runtime_pass(run_dir: Path, cases: list[Case], reasons: dict[str, str], run: RunContext) -> int:
     """Time the cases, one child pytest per backend; returns the worst pytest exit status.
 
     Why one process per backend: numpy's OpenBLAS and torch's OpenMP each keep a pool of
@@ -201,10 +288,19 @@ def run_runtime_pass(run_dir: Path, cases: list[Case], reasons: dict[str, str], 
     statuses = [0]
     for backend in sorted({case.backend for case in cases}):
         group = [case for case in cases if case.backend == backend]
-        statuses.append(_run_pytest(run_dir, group, reasons, profile))
+        statuses.append(_run_pytest(run_dir, group, reasons, run))
         if statuses[-1] not in (0, 1):
             break
     return max(statuses)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the runtime pass needs besides its cases."""
+
+    profile: Profile
+    budgets: dict[str, int]
+    lock_fd: int
 
 
 RUNTIME_ENV: dict[str, dict[str, str]] = {"numpy": {"OPENBLAS_NUM_THREADS": "1"}}
@@ -214,10 +310,12 @@ slower for the whole run (spinning BLAS workers), while one thread was steady an
 GEMM roof each numpy case is compared with is measured in the same process, so on one thread."""
 
 
-def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], profile: Profile) -> int:
+def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], run: RunContext) -> int:
+    profile = run.profile
     spec = {
         "cases": [case.params() for case in cases],
         "skip_reasons": {c.name: reasons[c.name] for c in cases if c.name in reasons},
+        "memory_budgets": run.budgets,
         "timing": {
             "max_time": profile.max_time,
             "min_rounds": profile.min_rounds,
@@ -239,10 +337,29 @@ def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], profi
             "--benchmark-sort=name",
             f"--lbb-cases={handle.name}",
             f"--lbb-out={run_dir / RUNTIME_FILE}",
+            f"--lbb-parent={os.getpid()}",
         ]  # fmt: skip
         backend = cases[0].backend if cases else ""
         env = os.environ | thread_env(profile.threads) | RUNTIME_ENV.get(backend, {})
-        return subprocess.run(command, check=False, env=env).returncode
+        return _wait_in_own_group(command, env, run.lock_fd)
+
+
+def _wait_in_own_group(command: list[str], env: dict[str, str], lock_fd: int) -> int:
+    """Run the pytest child in its own process group, holding the run's lock too; its exit status.
+
+    Its own group: the parent kills the group on any way out (and Ctrl-C at a terminal reaches
+    the parent alone, which then saves the run). The lock: while the child lives, no --resume
+    can start a second writer of runtime.json.
+    """
+    with subprocess.Popen(command, env=env, process_group=0, pass_fds=(lock_fd,)) as child:
+        children.adopt(child.pid)
+        try:
+            return child.wait()
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+            children.release(child.pid)
 
 
 def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str], threads: int | None = None) -> None:
@@ -268,7 +385,8 @@ def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str], thread
     run_memory_pass(measured, keep, threads)
 
 
-def execute(options: Options, run_dir: Path, resuming: bool) -> int:
+def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> int:
+    """Measure the run in ``run_dir``, whose lock the caller holds on ``lock_fd``."""
     profile = PROFILES[options.profile]
     devices, left_out = _devices(options.device)
     for device, info in left_out.items():
@@ -281,7 +399,8 @@ def execute(options: Options, run_dir: Path, resuming: bool) -> int:
     if run is None:
         run = {
             "schema": SCHEMA_VERSION,
-            "run_id": run_dir.name,
+            "run_id": uuid.uuid4().hex,  # unique: directories of two machines may share a name
+            "run_name": run_dir.name,
             "options": asdict(options),
             "profile": _profile_record(profile),
             "machine": machine_info(),
@@ -291,12 +410,13 @@ def execute(options: Options, run_dir: Path, resuming: bool) -> int:
     for device in devices:
         entry = run["devices"].setdefault(device, {"status": "run"})
         entry["memory_budget_bytes"] = budget_by_device[device]
+        entry["roof_buffer_bytes"] = roof_buffer_bytes(device, profile.dtypes, budget_by_device[device])
         if "roofs" not in entry:
             print(
                 f"{device}: measuring roofs (GEMM in {', '.join(profile.dtypes)}, copy bandwidth)", flush=True
             )
             with pinned_threads(profile.threads):
-                entry["roofs"] = measure_roofs(device, profile.dtypes)
+                entry["roofs"] = measure_roofs(device, profile.dtypes, budget_by_device[device])
     run["status"] = "running"
     run["cases"] = len(cases)
     write_json_atomic(run_dir / RUN_FILE, run)
@@ -308,7 +428,11 @@ def execute(options: Options, run_dir: Path, resuming: bool) -> int:
     if "runtime" in options.passes:
         done = _runtime_done(run_dir) if resuming else set()
         todo = [c for c in cases if c.name not in done]
-        status = run_runtime_pass(run_dir, todo, reasons, profile) if todo else 0
+        context = RunContext(profile, budget_by_device, lock_fd)
+        status = run_runtime_pass(run_dir, todo, reasons, context) if todo else 0
+        cause = {code: error for error, code in RUN_FILE_EXIT.items()}.get(status)
+        if cause is not None:
+            raise RunFileError(run_dir / RUNTIME_FILE, cause, "in the runtime pass's pytest child")
         if status not in (0, 1):  # 1: some cases failed, and they are recorded as failed
             print(
                 f"runtime pass stopped (pytest exit {status}); resume with --resume {run_dir}",
@@ -347,14 +471,34 @@ def write_report(run_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 done, 1 the report failed, 2 bad input, a locked directory or a run file
+    that cannot be written, 130 Ctrl-C, 143 SIGTERM (both leave run.json "interrupted")."""
+    with children.supervised():
+        try:
+            options, out, resume = parse_options(sys.argv[1:] if argv is None else argv)
+            run_dir = resume if resume is not None else prepare_run_dir(out, options.profile)
+            with run_lock(run_dir) as lock_fd:
+                if resume is not None:
+                    options = resume_options(run_dir)
+                else:
+                    refuse_existing_run(run_dir)
+                return _run_locked(options, run_dir, resume is not None, lock_fd)
+        except (UsageError, RunLockedError) as exc:
+            print(f"bench: error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # the lock file itself could not be made
+            print(f"bench: error: cannot lock {run_dir}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+
+
+def _run_locked(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> int:
     try:
-        options, out, resume = parse_options(sys.argv[1:] if argv is None else argv)
-        run_dir = resume if resume is not None else prepare_run_dir(out, options.profile)
-    except UsageError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return execute(options, run_dir, resuming=resume is not None)
-    except KeyboardInterrupt:
+        return execute(options, run_dir, resuming, lock_fd)
+    except KeyboardInterrupt as exc:
+        mark_status(run_dir, "interrupted")
         print(f"\ninterrupted: finished cases are saved; continue with --resume {run_dir}", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, children.TerminatedError) else 130
+    except RunFileError as exc:
+        mark_status(run_dir, exc.status)
+        print(f"bench: error: {exc}; the run stopped (finished cases are kept)", file=sys.stderr)
+        return 2

@@ -16,7 +16,10 @@ tile. Per device:
    the number of tiles (the test suite checks this);
 6. write run.json, runtime.json and memory.json in the sweep's schema.
 
-Ctrl-C leaves valid files with a record that says how far the pass got.
+Ctrl-C or SIGTERM at any point leaves valid files, run.json "interrupted" and a record of how
+far the pass got (a finished dY/dX pass is kept in run.json's device entry). The directory is
+locked for the whole run (``bench.lock``), the peak child dies with the run (``bench.children``),
+and a run file that cannot be written stops the run with one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,13 +38,23 @@ from typing import Any, NoReturn
 import torch
 
 from bench import budget as budgets
-from bench import costs
+from bench import children, costs
 from bench.cases import Case
 from bench.inputs import dx_relative_error, make_inputs, synchronizer
+from bench.lock import RunLockedError, run_lock
 from bench.machine import machine_info
 from bench.methods import METHODS
-from bench.roofs import local_roof
-from bench.store import MEMORY_FILE, RUN_FILE, RUN_FILES, RUNTIME_FILE, SCHEMA_VERSION, write_json_atomic
+from bench.roofs import local_roof, roof_buffer_bytes
+from bench.store import (
+    MEMORY_FILE,
+    RUN_FILE,
+    RUN_FILES,
+    RUNTIME_FILE,
+    SCHEMA_VERSION,
+    RunFileError,
+    mark_status,
+    write_json_atomic,
+)
 from bench.streamed import stream_jacobian, tile_plan
 from bench.tiles import Tile, default_block_bytes, plan
 
@@ -61,7 +76,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 class InterruptedPassError(Exception):
-    """Ctrl-C during a pass, with how far it got."""
+    """Ctrl-C or SIGTERM during a pass, with how far it got."""
+
+    def __init__(self, message: str, terminated: bool) -> None:
+        super().__init__(message)
+        self.terminated = terminated
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -79,6 +98,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
         raise UsageError(f"--target must be three positive integers N,D,M, got {args.target!r}")
     args.target = tuple(int(p) for p in parts)
+    largest = max(costs.jacobian_bytes(*args.target, DTYPE))
+    if largest > budgets.MAX_BYTES:
+        raise UsageError(
+            f"--target {args.target[0]},{args.target[1]},{args.target[2]} makes a "
+            f"{costs.format_bytes(largest, decimal=False)} Jacobian; targets beyond 1 EiB are refused"
+        )
     if args.device not in ("cpu", "cuda", "all"):
         raise UsageError(f"unknown device {args.device!r}; choose from cpu, cuda, all")
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -125,12 +150,13 @@ def _timed_pass(run: Callable[[], Any], sync: Callable[[], None], bar: ProgressB
     start = time.perf_counter()
     try:
         result = run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         elapsed = time.perf_counter() - start
         print(file=sys.stderr)
         raise InterruptedPassError(
             f"interrupted after {bar.done:,} of {bar.total:,} tiles of {bar.label} "
-            f"({100 * bar.done / max(bar.total, 1):.1f}%) in {elapsed:.1f} s"
+            f"({100 * bar.done / max(bar.total, 1):.1f}%) in {elapsed:.1f} s",
+            terminated=isinstance(exc, children.TerminatedError),
         ) from None
     sync()
     return result, time.perf_counter() - start
@@ -210,9 +236,13 @@ def _measure_peaks(case: Case, block: int, full_dw: bool) -> dict[str, int]:
     pool = fork_pool()
     try:
         params = case.params() | {"block_bytes": block, "stride": DW_SAMPLE_STRIDE, "full_dw": full_dw}
-        return pool.submit(_peak_child, params).result()
-    finally:
-        pool.shutdown(wait=True)
+        peaks = pool.submit(_peak_child, params).result()
+    except BaseException:  # Ctrl-C, SIGTERM: the peak child must not outlive the run
+        children.stop_fork_server()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return peaks
 
 
 def run_device(
@@ -222,6 +252,7 @@ def run_device(
     case = Case("streamed-torch", "", device, DTYPE, n, d, m)
     formula_case = Case("formula-torch", "", device, DTYPE, n, d, m)
     block = args.block_bytes or default_block_bytes(device)
+    files[RUN_FILE]["devices"][device] = {"status": "running", "block_bytes": block}
     dydx_bytes, dydw_bytes = costs.jacobian_bytes(n, d, m, DTYPE)
     plan_x = plan("dydx", n, d, m, 4, block)
     plan_w = plan("dydw", n, d, m, 4, block)
@@ -232,21 +263,23 @@ def run_device(
         flush=True,
     )
     budget = args.memory_budget or budgets.default_budget(device)
-    need = case.needed_bytes()
+    need = case.needed_bytes(block)  # with the real tile: a 1 GiB tile needs 1 GiB
     memory = files[MEMORY_FILE]
     if need > budget:
         reason = f"needs {costs.format_bytes(need)}, budget {costs.format_bytes(budget)}"
         print(f"{device}: skipped: {reason}")
-        memory.append(_memory_record(case, "skipped", None, reason, "none"))
+        files[RUN_FILE]["devices"][device] = {"status": "skipped", "reason": reason, "block_bytes": block}
+        memory.append(_memory_record(case, "skipped", None, reason, "none", block))
         save()
         return
     sync = synchronizer(device)
-    copy_gbps = local_roof("torch", device, DTYPE, "copy")
-    gemm_gflops = local_roof("torch", device, DTYPE, "gemm")
-    files[RUN_FILE]["devices"][device] = {
+    copy_gbps = local_roof("torch", device, DTYPE, "copy", budget)
+    gemm_gflops = local_roof("torch", device, DTYPE, "gemm", budget)
+    device_entry = files[RUN_FILE]["devices"][device] = {
         "status": "run",
         "memory_budget_bytes": budget,
         "block_bytes": block,
+        "roof_buffer_bytes": {"local": roof_buffer_bytes(device, (DTYPE,), budget)["local"]},
         "roofs": {"gemm": {DTYPE: {"gflops": gemm_gflops}}, "copy": {"gbps": copy_gbps}},
     }
     inputs = make_inputs(case)
@@ -269,6 +302,8 @@ def run_device(
         f"{dydx_seconds / formula_median:,.0f}× the formula; dX relative error {error:.2e}",
         flush=True,
     )
+    device_entry["dydx"] = {"seconds": dydx_seconds, "effective_gbps": effective, "max_rel_error": error}
+    save()  # a finished dY/dX pass survives an interrupted dY/dW pass
     full_dw = device.startswith("cuda") or args.with_dw
     tiles = None if full_dw else _sampled(plan_w, DW_SAMPLE_STRIDE)
     bar = ProgressBar(
@@ -304,7 +339,7 @@ def run_device(
     files[RUNTIME_FILE]["benchmarks"].append(_bench_entry(case, [dydx_seconds + dydw_seconds], extra))
     tracker = "torch.cuda" if device.startswith("cuda") else "memray"
     for c, peak in ((formula_case, peaks["formula"]), (case, peaks["streamed"])):
-        memory.append(_memory_record(c, "ok", peak, "", tracker))
+        memory.append(_memory_record(c, "ok", peak, "", tracker, block))
     print(
         f"{device}: peak {costs.format_bytes(peaks['streamed'])} above the inputs "
         f"(dense dY/dX alone would need {costs.format_bytes(dydx_bytes)})",
@@ -313,8 +348,10 @@ def run_device(
     save()
 
 
-def _memory_record(case: Case, status: str, peak: int | None, reason: str, tracker: str) -> dict[str, Any]:
-    counts = case.predicted()
+def _memory_record(
+    case: Case, status: str, peak: int | None, reason: str, tracker: str, block: int
+) -> dict[str, Any]:
+    counts = case.predicted(block)
     record = {"status": status, "peak_bytes": peak, "predicted_bytes": counts["predicted_peak_bytes"]}
     return case.params() | counts | record | {"reason": reason, "tracker": tracker}
 
@@ -328,20 +365,43 @@ def _first(tiles: Any, count: int) -> list[Tile]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _prepare_out(out: Path) -> None:
+    """A writable directory that holds no run; UsageError (one line) otherwise."""
+    _refuse_existing_run(out)
     try:
-        args = _parse(sys.argv[1:] if argv is None else argv)
-        out = args.out or Path("reports") / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-headline"
-        held = [name for name in RUN_FILES if (out / name).exists()]
-        if held:
-            raise UsageError(f"{out} already holds a run ({', '.join(held)}); choose another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
+
+
+def _refuse_existing_run(out: Path) -> None:
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if held:
+        raise UsageError(f"{out} already holds a run ({', '.join(held)}); choose another --out")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 done, 2 bad input, a locked directory or a run file that cannot be written,
+    130 Ctrl-C, 143 SIGTERM (both leave run.json "interrupted")."""
+    with children.supervised():
         try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
-    except UsageError as exc:
-        print(f"headline: error: {exc}", file=sys.stderr)
-        return 2
+            args = _parse(sys.argv[1:] if argv is None else argv)
+            out = args.out or Path("reports") / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-headline"
+            _prepare_out(out)
+            with run_lock(out):
+                _refuse_existing_run(out)
+                return _run(args, out)
+        except (UsageError, RunLockedError) as exc:
+            print(f"headline: error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # the lock file itself could not be made
+            print(f"headline: error: cannot lock {out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+
+
+def _run(args: argparse.Namespace, out: Path) -> int:
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     skipped = {}
     if args.device == "all" and not torch.cuda.is_available():
@@ -352,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     files: dict[str, Any] = {
         RUN_FILE: {
             "schema": SCHEMA_VERSION,
-            "run_id": out.name,
+            "run_id": uuid.uuid4().hex,  # unique: directories of two machines may share a name
+            "run_name": out.name,
             "options": {
                 "profile": "headline",
                 "device": args.device,
@@ -379,17 +440,33 @@ def main(argv: list[str] | None = None) -> int:
         for name, data in files.items():
             write_json_atomic(out / name, data)
 
-    save()
+    device = devices[0]
     try:
-        for device in devices:
-            run_device(device, args, files, save)
-    except InterruptedPassError as exc:
-        case = Case("streamed-torch", "", device, DTYPE, n, d, m)
-        files[RUNTIME_FILE]["not_measured"].append(case.params() | {"status": "failed", "reason": str(exc)})
-        files[RUN_FILE]["status"] = "interrupted"
         save()
-        print(f"headline: {exc}; partial record saved in {out}", file=sys.stderr)
-        return 130
+        for device in devices:
+            try:
+                run_device(device, args, files, save)
+            except (MemoryError, torch.cuda.OutOfMemoryError) as exc:  # a budget larger than the memory
+                reason = f"out of memory: {str(exc).splitlines()[0]}"
+                files[RUN_FILE]["devices"][device] = {"status": "failed", "reason": reason}
+                print(f"{device}: failed: {reason}", file=sys.stderr)
+                save()
+    except (InterruptedPassError, KeyboardInterrupt) as exc:
+        reason = str(exc) if isinstance(exc, InterruptedPassError) else f"interrupted on {device}"
+        case = Case("streamed-torch", "", device, DTYPE, n, d, m)
+        files[RUNTIME_FILE]["not_measured"].append(case.params() | {"status": "failed", "reason": reason})
+        files[RUN_FILE]["status"] = "interrupted"
+        try:
+            save()
+        except RunFileError as error:
+            print(f"headline: error: {error}", file=sys.stderr)
+        print(f"headline: {reason}; partial record saved in {out}", file=sys.stderr)
+        terminated = getattr(exc, "terminated", isinstance(exc, children.TerminatedError))
+        return 143 if terminated else 130
+    except RunFileError as exc:
+        mark_status(out, exc.status)
+        print(f"headline: error: {exc}; the run stopped", file=sys.stderr)
+        return 2
     files[RUN_FILE]["status"] = "complete"
     files[RUN_FILE]["finished_utc"] = datetime.now(UTC).isoformat()
     save()

@@ -15,6 +15,9 @@ Each case runs in its own child, forked from a fork server that has already impo
 numpy and memray: a clean process per case at a fraction of a fresh interpreter's start-up
 cost. One-off lazy initialisation (functorch's first jacrev, BLAS buffers) is paid in the child
 by a tiny warm-up call before tracking, so it is not charged to the case.
+
+The fork server and its children form one process group that dies with the run (see
+``bench.children``): an interrupted pass kills the case in flight instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import memray
 import torch
 
 from bench.cases import Case
+from bench.children import die_with_parent_here, expect_to_be_parent, stop_fork_server
 from bench.inputs import make_inputs
 from bench.methods import METHODS, make_workspace
 from bench.threads import pinned_threads, threads_in_use
@@ -127,9 +131,12 @@ def measure_case(case_data: dict[str, Any], threads: int | None = None) -> dict[
 
 def fork_pool() -> ProcessPoolExecutor:
     """A pool whose every task runs in a fresh child forked from a server that imported torch."""
+    expect_to_be_parent()  # the fork server, if this starts it, dies with this process
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["bench.memory_pass"])
-    return ProcessPoolExecutor(max_workers=1, mp_context=context, max_tasks_per_child=1)
+    context.set_forkserver_preload(["bench.forkserver_group", "bench.memory_pass"])
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=context, max_tasks_per_child=1, initializer=die_with_parent_here
+    )
 
 
 def run_memory_pass(
@@ -148,5 +155,8 @@ def run_memory_pass(
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = fork_pool()
             on_record(record)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:  # Ctrl-C, SIGTERM, a full disk: the case in flight must not outlive the pass
+        stop_fork_server()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)

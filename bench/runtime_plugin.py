@@ -6,6 +6,11 @@
 for its JSON, merges the entries of earlier (resumed) runs and the cases that were not
 measured, and writes the file atomically, so an interrupted run keeps every finished case and
 ``pytest-benchmark compare`` reads the file as its own.
+
+The child dies with the run that started it (``--lbb-parent``, see ``bench.children``), and a
+runtime.json that cannot be written (full disk, I/O error) ends the whole session with
+a ``RUN_FILE_EXIT`` status: pytest would otherwise count the teardown error against the case and go on,
+losing every later case the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ from typing import Any
 import pytest
 
 from bench.cases import Case
-from bench.store import SCHEMA_VERSION, read_json, write_json_atomic
+from bench.children import die_with_parent
+from bench.store import FATAL_ERRNOS, SCHEMA_VERSION, RunFileError, read_json, write_json_atomic
+
+RUN_FILE_EXIT = {error: 80 + k for k, error in enumerate(FATAL_ERRNOS)}
+"""pytest's exit status when runtime.json cannot be written: one per cause (disk full, I/O
+error, ...), so that the parent can say which in run.json."""
 
 
 @dataclass
@@ -30,6 +40,7 @@ class RuntimeSettings:
     min_rounds: int
     max_rounds: int
     out: Path
+    memory_budgets: dict[str, int] = field(default_factory=dict)
     previous: dict[str, Any] = field(default_factory=dict)
     not_measured: dict[str, dict[str, Any]] = field(default_factory=dict)
     machine_info: dict[str, Any] | None = None
@@ -44,6 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("linear-backprop-bench")
     group.addoption("--lbb-cases", help="JSON file with the cases to time")
     group.addoption("--lbb-out", help="runtime.json to write after every case")
+    group.addoption("--lbb-parent", type=int, help="PID of the run: this process dies with it")
 
 
 _SETTINGS = pytest.StashKey[RuntimeSettings]()
@@ -53,11 +65,15 @@ def pytest_configure(config: pytest.Config) -> None:
     cases_file = config.getoption("--lbb-cases")
     if not cases_file:
         return
+    parent = config.getoption("--lbb-parent")
+    if parent is not None:
+        die_with_parent(parent)
     spec = read_json(Path(cases_file))
     out = Path(config.getoption("--lbb-out"))
     settings = RuntimeSettings(
         cases=[Case.from_dict(c) for c in spec["cases"]],
         skip_reasons=spec["skip_reasons"],
+        memory_budgets=spec.get("memory_budgets", {}),
         out=out,
         previous=read_json(out, default={}),
         **spec["timing"],
@@ -144,4 +160,7 @@ def save(config: pytest.Config, settings: RuntimeSettings) -> None:
     done = measured | {b["extra_info"]["case"] for b in earlier}
     output["not_measured"] = [v for k, v in sorted(settings.not_measured.items()) if k not in done]
     output["linear_backprop_bench_schema"] = SCHEMA_VERSION
-    write_json_atomic(settings.out, output)
+    try:
+        write_json_atomic(settings.out, output)
+    except RunFileError as exc:
+        pytest.exit(str(exc), returncode=RUN_FILE_EXIT[exc.errno])

@@ -2,10 +2,15 @@
 
 Each write goes to a temporary file in the same directory, is flushed and fsynced, then
 ``os.replace``d over the target, so a run killed mid-write keeps every finished case.
+
+A write that fails for lack of space or a device error raises ``RunFileError`` naming the file:
+such a run stops, because every later case would be lost the same way, and nothing may count a
+full disk as a failed case.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -18,10 +23,38 @@ RUN_FILE = "run.json"
 RUN_FILES = (RUNTIME_FILE, MEMORY_FILE, RUN_FILE)
 SCHEMA_VERSION = 1
 
+FATAL_ERRNOS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EIO: "I/O error",
+    errno.EROFS: "read-only file system",
+}
+"""Write errors that no later case can escape: they stop the run."""
+
+
+class RunFileError(Exception):
+    """A run file could not be written; ``status`` is what run.json should say, e.g. "failed: disk full"."""
+
+    def __init__(self, path: Path, error: int, detail: str = "") -> None:
+        self.path = Path(path)
+        self.errno = error
+        self.reason = FATAL_ERRNOS.get(error, os.strerror(error))
+        self.status = f"failed: {self.reason}"
+        super().__init__(f"cannot write {self.path}: {self.reason}" + (f" ({detail})" if detail else ""))
+
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` atomically (no rounding: floats keep full precision)."""
     path = Path(path)
+    try:
+        _write(path, data)
+    except OSError as exc:
+        if exc.errno in FATAL_ERRNOS:
+            raise RunFileError(path, exc.errno, exc.strerror or str(exc)) from exc
+        raise
+
+
+def _write(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
@@ -43,3 +76,22 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
     with path.open() as handle:
         return json.load(handle)
+
+
+def mark_status(run_dir: Path, status: str) -> bool:
+    """Set run.json's ``status`` if it says "running" and can still be written; True if it was.
+
+    Used on the way out of a run that was interrupted or hit a full disk: best effort, since the
+    disk may be full, and never raising, since the run is already ending with its own error. A
+    run already "complete" stays so (Ctrl-C while its report is drawn loses no measurement).
+    """
+    path = Path(run_dir) / RUN_FILE
+    try:
+        run = read_json(path)
+        if not isinstance(run, dict) or run.get("status") != "running":
+            return False
+        run["status"] = status
+        write_json_atomic(path, run)
+    except (OSError, ValueError, RunFileError):
+        return False
+    return True

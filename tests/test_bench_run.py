@@ -91,6 +91,8 @@ def test_smoke_run_json_holds_machine_versions_roofs_and_profile(smoke_run):
     assert run["profile"]["name"] == "smoke"
     assert run["status"] == "complete"
     assert run["options"]["device"] == "cpu"
+    assert len(run["run_id"]) == 32 and int(run["run_id"], 16) >= 0  # uuid4 hex, unique per run
+    assert run["run_name"] == smoke_run.name
 
 
 def test_a_profile_that_pins_threads_pins_the_roofs_and_every_timed_case(tmp_path, monkeypatch):
@@ -125,7 +127,12 @@ def test_case_over_budget_is_skipped_with_reason_and_never_allocated(tmp_path):
     assert (
         _bench("--out", str(out), "--methods", "formula-torch,explicit-torch", "--memory-budget", "3KiB") == 0
     )
-    runtime, memory, _ = _load(out)
+    runtime, memory, run = _load(out)
+    cpu = run["devices"]["cpu"]
+    assert 0 < cpu["roof_buffer_bytes"]["roofs"] <= 3 * 2**10  # the roofs fit the budget too
+    assert 0 < cpu["roof_buffer_bytes"]["local"] <= 3 * 2**10
+    assert cpu["roofs"]["copy"]["buffer_bytes"] <= 3 * 2**10
+    assert all(g["buffer_bytes"] <= 3 * 2**10 for g in cpu["roofs"]["gemm"].values())
     by_case = {r["case"]: r for r in memory}
     skipped = {e["case"]: e for e in runtime["not_measured"]}
     for case in build_cases(PROFILES["smoke"], ["formula-torch", "explicit-torch"], ["cpu"]):

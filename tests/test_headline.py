@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from analysis.load import load_run
 from analysis.report import build_report
+from bench import headline
 from bench.headline import main
+from bench.lock import run_lock
 from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 from tests.synthetic import cost_law, write_run
 
@@ -65,6 +68,9 @@ def test_headline_run_loads_and_the_report_shows_it_beside_a_sweeps_extrapolatio
         (["--target", "8,256"], "--target must be three positive integers"),
         (["--device", "tpu"], "unknown device 'tpu'"),
         (["--block-bytes", "lots"], "malformed memory size 'lots'"),
+        (["--block-bytes", "1" + "0" * 400], "is larger than 1 EiB"),
+        (["--memory-budget", "1" + "0" * 400], "is larger than 1 EiB"),
+        (["--target", "99999999999,1,1"], "Jacobian; targets beyond 1 EiB are refused"),
     ],
 )
 def test_headline_bad_input_gives_one_line_and_exit_2(capsys, tmp_path, argv, message):
@@ -73,6 +79,55 @@ def test_headline_bad_input_gives_one_line_and_exit_2(capsys, tmp_path, argv, me
     assert len(err.splitlines()) == 1
     assert err.startswith("headline: error: ")
     assert message in err
+    assert not (tmp_path / "run").exists()  # no "running" directory left behind
+
+
+def test_headline_out_that_cannot_hold_files_gives_one_line_and_exit_2(capsys):
+    assert main(["--device", "cpu", "--target", "2,8,8", "--out", "/proc/self"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("headline: error: --out /proc/self is not writable")
+
+
+def test_headline_on_a_locked_directory_exits_2_naming_the_holder(capsys, tmp_path):
+    with run_lock(tmp_path):
+        assert main(["--device", "cpu", "--target", "2,8,8", "--out", str(tmp_path)]) == 2
+    assert "is in use by another run (PID" in capsys.readouterr().err
+    assert not (tmp_path / RUN_FILE).exists()
+
+
+def test_headline_guard_predicts_with_the_real_tile_size(tmp_path):
+    """A 1 GiB tile (here capped at dY/dW's 512 MiB) needs that much: the guard used to predict
+    with the default 4 MiB tile, and let the pass run."""
+    out = tmp_path / "run"
+    argv = ["--device", "cpu", "--target", "8,256,256", "--block-bytes", "1GiB", "--memory-budget", "256MiB"]
+    assert main([*argv, "--out", str(out)]) == 0
+    (record,) = json.loads((out / MEMORY_FILE).read_text())
+    assert record["status"] == "skipped"
+    assert record["reason"] == "needs 512.5 MiB, budget 256.0 MiB"
+    assert record["predicted_bytes"] >= 512 * 2**20
+    assert json.loads((out / RUN_FILE).read_text())["devices"]["cpu"]["status"] == "skipped"
+
+
+def test_ctrl_c_while_the_headline_measures_peaks_keeps_dx_and_says_interrupted(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(headline, "_measure_peaks", interrupted)
+    out = tmp_path / "run"
+    argv = ["--device", "cpu", "--target", "8,256,256", "--block-bytes", "256KiB", "--out", str(out)]
+    assert main(argv) == 130
+    run = json.loads((out / RUN_FILE).read_text())
+    assert run["status"] == "interrupted"
+    assert run["devices"]["cpu"]["dydx"]["seconds"] > 0  # the finished dY/dX pass is kept
+    (entry,) = json.loads((out / RUNTIME_FILE).read_text())["not_measured"]
+    assert entry["reason"] == "interrupted on cpu"
+
+
+def test_headline_run_has_a_unique_id_and_keeps_its_directory_name(headline_run):
+    run = json.loads((headline_run / RUN_FILE).read_text())
+    assert re.fullmatch(r"[0-9a-f]{32}", run["run_id"])
+    assert run["run_name"] == headline_run.name
 
 
 def test_headline_never_overwrites_a_run(capsys, headline_run):

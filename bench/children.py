@@ -1,0 +1,141 @@
+"""Children die with the run that started them: no writer outlives its parent.
+
+A pytest child left running by a killed parent once went on writing runtime.json (35 → 58 cases
+in 25 s) while a ``--resume`` started a second writer on the same file. So:
+
+- each child family runs in its own process group (the runtime pass's pytest child, and the
+  memory pass's fork server with every case it forks), and every live group is SIGKILLed when
+  the parent leaves: on return or exception (``supervised``), at interpreter exit (atexit), and
+  on SIGTERM, which is turned into an exception so that the same cleanup and "interrupted"
+  record run;
+- on Linux every child also asks the kernel for ``PR_SET_PDEATHSIG`` = SIGKILL, because a
+  SIGKILLed parent runs no cleanup at all.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from multiprocessing import forkserver
+from types import FrameType
+
+PR_SET_PDEATHSIG = 1
+
+_GROUPS: set[int] = set()
+
+
+class TerminatedError(KeyboardInterrupt):
+    """SIGTERM, raised where the run is, so that it is handled like Ctrl-C."""
+
+
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Have Linux SIGKILL this process when its parent dies (a no-op elsewhere).
+
+    ``parent_pid`` closes the race where the parent died before the request was made: then this
+    process has been re-parented already and kills itself at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+PARENT_ENV = "LBB_FORK_SERVER_PARENT"
+"""Set by the run before it starts the fork server, and by the server for the cases it forks:
+the pid each of them must outlive. A process that starts while its parent is being killed may
+already have been re-parented when it asks for PR_SET_PDEATHSIG; comparing with this pid tells."""
+
+
+def die_with_parent_here() -> None:
+    """``die_with_parent`` checked against the pid in ``PARENT_ENV`` (fork server and its cases)."""
+    expected = os.environ.get(PARENT_ENV, "")
+    die_with_parent(int(expected) if expected.isdigit() else os.getppid())
+
+
+def expect_to_be_parent() -> None:
+    """Children started from here on (through the environment they inherit) die with this process."""
+    os.environ[PARENT_ENV] = str(os.getpid())
+
+
+def adopt(pgid: int) -> None:
+    """Kill process group ``pgid`` if the parent leaves before ``release(pgid)``."""
+    _GROUPS.add(pgid)
+
+
+def release(pgid: int) -> None:
+    """The group's leader has been reaped: forget it, so that a reused id is never killed."""
+    _GROUPS.discard(pgid)
+
+
+def kill_adopted() -> None:
+    """SIGKILL every adopted group."""
+    for pgid in list(_GROUPS):
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        _GROUPS.discard(pgid)
+
+
+def kill_groups() -> None:
+    """SIGKILL every adopted group, and the memory pass's fork server with its children."""
+    kill_adopted()
+    stop_fork_server()
+
+
+def stop_fork_server() -> None:
+    """Kill multiprocessing's fork server and the children it forked, and reset it.
+
+    The server puts itself in its own group (``bench.forkserver_group``), so its pid is the
+    group id. ``_stop`` (private) reaps it and clears its state, so the next pool starts a fresh
+    server instead of connecting to a dead one.
+    """
+    server = forkserver._forkserver
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+        break
+    try:
+        server._stop()
+    except (ChildProcessError, OSError):
+        server._forkserver_pid = None
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise TerminatedError(f"signal {signum}")
+
+
+_ATEXIT = False
+
+
+@contextmanager
+def supervised() -> Iterator[None]:
+    """Run a command so that its children cannot outlive it; SIGTERM raises TerminatedError."""
+    global _ATEXIT
+    if not _ATEXIT:
+        atexit.register(kill_groups)
+        _ATEXIT = True
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
+    clean = False
+    try:
+        yield
+        clean = True
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        kill_adopted()
+        if not clean:
+            stop_fork_server()
