@@ -8,6 +8,7 @@ missing from a pass) loads what it has and says what is missing.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,16 @@ HEADLINE_FIELDS = (
 """Extra timings that a headline run records for its streamed case."""
 
 
+UID = re.compile(r"[0-9a-f]{32}")
+"""A run id written at creation (uuid4 hex); older runs stored their directory name there."""
+
+
+def run_name(meta: dict[str, Any], path: Path) -> str:
+    """``run_name`` from run.json, an older run's ``run_id`` that is a name, or the directory's name."""
+    legacy = str(meta.get("run_id", ""))
+    return str(meta.get("run_name") or (legacy if legacy and not UID.fullmatch(legacy) else path.name))
+
+
 class RunLoadError(ValueError):
     """A run directory that cannot be read: the message names the file and what is wrong."""
 
@@ -50,7 +61,14 @@ class Run:
 
     @property
     def run_id(self) -> str:
-        return str(self.meta.get("run_id", self.path.name))
+        """The run's label in tables and plots: its name (the directory it was created as)."""
+        return run_name(self.meta, self.path)
+
+    @property
+    def uid(self) -> str:
+        """What makes two runs the same run: the id written into run.json, else the resolved path."""
+        value = str(self.meta.get("run_id", ""))
+        return value if UID.fullmatch(value) else str(self.path.resolve())
 
     @property
     def machine_label(self) -> str:
@@ -213,7 +231,7 @@ def load_run(run_dir: Path | str) -> Run:
         warnings.append(
             f"{path}: partial run ({found} of {expected} cases recorded, status {meta.get('status')})"
         )
-    return Run(path, meta, _combine(timed, peaks, meta, str(meta.get("run_id", path.name))), warnings)
+    return Run(path, meta, _combine(timed, peaks, meta, run_name(meta, path)), warnings)
 
 
 def write_results(run: Run) -> Path:

@@ -60,9 +60,17 @@ def _device_limits(run: Run) -> dict[tuple[str, str], int | None]:
 def analyse(run_dirs: list[Path], target: tuple[int, int, int] = HEADLINE) -> Analysis:
     """Load every run and compute fits, extrapolations, hold-outs and targets."""
     runs = [load_run(path) for path in run_dirs]
-    ids = [run.run_id for run in runs]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"the same run was given twice: {', '.join(ids)}")
+    seen: dict[str, Path] = {}
+    for run in runs:
+        if run.uid in seen:
+            raise ValueError(f"the same run was given twice: {seen[run.uid]} and {run.path}")
+        seen[run.uid] = run.path
+    names = [run.run_id for run in runs]
+    for run in runs:  # two runs of one name (a/r1, b/r1) are told apart by their parent directory
+        if names.count(run.run_id) > 1:
+            label = f"{run.path.resolve().parent.name}/{run.run_id}"
+            run.meta["run_name"] = label
+            run.cases["run_id"] = label
     cases = pd.concat([run.cases for run in runs], ignore_index=True)
     limits: dict[tuple[str, str], int | None] = {}
     cache = {run.run_id: run.meta.get("machine", {}).get("llc_bytes") for run in runs}

@@ -200,3 +200,15 @@ def test_report_environment_names_the_threads_the_timed_cases_ran_on(tmp_path):
     (run / "runtime.json").write_text(json.dumps(runtime))
     page = build_report([run], run / "report").read_text()
     assert "<th>threads the timed cases ran on</th><td>numpy on cpu: 1, torch on cpu: 1</td>" in page
+
+
+def test_two_runs_of_the_same_name_in_different_directories_are_two_runs(tmp_path, capsys):
+    first = write_run(tmp_path / "a" / "r1", LAW, run_id="r1")
+    second = write_run(tmp_path / "b" / "r1", LAW, run_id="r1", seed=5)
+    for path, uid in ((first, "1" * 32), (second, "2" * 32)):
+        meta = json.loads((path / "run.json").read_text())
+        meta |= {"run_id": uid, "run_name": "r1"}
+        (path / "run.json").write_text(json.dumps(meta))
+    assert report_main([str(first), str(second), "--out", str(tmp_path / "both")]) == 0
+    results = pd.read_csv(tmp_path / "both" / "runtime_vs_size.csv")
+    assert set(results["run_id"]) == {"a/r1", "b/r1"}
