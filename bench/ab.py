@@ -178,7 +178,7 @@ def run_ab(
     reps: int,
     out: Path,
     seed: int | None = None,
-    progress: Callable[[str], None] = print,
+    progress: Callable[[str], None] = lambda line: print(line, flush=True),
 ) -> dict[str, Any]:
     """Time every case ``reps`` times on both sides, interleaved; write and return ``ab.json``'s data."""
     order = random.Random(seed)

@@ -1,0 +1,53 @@
+"""What every command shares: one usage error (one line, exit 2), one parser base, run-directory names.
+
+asv has one ``Command`` base for its subcommands and pytest-benchmark one CLI; here each
+``python -m`` entry point had its own copy of a ``UsageError`` and a parser class, the UTC stamp
+of a new run directory was written five times and ``--target`` parsed twice. They live here,
+in the lowest layer, so that bench/ and analysis/ both use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+EXIT_OK, EXIT_WORSE, EXIT_USAGE = 0, 1, 2
+"""0: done or passed; 1: a regression (or a case failed); 2: bad input, or a gate that compared too little."""
+
+MAX_TARGET_BYTES = 2**60
+"""Targets whose dense dY/dX or dY/dW would exceed 1 EiB in float64 are refused as absurd."""
+
+
+class UsageError(Exception):
+    """Bad command-line input: one line on stderr, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing usage and exiting, so every command
+    reports bad input the same way: one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def stamp() -> str:
+    """UTC time as a run directory's name part: ``20261129T101530Z``."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def default_run_dir(kind: str) -> Path:
+    """``reports/<UTC time>-<kind>``: where a run goes when ``--out`` is not given."""
+    return Path("reports") / f"{stamp()}-{kind}"
+
+
+def parse_target(text: str) -> tuple[int, int, int]:
+    """``"64,4096,4096"`` → (64, 4096, 4096); UsageError for anything else, or an absurd size."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise UsageError(f"--target must be three positive integers N,D,M, got {text!r}")
+    n, d, m = (int(p) for p in parts)
+    if max(n * m * n * d, n * m * d * m) * 8 > MAX_TARGET_BYTES:
+        raise UsageError(f"--target {text}: its Jacobians would exceed 1 EiB; give a smaller N,D,M")
+    return n, d, m
