@@ -25,9 +25,9 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the correctness tests (no benchmark sweep)."""
+    """Run the correctness tests (no benchmark sweep), on every core (pytest-xdist)."""
     session.install("-e", ".")
-    session.run("pytest", "tests", *session.posargs)
+    session.run("pytest", "-n", "auto", "tests", *session.posargs)
 
 
 @nox.session

@@ -331,6 +331,7 @@ def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], run: 
             "-o", "python_files=bench_runtime.py",
             "-o", "python_functions=bench_*",
             "-p", "no:cacheprovider",
+            "-p", "no:xdist",  # pytest-benchmark turns itself off under xdist
             "--rootdir", str(bench_file.parent.parent),
             "-v", "--no-header", "-rfE", "--tb=line",
             "--benchmark-columns=median,iqr,rounds",
@@ -341,6 +342,8 @@ def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], run: 
         ]  # fmt: skip
         backend = cases[0].backend if cases else ""
         env = os.environ | thread_env(profile.threads) | RUNTIME_ENV.get(backend, {})
+        # A sweep started from an xdist worker (the test suite) must not look like one itself.
+        env = {k: v for k, v in env.items() if not k.startswith("PYTEST_XDIST_")}
         return _wait_in_own_group(command, env, run.lock_fd)
 
 
