@@ -199,11 +199,6 @@ class HeadlineFiles:
         write_memory(self.out, self.memory)
 
 
-def _bench_entry(case: Case, samples: list[float], extra: dict[str, Any]) -> TimingEntry:
-    """An entry in pytest-benchmark's JSON layout, so the report reads it like any other."""
-    return TimingEntry.from_samples(case, samples, extra, test="headline")
-
-
 def _peak_child(params: dict[str, Any]) -> dict[str, Any]:
     """Runs in a fresh process: peak of the formula and of the streamed passes, as timed."""
     from bench.memory_pass import peak_of
@@ -280,7 +275,12 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     formula_samples = _formula_seconds(inputs, sync)
     formula_median = statistics.median(formula_samples)
     files.timings.append(
-        _bench_entry(formula_case, formula_samples, {"local_gemm_roof": gemm_gflops, "max_rel_error": 0.0})
+        TimingEntry.from_samples(
+            formula_case,
+            formula_samples,
+            {"local_gemm_roof": gemm_gflops, "max_rel_error": 0.0},
+            test="headline",
+        )
     )
     print(f"{device}: formula at the same size: {formula_median * 1e3:.2f} ms (median of {FORMULA_ROUNDS})")
     stream_jacobian("dydx", X, W, dY, block, tiles=list(_first(plan_x, 4)))  # warm-up: buffers, threads
@@ -329,7 +329,9 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
         "max_rel_error": error,
         "formula_seconds": formula_median,
     }
-    files.timings.append(_bench_entry(case, [dydx_seconds + dydw_seconds], extra))
+    files.timings.append(
+        TimingEntry.from_samples(case, [dydx_seconds + dydw_seconds], extra, test="headline")
+    )
     tracker = "torch.cuda" if device.startswith("cuda") else "memray"
     for c, peak in ((formula_case, peaks["formula"]), (case, peaks["streamed"])):
         files.memory.append(MemoryRecord.of(c, "ok", peak, "", tracker, block_bytes=block))
