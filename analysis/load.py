@@ -1,13 +1,13 @@
 """Run directories → one tidy pandas DataFrame, one row per case.
 
-Reads ``run.json``, ``runtime.json`` (pytest-benchmark format) and ``memory.json``. A missing or
-corrupt file is one clear error naming the file; a partial run (one pass missing, or cases
-missing from a pass) loads what it has and says what is missing.
+Reads ``run.json``, ``runtime.json`` (pytest-benchmark format) and ``memory.json`` through
+``bench.records``, which checks every field. A missing, corrupt or invalid file is one clear
+error naming the file (and the field); a partial run (one pass missing, or cases missing from a
+pass) loads what it has and says what is missing.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +16,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cases import Case
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from bench.records import (
+    MemoryRecord,
+    RecordError,
+    RunMeta,
+    TimingEntry,
+    Timings,
+    read_memory,
+    read_run,
+    read_timings,
+)
+from bench.store import MEMORY_FILE, RUNTIME_FILE
 
 NOISY_IQR = 0.10
 """IQR/median above which a timing is flagged noisy (torch.utils.benchmark's threshold)."""
@@ -56,8 +65,12 @@ class Run:
 
     path: Path
     meta: dict[str, Any]
+    """run.json as written (``record.to_json()``), for readers that index it by key."""
     cases: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    record: RunMeta | None = None
+    timings: dict[str, TimingEntry] = field(default_factory=dict)
+    """Each timed case's pytest-benchmark entry, raw rounds included, by case name."""
 
     @property
     def run_id(self) -> str:
@@ -78,42 +91,16 @@ class Run:
         return f"{machine.get('hostname', '?')} ({machine.get('cpu_model', '?')}{gpu})"
 
 
-def _read(path: Path, required: bool) -> Any:
-    if not path.exists():
-        if required:
-            raise RunLoadError(f"{path}: missing; is this a run directory?")
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise RunLoadError(f"{path}: corrupt JSON ({exc.msg} at line {exc.lineno})") from None
-    except OSError as exc:
-        raise RunLoadError(f"{path}: cannot read ({exc.strerror})") from None
-
-
-def _case_row(source: dict[str, Any], path: Path, index: int) -> dict[str, Any]:
-    try:
-        case = Case.from_dict(source)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RunLoadError(f"{path}: entry {index} is not a valid case ({exc})") from None
-    return case.params() | case.predicted()
-
-
-def _runtime_rows(runtime: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
-    if not isinstance(runtime, dict) or not isinstance(runtime.get("benchmarks"), list):
-        raise RunLoadError(f"{path}: not a pytest-benchmark file (no 'benchmarks' list)")
+def _runtime_rows(timings: Timings) -> dict[str, dict[str, Any]]:
     rows = {}
-    for index, bench in enumerate(runtime["benchmarks"]):
-        info, stats = bench.get("extra_info", {}), bench.get("stats")
-        if not isinstance(stats, dict) or "median" not in stats:
-            raise RunLoadError(f"{path}: benchmark {index} has no stats")
-        row = _case_row(info, path, index)
-        q1, q3 = stats.get("q1"), stats.get("q3")
+    for entry in timings.entries:
+        info, stats = entry.extra_info, entry.stats
+        row = entry.case.params() | entry.case.predicted()
         row |= {
             "time_status": "ok",
             "time_reason": "",
-            "time_median_s": stats["median"],
-            "time_iqr_s": (q3 - q1) if q1 is not None and q3 is not None else stats.get("iqr"),
+            "time_median_s": entry.median,
+            "time_iqr_s": entry.iqr,
             "time_min_s": stats.get("min"),
             "time_rounds": stats.get("rounds"),
             "max_rel_error": info.get("max_rel_error"),
@@ -124,26 +111,22 @@ def _runtime_rows(runtime: dict[str, Any], path: Path) -> dict[str, dict[str, An
         if info.get("headline"):  # a run of `nox -s headline`: the streamed case at full size
             row |= {f"headline_{key}": info.get(key) for key in HEADLINE_FIELDS}
         rows[row["case"]] = row
-    for index, entry in enumerate(runtime.get("not_measured", [])):
-        row = _case_row(entry, path, index)
-        row |= {"time_status": entry.get("status", "failed"), "time_reason": entry.get("reason", "")}
+    for skipped in timings.not_timed:
+        row = skipped.case.params() | skipped.case.predicted()
+        row |= {"time_status": skipped.status, "time_reason": skipped.reason}
         rows.setdefault(row["case"], row)
     return rows
 
 
-def _memory_rows(memory: list[dict[str, Any]], path: Path) -> dict[str, dict[str, Any]]:
-    if not isinstance(memory, list):
-        raise RunLoadError(f"{path}: expected a list of records")
+def _memory_rows(memory: list[MemoryRecord]) -> dict[str, dict[str, Any]]:
     rows = {}
-    for index, record in enumerate(memory):
-        if "status" not in record:
-            raise RunLoadError(f"{path}: record {index} has no status")
-        row = _case_row(record, path, index)
+    for record in memory:
+        row = record.case.params() | record.case.predicted()
         row |= {
-            "memory_status": record["status"],
-            "memory_reason": record.get("reason", ""),
-            "peak_bytes": record.get("peak_bytes"),
-            "tracker": record.get("tracker"),
+            "memory_status": record.status,
+            "memory_reason": record.reason,
+            "peak_bytes": record.peak_bytes,
+            "tracker": record.tracker,
         }
         rows[row["case"]] = row
     return rows
@@ -207,31 +190,33 @@ def _combine(timed: dict, memory: dict, meta: dict[str, Any], run_id: str) -> pd
 
 
 def load_run(run_dir: Path | str) -> Run:
-    """Load one run directory; raises RunLoadError naming the file on bad input."""
+    """Load one run directory; raises RunLoadError naming the file (and field) on bad input."""
     path = Path(run_dir)
     if not path.is_dir():
         raise RunLoadError(f"{path}: not a directory")
-    meta = _read(path / RUN_FILE, required=True)
-    if not isinstance(meta, dict) or "profile" not in meta:
-        raise RunLoadError(f"{path / RUN_FILE}: not a run file (no 'profile')")
-    runtime = _read(path / RUNTIME_FILE, required=False)
-    memory = _read(path / MEMORY_FILE, required=False)
+    try:
+        record = read_run(path)
+        timings = read_timings(path)
+        memory = read_memory(path)
+    except RecordError as exc:
+        raise RunLoadError(str(exc)) from None
+    meta = record.to_json()
     warnings = []
-    if runtime is None:
+    if timings is None:
         warnings.append(f"{path / RUNTIME_FILE}: missing; no timings in this run")
     if memory is None:
         warnings.append(f"{path / MEMORY_FILE}: missing; no peak memory in this run")
-    if runtime is None and memory is None:
+    if timings is None and memory is None:
         raise RunLoadError(f"{path}: holds neither {RUNTIME_FILE} nor {MEMORY_FILE}; nothing to analyse")
-    timed = _runtime_rows(runtime, path / RUNTIME_FILE) if runtime is not None else {}
-    peaks = _memory_rows(memory, path / MEMORY_FILE) if memory is not None else {}
-    expected = meta.get("cases")
+    timed = _runtime_rows(timings) if timings is not None else {}
+    peaks = _memory_rows(memory) if memory is not None else {}
+    expected = record.cases
     found = len(timed.keys() | peaks.keys())
-    if meta.get("status") != "complete" or (expected is not None and found < expected):
-        warnings.append(
-            f"{path}: partial run ({found} of {expected} cases recorded, status {meta.get('status')})"
-        )
-    return Run(path, meta, _combine(timed, peaks, meta, run_name(meta, path)), warnings)
+    if record.status != "complete" or (expected is not None and found < expected):
+        warnings.append(f"{path}: partial run ({found} of {expected} cases recorded, status {record.status})")
+    frame = _combine(timed, peaks, meta, run_name(meta, path))
+    by_case = {entry.case.name: entry for entry in timings.entries} if timings is not None else {}
+    return Run(path, meta, frame, warnings, record, by_case)
 
 
 def write_results(run: Run) -> Path:

@@ -38,7 +38,6 @@ import pandas as pd
 from analysis.load import Run, load_run
 from bench.costs import TIME_DRIVER, format_bytes
 from bench.methods import METHODS
-from bench.store import RUNTIME_FILE
 
 BASELINE_SCHEMA = 2
 """2: normalised time against the run's median roof, and the profile's thread count recorded.
@@ -109,11 +108,7 @@ def run_roofs(cases: pd.DataFrame) -> dict[tuple[str, str, str, str], float]:
 
 def metrics_of(run: Run) -> dict[str, dict[str, Any]]:
     """Per case: peak bytes, raw and normalised time samples, ratio samples to the formula."""
-    runtime = json.loads((run.path / RUNTIME_FILE).read_text()) if (run.path / RUNTIME_FILE).exists() else {}
-    samples = {
-        b["extra_info"]["case"]: b["stats"].get("data") or [b["stats"]["median"]]
-        for b in runtime.get("benchmarks", [])
-    }
+    samples = {name: entry.samples for name, entry in run.timings.items()}
     cases = run.cases
     roofs = run_roofs(cases)
     out: dict[str, dict[str, Any]] = {}

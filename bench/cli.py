@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -41,19 +41,20 @@ from bench.machine import machine_info
 from bench.memory_pass import run_memory_pass, skipped_record
 from bench.methods import METHODS
 from bench.profiles import PROFILES, Profile, build_cases
+from bench.records import (
+    MemoryRecord,
+    RecordError,
+    RunMeta,
+    mark_status,
+    read_memory,
+    read_run,
+    read_timings,
+    write_memory,
+    write_run_meta,
+)
 from bench.roofs import measure_roofs, roof_buffer_bytes
 from bench.runtime_plugin import RUN_FILE_EXIT
-from bench.store import (
-    MEMORY_FILE,
-    RUN_FILE,
-    RUN_FILES,
-    RUNTIME_FILE,
-    SCHEMA_VERSION,
-    RunFileError,
-    mark_status,
-    read_json,
-    write_json_atomic,
-)
+from bench.store import RUN_FILE, RUN_FILES, RUNTIME_FILE, RunFileError, write_json_atomic
 from bench.summary import summary_table
 from bench.threads import pinned_threads, thread_env
 
@@ -138,28 +139,27 @@ def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | 
 def resume_options(run_dir: Path) -> Options:
     """The stored options of a run that can be resumed; UsageError (one line) otherwise.
 
-    Every file is checked before anything is written: a resume refused here leaves the run
-    exactly as it was.
+    Every file is checked (``bench.records``) before anything is written: a resume refused here
+    leaves the run exactly as it was.
     """
-    run = _read_or_usage(run_dir / RUN_FILE)
-    where = f"--resume {run_dir}: {RUN_FILE}"
-    stored = run.get("options") if isinstance(run, dict) else None
-    if not isinstance(stored, dict):
-        raise UsageError(f"{where} holds no run options; is this a run directory?")
-    if stored.get("profile") == "headline":
-        raise UsageError(f"{where} is a headline run; only a sweep can be resumed (run the headline again)")
     try:
-        options = Options(
-            profile=stored["profile"],
-            device=stored["device"],
-            methods=tuple(stored["methods"]),
-            memory_budget=stored["memory_budget"],
-            passes=tuple(stored["passes"]),
-        )
-    except (KeyError, TypeError) as exc:
-        raise UsageError(f"{where}: malformed options ({type(exc).__name__}: {exc})") from None
+        meta = read_run(run_dir)
+        read_timings(run_dir)
+        read_memory(run_dir)
+    except RecordError as exc:
+        raise UsageError(f"cannot resume {run_dir}: {exc}") from None
+    where = f"--resume {run_dir}: {RUN_FILE}"
+    if meta.is_headline:
+        raise UsageError(f"{where} is a headline run; only a sweep can be resumed (run the headline again)")
+    stored = meta.options
+    options = Options(
+        profile=stored["profile"],
+        device=stored["device"],
+        methods=tuple(stored["methods"]),
+        memory_budget=stored.get("memory_budget"),
+        passes=tuple(stored["passes"]),
+    )
     _check_options(options, where)
-    _check_done_files(run_dir)
     return options
 
 
@@ -176,49 +176,6 @@ def _check_options(options: Options, where: str) -> None:
     if bad:
         shown = ", ".join(f"{name}={getattr(options, name)!r}" for name in bad)
         raise UsageError(f"{where}: malformed options ({shown})")
-
-
-def _check_done_files(run_dir: Path) -> None:
-    """runtime.json and memory.json, where present, must name their cases as a resume reads them."""
-    runtime = _read_or_usage(run_dir / RUNTIME_FILE) if (run_dir / RUNTIME_FILE).exists() else {}
-    memory = _read_or_usage(run_dir / MEMORY_FILE) if (run_dir / MEMORY_FILE).exists() else []
-    bad = _malformed(runtime, memory)
-    if bad:
-        raise UsageError(
-            f"--resume {run_dir}: {bad} does not list its cases as a run writes them; not resumed"
-        )
-
-
-def _malformed(runtime: Any, memory: Any) -> str | None:
-    """The name of the file whose cases cannot be read, or None."""
-
-    def names_cases(entries: Any, key: tuple[str, ...]) -> bool:
-        if not isinstance(entries, list):
-            return False
-        for entry in entries:
-            for part in key:
-                entry = entry.get(part) if isinstance(entry, dict) else None
-            if not isinstance(entry, str):
-                return False
-        return True
-
-    if not isinstance(runtime, dict) or not (
-        names_cases(runtime.get("benchmarks", []), ("extra_info", "case"))
-        and names_cases(runtime.get("not_measured", []), ("case",))
-    ):
-        return RUNTIME_FILE
-    if not names_cases(memory, ("case",)):
-        return MEMORY_FILE
-    return None
-
-
-def _read_or_usage(path: Path) -> Any:
-    if not path.exists():
-        raise UsageError(f"{path} does not exist")
-    try:
-        return read_json(path)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
 
 
 def prepare_run_dir(out: Path | None, profile: str) -> Path:
@@ -272,9 +229,8 @@ def _profile_record(profile: Profile) -> dict[str, Any]:
 
 
 def _runtime_done(run_dir: Path) -> set[str]:
-    runtime = read_json(run_dir / RUNTIME_FILE, default={})
-    done = {b["extra_info"]["case"] for b in runtime.get("benchmarks", [])}
-    return done | {entry["case"] for entry in runtime.get("not_measured", [])}
+    timings = read_timings(run_dir)
+    return timings.cases if timings is not None else set()
 
 
 def run_runtime_pass(run_dir: Path, cases: list[Case], reasons: dict[str, str], run: RunContext) -> int:
@@ -366,24 +322,23 @@ def _wait_in_own_group(command: list[str], env: dict[str, str], lock_fd: int) ->
 
 
 def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str], threads: int | None = None) -> None:
-    path = run_dir / MEMORY_FILE
-    records: list[dict[str, Any]] = read_json(path, default=[])
-    done = {r["case"] for r in records}
+    records = read_memory(run_dir) or []
+    done = {r.case.name for r in records}
     todo = [c for c in cases if c.name not in done]
     for case in todo:
         if case.name in reasons:
             records.append(skipped_record(case, reasons[case.name]))
-    write_json_atomic(path, records)
+    write_memory(run_dir, records)
     measured = [c for c in todo if c.name not in reasons]
     print(f"memory pass: {len(measured)} cases, each in a fresh process", flush=True)
 
-    def keep(record: dict[str, Any]) -> None:
+    def keep(record: MemoryRecord) -> None:
         records.append(record)
-        write_json_atomic(path, records)
-        peak = record["peak_bytes"]
-        shown = format_bytes(peak) if peak is not None else f"{record['status']}: {record['reason']}"
+        write_memory(run_dir, records)
+        peak = record.peak_bytes
+        shown = format_bytes(peak) if peak is not None else f"{record.status}: {record.reason}"
         count = len(records) - len(done) - (len(todo) - len(measured))
-        print(f"  [{count}/{len(measured)}] {record['case']}: {shown}", flush=True)
+        print(f"  [{count}/{len(measured)}] {record.case.name}: {shown}", flush=True)
 
     run_memory_pass(measured, keep, threads)
 
@@ -398,20 +353,22 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     cases = build_cases(profile, options.methods, devices)
     reasons = skip_reasons(cases, profile, budget_by_device)
 
-    run = read_json(run_dir / RUN_FILE, default=None) if resuming else None
-    if run is None:
-        run = {
-            "schema": SCHEMA_VERSION,
-            "run_id": uuid.uuid4().hex,  # unique: directories of two machines may share a name
-            "run_name": run_dir.name,
-            "options": asdict(options),
-            "profile": _profile_record(profile),
-            "machine": machine_info(),
-            "devices": dict(left_out),
-            "runtime_env": RUNTIME_ENV,
-        }
+    if resuming:
+        meta = read_run(run_dir)
+    else:
+        meta = RunMeta(
+            run_id=uuid.uuid4().hex,  # unique: directories of two machines may share a name
+            run_name=run_dir.name,
+            options=asdict(options),
+            profile=_profile_record(profile),
+            machine=machine_info(),
+            devices=dict(left_out),
+            status="running",
+            extra={"runtime_env": RUNTIME_ENV},
+        )
+    run_devices = {name: dict(entry) for name, entry in meta.devices.items()}
     for device in devices:
-        entry = run["devices"].setdefault(device, {"status": "run"})
+        entry = run_devices.setdefault(device, {"status": "run"})
         entry["memory_budget_bytes"] = budget_by_device[device]
         entry["roof_buffer_bytes"] = roof_buffer_bytes(device, profile.dtypes, budget_by_device[device])
         if "roofs" not in entry:
@@ -420,9 +377,8 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
             )
             with pinned_threads(profile.threads):
                 entry["roofs"] = measure_roofs(device, profile.dtypes, budget_by_device[device])
-    run["status"] = "running"
-    run["cases"] = len(cases)
-    write_json_atomic(run_dir / RUN_FILE, run)
+    meta = replace(meta, devices=run_devices, status="running", cases=len(cases))
+    write_run_meta(run_dir, meta)
     print(
         f"{len(cases)} cases ({len(reasons)} skipped), profile {profile.name}; writing to {run_dir}",
         flush=True,
@@ -445,13 +401,9 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     if "memory" in options.passes:
         run_memory(run_dir, cases, reasons, profile.threads)
 
-    run["status"] = "complete"
-    run["finished_utc"] = datetime.now(UTC).isoformat()
-    write_json_atomic(run_dir / RUN_FILE, run)
-    runtime = read_json(run_dir / RUNTIME_FILE, default={})
-    memory = read_json(run_dir / MEMORY_FILE, default=[])
+    write_run_meta(run_dir, meta.with_status("complete"))
     print()
-    print(summary_table(run, runtime, memory))
+    print(summary_table(meta, read_timings(run_dir), read_memory(run_dir) or []))
     print(f"\nrun directory: {run_dir}")
     return write_report(run_dir)
 

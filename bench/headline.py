@@ -31,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -44,17 +45,19 @@ from bench.inputs import dx_relative_error, make_inputs, synchronizer
 from bench.lock import RunLockedError, run_lock
 from bench.machine import machine_info
 from bench.methods import METHODS
-from bench.roofs import local_roof, roof_buffer_bytes
-from bench.store import (
-    MEMORY_FILE,
-    RUN_FILE,
-    RUN_FILES,
-    RUNTIME_FILE,
-    SCHEMA_VERSION,
-    RunFileError,
+from bench.records import (
+    MemoryRecord,
+    NotTimed,
+    RunMeta,
+    TimingEntry,
+    Timings,
     mark_status,
-    write_json_atomic,
+    write_memory,
+    write_run_meta,
+    write_timings,
 )
+from bench.roofs import local_roof, roof_buffer_bytes
+from bench.store import RUN_FILES, RunFileError
 from bench.streamed import stream_jacobian, tile_plan
 from bench.tiles import Tile, default_block_bytes, plan
 
@@ -179,33 +182,21 @@ def _sampled(tiles: Any, stride: int) -> list[Tile]:
     return [t for k, t in enumerate(tiles) if k % stride == 0]
 
 
-def _bench_entry(case: Case, samples: list[float], extra: dict[str, Any]) -> dict[str, Any]:
-    """An entry in pytest-benchmark's JSON layout, so the report reads it like any other."""
-    ordered = sorted(samples)
-    q = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else [ordered[0]] * 3
-    stats = {
-        "min": ordered[0],
-        "max": ordered[-1],
-        "mean": statistics.fmean(ordered),
-        "stddev": statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
-        "rounds": len(ordered),
-        "median": statistics.median(ordered),
-        "q1": q[0],
-        "q3": q[2],
-        "iqr": q[2] - q[0],
-        "iterations": 1,
-        "data": samples,
-    }
-    return {
-        "group": None,
-        "name": f"headline[{case.name}]",
-        "fullname": f"bench/headline.py::headline[{case.name}]",
-        "params": {"case_name": case.name},
-        "param": case.name,
-        "extra_info": case.params() | case.predicted() | extra,
-        "options": {"timer": "perf_counter", "rounds": len(ordered)},
-        "stats": stats,
-    }
+@dataclass
+class HeadlineFiles:
+    """The run's three files as they stand; ``save`` rewrites them together through bench.records."""
+
+    out: Path
+    meta: RunMeta
+    devices: dict[str, dict[str, Any]]
+    timings: list[TimingEntry] = field(default_factory=list)
+    not_timed: list[NotTimed] = field(default_factory=list)
+    memory: list[MemoryRecord] = field(default_factory=list)
+
+    def save(self) -> None:
+        write_run_meta(self.out, replace(self.meta, devices=self.devices))
+        write_timings(self.out, Timings(tuple(self.timings), tuple(self.not_timed)))
+        write_memory(self.out, self.memory)
 
 
 def _peak_child(params: dict[str, Any]) -> dict[str, Any]:
@@ -245,14 +236,12 @@ def _measure_peaks(case: Case, block: int, full_dw: bool) -> dict[str, int]:
     return peaks
 
 
-def run_device(
-    device: str, args: argparse.Namespace, files: dict[str, Any], save: Callable[[], None]
-) -> None:
+def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> None:
     n, d, m = args.target
     case = Case("streamed-torch", "", device, DTYPE, n, d, m)
     formula_case = Case("formula-torch", "", device, DTYPE, n, d, m)
     block = args.block_bytes or default_block_bytes(device)
-    files[RUN_FILE]["devices"][device] = {"status": "running", "block_bytes": block}
+    files.devices[device] = {"status": "running", "block_bytes": block}
     dydx_bytes, dydw_bytes = costs.jacobian_bytes(n, d, m, DTYPE)
     plan_x = plan("dydx", n, d, m, 4, block)
     plan_w = plan("dydw", n, d, m, 4, block)
@@ -264,18 +253,17 @@ def run_device(
     )
     budget = args.memory_budget or budgets.default_budget(device)
     need = case.needed_bytes(block)  # with the real tile: a 1 GiB tile needs 1 GiB
-    memory = files[MEMORY_FILE]
     if need > budget:
         reason = f"needs {costs.format_bytes(need)}, budget {costs.format_bytes(budget)}"
         print(f"{device}: skipped: {reason}")
-        files[RUN_FILE]["devices"][device] = {"status": "skipped", "reason": reason, "block_bytes": block}
-        memory.append(_memory_record(case, "skipped", None, reason, "none", block))
-        save()
+        files.devices[device] = {"status": "skipped", "reason": reason, "block_bytes": block}
+        files.memory.append(MemoryRecord.of(case, "skipped", None, reason, "none", block_bytes=block))
+        files.save()
         return
     sync = synchronizer(device)
     copy_gbps = local_roof("torch", device, DTYPE, "copy", budget)
     gemm_gflops = local_roof("torch", device, DTYPE, "gemm", budget)
-    device_entry = files[RUN_FILE]["devices"][device] = {
+    device_entry = files.devices[device] = {
         "status": "run",
         "memory_budget_bytes": budget,
         "block_bytes": block,
@@ -286,8 +274,13 @@ def run_device(
     X, W, dY = inputs
     formula_samples = _formula_seconds(inputs, sync)
     formula_median = statistics.median(formula_samples)
-    files[RUNTIME_FILE]["benchmarks"].append(
-        _bench_entry(formula_case, formula_samples, {"local_gemm_roof": gemm_gflops, "max_rel_error": 0.0})
+    files.timings.append(
+        TimingEntry.from_samples(
+            formula_case,
+            formula_samples,
+            {"local_gemm_roof": gemm_gflops, "max_rel_error": 0.0},
+            test="headline",
+        )
     )
     print(f"{device}: formula at the same size: {formula_median * 1e3:.2f} ms (median of {FORMULA_ROUNDS})")
     stream_jacobian("dydx", X, W, dY, block, tiles=list(_first(plan_x, 4)))  # warm-up: buffers, threads
@@ -303,7 +296,7 @@ def run_device(
         flush=True,
     )
     device_entry["dydx"] = {"seconds": dydx_seconds, "effective_gbps": effective, "max_rel_error": error}
-    save()  # a finished dY/dX pass survives an interrupted dY/dW pass
+    files.save()  # a finished dY/dX pass survives an interrupted dY/dW pass
     full_dw = device.startswith("cuda") or args.with_dw
     tiles = None if full_dw else _sampled(plan_w, DW_SAMPLE_STRIDE)
     bar = ProgressBar(
@@ -336,24 +329,18 @@ def run_device(
         "max_rel_error": error,
         "formula_seconds": formula_median,
     }
-    files[RUNTIME_FILE]["benchmarks"].append(_bench_entry(case, [dydx_seconds + dydw_seconds], extra))
+    files.timings.append(
+        TimingEntry.from_samples(case, [dydx_seconds + dydw_seconds], extra, test="headline")
+    )
     tracker = "torch.cuda" if device.startswith("cuda") else "memray"
     for c, peak in ((formula_case, peaks["formula"]), (case, peaks["streamed"])):
-        memory.append(_memory_record(c, "ok", peak, "", tracker, block))
+        files.memory.append(MemoryRecord.of(c, "ok", peak, "", tracker, block_bytes=block))
     print(
         f"{device}: peak {costs.format_bytes(peaks['streamed'])} above the inputs "
         f"(dense dY/dX alone would need {costs.format_bytes(dydx_bytes)})",
         flush=True,
     )
-    save()
-
-
-def _memory_record(
-    case: Case, status: str, peak: int | None, reason: str, tracker: str, block: int
-) -> dict[str, Any]:
-    counts = case.predicted(block)
-    record = {"status": status, "peak_bytes": peak, "predicted_bytes": counts["predicted_peak_bytes"]}
-    return case.params() | counts | record | {"reason": reason, "tracker": tracker}
+    files.save()
 
 
 def _first(tiles: Any, count: int) -> list[Tile]:
@@ -409,53 +396,41 @@ def _run(args: argparse.Namespace, out: Path) -> int:
         skipped["cuda"] = {"status": "skipped", "reason": "CUDA is not available on this machine"}
         print("cuda: skipped: CUDA is not available on this machine")
     n, d, m = args.target
-    files: dict[str, Any] = {
-        RUN_FILE: {
-            "schema": SCHEMA_VERSION,
-            "run_id": uuid.uuid4().hex,  # unique: directories of two machines may share a name
-            "run_name": out.name,
-            "options": {
-                "profile": "headline",
-                "device": args.device,
-                "methods": ["streamed-torch", "formula-torch"],
-                "memory_budget": args.memory_budget,
-                "passes": ["runtime", "memory"],
-            },
-            "profile": {
-                "name": "headline",
-                "target": [n, d, m],
-                "dw_sample_stride": DW_SAMPLE_STRIDE,
-                "axes": {},
-            },
-            "machine": machine_info(),
-            "devices": skipped,
-            "status": "running",
-            "cases": 2 * len(devices),
+    meta = RunMeta(
+        run_id=uuid.uuid4().hex,  # unique: directories of two machines may share a name
+        run_name=out.name,
+        options={
+            "profile": "headline",
+            "device": args.device,
+            "methods": ["streamed-torch", "formula-torch"],
+            "memory_budget": args.memory_budget,
+            "passes": ["runtime", "memory"],
         },
-        RUNTIME_FILE: {"benchmarks": [], "not_measured": [], "machine_info": {}, "commit_info": {}},
-        MEMORY_FILE: [],
-    }
-
-    def save() -> None:
-        for name, data in files.items():
-            write_json_atomic(out / name, data)
+        profile={"name": "headline", "target": [n, d, m], "dw_sample_stride": DW_SAMPLE_STRIDE, "axes": {}},
+        machine=machine_info(),
+        devices={},
+        status="running",
+        cases=2 * len(devices),
+    )
+    files = HeadlineFiles(out, meta, dict(skipped))
+    save = files.save
 
     device = devices[0]
     try:
         save()
         for device in devices:
             try:
-                run_device(device, args, files, save)
+                run_device(device, args, files)
             except (MemoryError, torch.cuda.OutOfMemoryError) as exc:  # a budget larger than the memory
                 reason = f"out of memory: {str(exc).splitlines()[0]}"
-                files[RUN_FILE]["devices"][device] = {"status": "failed", "reason": reason}
+                files.devices[device] = {"status": "failed", "reason": reason}
                 print(f"{device}: failed: {reason}", file=sys.stderr)
                 save()
     except (InterruptedPassError, KeyboardInterrupt) as exc:
         reason = str(exc) if isinstance(exc, InterruptedPassError) else f"interrupted on {device}"
         case = Case("streamed-torch", "", device, DTYPE, n, d, m)
-        files[RUNTIME_FILE]["not_measured"].append(case.params() | {"status": "failed", "reason": reason})
-        files[RUN_FILE]["status"] = "interrupted"
+        files.not_timed.append(NotTimed(case, "failed", reason))
+        files.meta = files.meta.with_status("interrupted")
         try:
             save()
         except RunFileError as error:
@@ -467,8 +442,7 @@ def _run(args: argparse.Namespace, out: Path) -> int:
         mark_status(out, exc.status)
         print(f"headline: error: {exc}; the run stopped", file=sys.stderr)
         return 2
-    files[RUN_FILE]["status"] = "complete"
-    files[RUN_FILE]["finished_utc"] = datetime.now(UTC).isoformat()
+    files.meta = files.meta.with_status("complete")
     save()
     print(f"run directory: {out}")
     return 0

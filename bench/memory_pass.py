@@ -38,25 +38,15 @@ from bench.cases import Case
 from bench.children import die_with_parent_here, expect_to_be_parent, stop_fork_server
 from bench.inputs import make_inputs
 from bench.methods import METHODS, make_workspace
+from bench.records import MemoryRecord
 from bench.threads import pinned_threads, threads_in_use
 
 
-def _record(case: Case, status: str, peak: int | None, reason: str, tracker: str) -> dict[str, Any]:
-    predicted = case.predicted()
-    return (
-        case.params()
-        | predicted
-        | {
-            "status": status,
-            "peak_bytes": peak,
-            "predicted_bytes": predicted["predicted_peak_bytes"],
-            "reason": reason,
-            "tracker": tracker,
-        }
-    )
+def _record(case: Case, status: str, peak: int | None, reason: str, tracker: str) -> MemoryRecord:
+    return MemoryRecord.of(case, status, peak, reason, tracker)
 
 
-def skipped_record(case: Case, reason: str) -> dict[str, Any]:
+def skipped_record(case: Case, reason: str) -> MemoryRecord:
     return _record(case, "skipped", None, reason, "none")
 
 
@@ -106,7 +96,7 @@ def _case_run(case: Case, inputs: tuple[Any, Any, Any]) -> Callable[[], None]:
     return run
 
 
-def measure_case(case_data: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
+def measure_case(case_data: dict[str, Any], threads: int | None = None) -> MemoryRecord:
     """Measure one case's peak; runs in a fresh child. Failures come back as records.
 
     ``threads`` pins the CPU pools as the runtime pass does: per-thread BLAS buffers are part of
@@ -126,7 +116,7 @@ def measure_case(case_data: dict[str, Any], threads: int | None = None) -> dict[
     except Exception as exc:
         last = traceback.format_exception_only(exc)[-1].strip()
         return _record(case, "failed", None, last, tracker)
-    return _record(case, "ok", peak, "", tracker) | {"threads": used}
+    return MemoryRecord.of(case, "ok", peak, "", tracker, threads=used)
 
 
 def fork_pool() -> ProcessPoolExecutor:
@@ -141,7 +131,7 @@ def fork_pool() -> ProcessPoolExecutor:
 
 def run_memory_pass(
     cases: Iterable[Case],
-    on_record: Callable[[dict[str, Any]], None],
+    on_record: Callable[[MemoryRecord], None],
     threads: int | None = None,
 ) -> None:
     """Measure each case in a fresh child and hand each record to ``on_record`` as it lands."""

@@ -76,22 +76,3 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
     with path.open() as handle:
         return json.load(handle)
-
-
-def mark_status(run_dir: Path, status: str) -> bool:
-    """Set run.json's ``status`` if it says "running" and can still be written; True if it was.
-
-    Used on the way out of a run that was interrupted or hit a full disk: best effort, since the
-    disk may be full, and never raising, since the run is already ending with its own error. A
-    run already "complete" stays so (Ctrl-C while its report is drawn loses no measurement).
-    """
-    path = Path(run_dir) / RUN_FILE
-    try:
-        run = read_json(path)
-        if not isinstance(run, dict) or run.get("status") != "running":
-            return False
-        run["status"] = status
-        write_json_atomic(path, run)
-    except (OSError, ValueError, RunFileError):
-        return False
-    return True

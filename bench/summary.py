@@ -7,9 +7,9 @@ the same backend, device and dtype.
 
 from __future__ import annotations
 
-from typing import Any
-
+from bench.cases import Case
 from bench.costs import format_bytes
+from bench.records import MemoryRecord, RunMeta, Timings
 
 Point = tuple[int, int, int]
 
@@ -35,25 +35,15 @@ def _choose_axis(axes: dict[str, list[list[int]]], times: dict[tuple, float]) ->
     return max(axes, key=score)
 
 
-def summary_table(run: dict[str, Any], runtime: dict[str, Any], memory: list[dict[str, Any]]) -> str:
+def _key(case: Case) -> tuple:
+    return (case.label, case.backend, case.device, case.dtype, (case.n, case.d, case.m))
+
+
+def summary_table(meta: RunMeta, timings: Timings | None, memory: list[MemoryRecord]) -> str:
     """Rows: size on the chosen axis × method; columns: time, peak, ratios to the formula."""
-    times: dict[tuple, float] = {}
-    for bench in runtime.get("benchmarks", []):
-        info = bench["extra_info"]
-        key = (
-            info["label"],
-            info["backend"],
-            info["device"],
-            info["dtype"],
-            (info["n"], info["d"], info["m"]),
-        )
-        times[key] = bench["stats"]["median"]
-    peaks: dict[tuple, int] = {}
-    for rec in memory:
-        if rec["status"] == "ok":
-            key = (rec["label"], rec["backend"], rec["device"], rec["dtype"], (rec["n"], rec["d"], rec["m"]))
-            peaks[key] = rec["peak_bytes"]
-    axes = run["profile"]["axes"]
+    times = {_key(entry.case): entry.median for entry in (timings.entries if timings else ())}
+    peaks = {_key(r.case): r.peak_bytes for r in memory if r.status == "ok" and r.peak_bytes is not None}
+    axes = meta.profile["axes"]
     if not times and not peaks:
         return "no case was measured"
     axis = _choose_axis(axes, times or dict.fromkeys(peaks, 0.0))

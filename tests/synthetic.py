@@ -15,7 +15,15 @@ import numpy as np
 from bench.cases import Case
 from bench.methods import METHODS
 from bench.profiles import PROFILES, Profile, build_cases
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, SCHEMA_VERSION, write_json_atomic
+from bench.records import (
+    MemoryRecord,
+    RunMeta,
+    TimingEntry,
+    Timings,
+    write_memory,
+    write_run_meta,
+    write_timings,
+)
 
 TimeLaw = Callable[[Case], float]
 
@@ -35,29 +43,13 @@ def cost_law(per_byte: float, per_flop: float, constant: float) -> TimeLaw:
     return law
 
 
-def _record(case: Case, status: str, peak: int | None, reason: str) -> dict:
-    counts = case.predicted()
-    extra = dict(
-        status=status, peak_bytes=peak, predicted_bytes=counts["predicted_peak_bytes"], reason=reason
-    )
-    return case.params() | counts | extra | {"tracker": "memray" if peak else "none"}
-
-
-def _benchmark(case: Case, samples: np.ndarray) -> dict:
-    q1, median, q3 = (float(v) for v in np.percentile(samples, [25, 50, 75]))
-    stats = dict(min=float(samples.min()), max=float(samples.max()), median=median, q1=q1, q3=q3)
-    stats |= dict(iqr=q3 - q1, rounds=len(samples), mean=float(samples.mean()), data=samples.tolist())
-    return {
-        "name": f"bench_backward[{case.name}]",
-        "params": {"case_name": case.name},
-        "extra_info": case.params() | case.predicted() | {"max_rel_error": 1e-7},
-        "stats": stats,
-    }
+def _record(case: Case, status: str, peak: int | None, reason: str) -> MemoryRecord:
+    return MemoryRecord.of(case, status, peak, reason, "memray" if peak else "none")
 
 
 def _run_meta(
     spec: Profile, methods: tuple[str, ...], run_id: str, ram: int, llc: int | None, count: int
-) -> dict:
+) -> RunMeta:
     machine = dict(
         hostname="synthetic", cpu_model="Synthetic CPU", cores=2, ram_bytes=ram, llc_bytes=llc, gpus=[]
     )
@@ -65,16 +57,15 @@ def _run_meta(
     machine |= dict(commit={"id": "0" * 40, "dirty": False}, timestamp_utc="2026-11-28T00:00:00+00:00")
     roofs = {"gemm": {"float32": {"gflops": 100.0}}, "copy": {"gbps": 20.0}}
     options = dict(profile=spec.name, device="cpu", methods=list(methods), memory_budget=None)
-    return {
-        "schema": SCHEMA_VERSION,
-        "run_id": run_id,
-        "options": options | {"passes": ["runtime", "memory"]},
-        "profile": asdict(spec) | {"axes": spec.axes()},
-        "machine": machine,
-        "devices": {"cpu": {"status": "run", "memory_budget_bytes": ram // 2, "roofs": roofs}},
-        "status": "complete",
-        "cases": count,
-    }
+    return RunMeta(
+        run_id=run_id,
+        options=options | {"passes": ["runtime", "memory"]},
+        profile=asdict(spec) | {"axes": spec.axes()},
+        machine=machine,
+        devices={"cpu": {"status": "run", "memory_budget_bytes": ram // 2, "roofs": roofs}},
+        status="complete",
+        cases=count,
+    )
 
 
 def write_run(
@@ -101,12 +92,11 @@ def write_run(
         if reason:
             records.append(_record(case, "skipped", None, reason))
             continue
-        samples = time_law(case) * (1 + noise * rng.standard_normal(11))
-        benchmarks.append(_benchmark(case, samples))
+        samples = time_law(case) * np.exp(noise * rng.standard_normal(11))  # times stay positive
+        benchmarks.append(TimingEntry.from_samples(case, samples, {"max_rel_error": 1e-7}))
         records.append(_record(case, "ok", case.predicted()["predicted_peak_bytes"] + peak_overhead, ""))
     meta = _run_meta(spec, methods, run_id or path.name, ram_bytes, llc_bytes, len(cases))
-    write_json_atomic(path / RUN_FILE, meta)
-    runtime = {"benchmarks": benchmarks, "not_measured": [], "machine_info": {}, "commit_info": {}}
-    write_json_atomic(path / RUNTIME_FILE, runtime | {"datetime": "2026-11-28", "version": "5.2"})
-    write_json_atomic(path / MEMORY_FILE, records)
+    write_run_meta(path, meta)
+    write_timings(path, Timings(tuple(benchmarks), rest={"datetime": "2026-11-28"}))
+    write_memory(path, records)
     return path

@@ -76,7 +76,7 @@ def test_resume_of_a_directory_without_a_run_gives_one_line_error(capsys, tmp_pa
 def test_resume_with_corrupt_run_file_gives_one_line_error(capsys, tmp_path):
     (tmp_path / RUN_FILE).write_text("{ not json")
     status, err = _run(capsys, "--resume", str(tmp_path))
-    _assert_one_line_error(status, err, f"cannot read {tmp_path / RUN_FILE}")
+    _assert_one_line_error(status, err, f"{tmp_path / RUN_FILE}: corrupt JSON")
 
 
 def test_resume_combined_with_out_gives_one_line_error(capsys, tmp_path):

@@ -181,7 +181,7 @@ def test_api_jacobian_peaks_match_memray_in_a_fresh_process_within_two_percent()
         Case(name.replace("-dydx", "-torch"), "", "cpu", "float32", *s) for name, s in MEMRAY_CASES.items()
     ]
     records: list[dict] = []
-    run_memory_pass(cases, records.append, threads=1)
+    run_memory_pass(cases, lambda r: records.append(r.to_json()), threads=1)
     assert [r["status"] for r in records] == ["ok"] * len(cases)
     for record in records:
         assert record["predicted_bytes"] >= 4 * 2**20

@@ -15,7 +15,7 @@ def test_each_child_reports_its_own_peak_not_the_previous_cases():
     small = Case("formula-torch", "", "cpu", "float32", 16, 64, 64)
     warm = Case("explicit-numpy", "warm", "cpu", "float32", 16, 64, 64)
     records: list[dict] = []
-    run_memory_pass([big, small, warm], records.append)
+    run_memory_pass([big, small, warm], lambda r: records.append(r.to_json()))
     by_case = {r["case"]: r for r in records}
     assert [r["status"] for r in records] == ["ok", "ok", "ok"]
     for case in (big, warm):  # a Jacobian this size is predicted to within 1%
@@ -32,7 +32,7 @@ def test_failure_while_measuring_is_a_failed_record_with_its_reason(monkeypatch)
         raise RuntimeError("allocator exploded")
 
     monkeypatch.setattr(memory_pass, "peak_of", explode)
-    record = memory_pass.measure_case(Case("formula-torch", "", "cpu", "float32", 2, 3, 4).params())
+    record = memory_pass.measure_case(Case("formula-torch", "", "cpu", "float32", 2, 3, 4).params()).to_json()
     assert record["status"] == "failed"
     assert record["reason"] == "RuntimeError: allocator exploded"
     assert record["peak_bytes"] is None

@@ -21,7 +21,8 @@ import pytest
 from bench import cli, roofs
 from bench.cli import main, parse_options
 from bench.lock import LOCK_FILE, RunLockedError, run_lock
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, RunFileError, mark_status, write_json_atomic
+from bench.records import RunMeta, mark_status, write_run_meta
+from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = ["--profile", "smoke", "--device", "cpu"]
@@ -43,8 +44,8 @@ def _resumable_run(run_dir: Path, **changes: object) -> bytes:
         "memory_budget": None,
         "passes": ["runtime"],
     }
-    run = {"schema": 1, "options": options | changes, "devices": {}, "status": "complete"}
-    write_json_atomic(run_dir / RUN_FILE, run)
+    run = {"schema": 1, "run_id": "r", "options": options | changes, "devices": {}, "status": "complete"}
+    write_json_atomic(run_dir / RUN_FILE, run | {"profile": {"name": "smoke", "axes": {}}, "machine": {}})
     return (run_dir / RUN_FILE).read_bytes()
 
 
@@ -256,10 +257,12 @@ def test_a_signal_during_the_memory_pass_leaves_run_json_interrupted(tmp_path, m
 
 def test_only_a_running_run_is_marked_interrupted_or_failed(tmp_path):
     """Ctrl-C while a finished run draws its report must not turn "complete" into "interrupted"."""
-    write_json_atomic(tmp_path / RUN_FILE, {"status": "complete"})
+    options = {"profile": "smoke", "device": "cpu", "methods": ["formula-torch"], "passes": ["runtime"]}
+    meta = RunMeta("r", options, {"name": "smoke"}, {}, {}, status="complete")
+    write_run_meta(tmp_path, meta)
     assert mark_status(tmp_path, "interrupted") is False
     assert json.loads((tmp_path / RUN_FILE).read_text())["status"] == "complete"
-    write_json_atomic(tmp_path / RUN_FILE, {"status": "running"})
+    write_run_meta(tmp_path, meta.with_status("running"))
     assert mark_status(tmp_path, "interrupted") is True
     assert json.loads((tmp_path / RUN_FILE).read_text())["status"] == "interrupted"
 
@@ -271,9 +274,10 @@ def test_only_a_running_run_is_marked_interrupted_or_failed(tmp_path):
     ("spoil", "fragment"),
     [
         ({"profile": "headline"}, "is a headline run; only a sweep can be resumed"),
-        ({"methods": "formula-torch"}, "malformed options (methods="),
-        ({"memory_budget": -1}, "malformed options (memory_budget=-1)"),
-        ({"device": None}, "malformed options (device=None)"),
+        ({"methods": "formula-torch"}, "run.json: options.methods is 'formula-torch', not a non-empty list"),
+        ({"methods": ["no-such-method"]}, "malformed options (methods="),
+        ({"memory_budget": -1}, "run.json: options.memory_budget is -1, not a whole number >= 1"),
+        ({"device": None}, "run.json: options.device is None, not a string"),
     ],
 )
 def test_resume_of_a_malformed_or_headline_run_exits_2_without_rewriting_run_json(
@@ -285,10 +289,12 @@ def test_resume_of_a_malformed_or_headline_run_exits_2_without_rewriting_run_jso
     assert (tmp_path / RUN_FILE).read_bytes() == before
 
 
-def test_resume_of_run_json_without_options_exits_2(tmp_path, capsys):
+def test_resume_of_run_json_that_is_not_an_object_exits_2(tmp_path, capsys):
     write_json_atomic(tmp_path / RUN_FILE, ["not", "a", "run"])
     assert main(["--resume", str(tmp_path)]) == 2
-    assert "holds no run options" in _one_error_line(capsys.readouterr().err)
+    assert "run.json: the file is ['not', 'a', 'run'], not an object" in _one_error_line(
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize(

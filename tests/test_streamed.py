@@ -81,7 +81,7 @@ def test_measured_peak_is_the_buffer_and_does_not_grow_with_the_number_of_tiles(
     small = Case("streamed-torch", "", "cpu", "float32", 8, 64, 64)  # |dY/dW| = 8 MiB: 2 tiles
     large = Case("streamed-torch", "", "cpu", "float32", 128, 64, 64)  # |dY/dX| = 512 MiB: 128 tiles
     records: list[dict] = []
-    run_memory_pass([small, large], records.append)
+    run_memory_pass([small, large], lambda r: records.append(r.to_json()))
     peaks = {r["case"]: r["peak_bytes"] for r in records}
     assert all(r["status"] == "ok" for r in records), records
     block = 4 * 2**20
