@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from analysis.extrapolate import HEADLINE
+from analysis.history import DEFAULT_HISTORY
 from analysis.load import RunLoadError
-from analysis.regress import DEFAULT_HISTORY
 from analysis.report import build_report
 
 

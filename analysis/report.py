@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,8 @@ import pandas as pd
 from analysis import plots
 from analysis.extrapolate import HEADLINE, extrapolate, holdout
 from analysis.fits import AxesByRun, exponents
+from analysis.history import load_history
 from analysis.load import RESULTS_FILE, Run, load_run, write_results
-from analysis.regress import BASELINE_SCHEMA, describe_threads
 from analysis.targets import check_targets
 from bench.costs import format_bytes, jacobian_bytes
 from bench.methods import METHODS
@@ -469,34 +468,6 @@ process per case.</p>
 <h2>Raw files</h2><ul>{raw}</ul>
 </body></html>
 """
-
-
-def load_history(path: Path | None) -> pd.DataFrame:
-    """The regress history (JSON Lines) as rows of run, commit, date, case, label, norm_time.
-
-    Only lines of the current baseline schema count (what ``norm_time`` means changed between
-    schemas), and the label names the profile and threads when the history mixes several.
-    """
-    if path is None or not path.exists():
-        return pd.DataFrame()
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: line {number} is corrupt JSON ({exc.msg})") from None
-        if entry.get("schema") != BASELINE_SCHEMA:
-            continue
-        metrics = entry.get("metrics", {})
-        rows.append(
-            {k: entry.get(k) for k in ("run_id", "commit", "date", "case", "label")}
-            | {"norm_time": metrics.get("norm_time")}
-            | {"setting": f"{entry.get('profile')}, {describe_threads(entry.get('threads'))}"}
-        )
-    history = pd.DataFrame(rows)
-    if not history.empty and history["setting"].nunique() > 1:
-        history["label"] = history["label"] + " (" + history["setting"] + ")"
-    return history
 
 
 def draw_figures(analysis: Analysis, out: Path, history: pd.DataFrame | None = None) -> dict[str, Path]:
