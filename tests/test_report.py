@@ -313,3 +313,9 @@ def test_the_template_escapes_a_run_name_with_a_script_tag(tmp_path):
     assert "<script" not in page
     assert "Runs: &lt;script&gt;alert(1)&lt;/script&gt; on " in page
     assert "<th>run</th><td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
+
+
+def test_a_sweep_alone_has_no_measured_headline_section(synthetic_report):
+    page = synthetic_report.read_text()
+    assert "<h2>Headline</h2>" in page
+    assert "The headline case, measured" not in page
