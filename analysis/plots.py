@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator
 
 from analysis.fits import GROUP, AxesByRun, axis_names, loglog_slope, runs_on_axis
+from analysis.output import write_atomically
 from bench.costs import TIME_DRIVER, format_bytes
 
 AXIS_TITLES = {
@@ -64,10 +65,13 @@ def _series_name(label: str, run: str, runs: int) -> str:
 
 
 def _save(fig: plt.Figure, data: pd.DataFrame, out: Path, name: str) -> Path:
+    """The PNG and its CSV, each written whole or not at all (a full disk leaves no 0-byte PNG)."""
     png = out / f"{name}.png"
-    fig.savefig(png, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    data.to_csv(out / f"{name}.csv", index=False)
+    try:
+        write_atomically(png, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
+    write_atomically(out / f"{name}.csv", lambda tmp: data.to_csv(tmp, index=False))
     return png
 
 

@@ -35,22 +35,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.history import BASELINE_SCHEMA, TIME_METRICS, describe_threads, machine_id
+from analysis.history import DEFAULT_HISTORY as DEFAULT_HISTORY  # re-exported: regress's CLI names it
+from analysis.history import append_history as append_history  # the writer lives with its reader
 from analysis.load import Run, load_run
 from bench.costs import TIME_DRIVER, format_bytes
 from bench.methods import METHODS
 
-BASELINE_SCHEMA = 2
-"""2: normalised time against the run's median roof, and the profile's thread count recorded.
-Times in a baseline are history: shown beside a run, never gated."""
 DEFAULT_BASELINE = Path("reports/baseline/quick-cpu.json")
-DEFAULT_HISTORY = Path("reports/history.jsonl")
 MAX_SAMPLES = 64
 MEMORY_FLOOR = 64 * 1024
 NOT_MEASURED = "not measured in the current run"
 
 
 STATUSES = ("ok", "skipped", "failed")
-TIME_METRICS = ("norm_time", "ratio", "raw_time")
 
 
 @dataclass(frozen=True)
@@ -61,13 +59,6 @@ class Thresholds:
 
 class BaselineError(ValueError):
     """A missing, corrupt or incompatible baseline: exit status 2."""
-
-
-def machine_id(meta: dict[str, Any]) -> str:
-    machine = meta.get("machine", {})
-    gpus = ",".join(g.get("name", "?") for g in machine.get("gpus") or [])
-    host = f"{machine.get('hostname')}#{machine.get('system_id')}"  # "vm" alone names many machines
-    return f"{host}|{machine.get('cpu_model')}|{machine.get('cores')}|{gpus}"
 
 
 def _thin(samples: list[float]) -> list[float]:
@@ -227,11 +218,6 @@ def read_baseline(path: Path) -> dict[str, Any]:
     if commit is not None and not isinstance(commit, str):
         raise BaselineError(f"baseline {path}: commit is {commit!r}, not a commit hash")
     return data
-
-
-def describe_threads(threads: int | None) -> str:
-    """A profile's thread setting in words: "1 thread", "4 threads" or "all cores"."""
-    return "all cores" if threads is None else f"{threads} thread{'s' * (threads != 1)}"
 
 
 def check_like_for_like(baseline: dict[str, Any], run: Run, baseline_path: Path) -> None:
@@ -448,32 +434,6 @@ def markdown(outcome: Outcome, baseline_path: Path, run: Run) -> str:
     if outcome.times:
         lines += ["", f"#### Time against the baseline's run ({OTHER_RUN})", "", head, *_rows(outcome.times)]
     return "\n".join(lines) + "\n"
-
-
-def append_history(path: Path, run: Run, current: dict[str, dict[str, Any]]) -> None:
-    """One JSON line per case: commit, date, machine, and the medians of each metric."""
-    machine = run.meta.get("machine", {})
-    common = {
-        "commit": (machine.get("commit") or {}).get("id"),
-        "date": machine.get("timestamp_utc"),
-        "machine": machine_id(run.meta),
-        "run_id": run.run_id,
-        "schema": BASELINE_SCHEMA,  # what norm_time means
-        "profile": run.meta.get("profile", {}).get("name"),
-        "threads": run.meta.get("profile", {}).get("threads"),
-    }
-    if path.is_dir():
-        raise BaselineError(f"history {path} is a directory, not a JSON Lines file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        for case, entry in sorted(current.items()):
-            values = {k: statistics.median(entry[k]) for k in TIME_METRICS if k in entry}
-            if "peak_bytes" in entry:
-                values["peak_bytes"] = entry["peak_bytes"]
-            if values:
-                handle.write(
-                    json.dumps(common | {"case": case, "label": entry["label"], "metrics": values}) + "\n"
-                )
 
 
 def github_action_benchmark(current: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from analysis.cli import main as report_main
 from analysis.load import load_run
 from analysis.report import build_report
 from bench import headline
@@ -60,6 +61,18 @@ def test_headline_run_loads_and_the_report_shows_it_beside_a_sweeps_extrapolatio
     assert "The headline case, measured" in page
     assert "extrapolation error" in page
     assert "dense dY/dX would need" in page
+
+
+def test_a_headline_run_alone_makes_a_report(headline_run, tmp_path, capsys):
+    """It sweeps no axis, so it gets no per-axis plots (they used to fail on a grid of zero rows)."""
+    out = tmp_path / "report"
+    assert report_main([str(headline_run), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"report: {out / 'index.html'}"
+    page = (out / "index.html").read_text()
+    assert "The headline case, measured" in page
+    assert "<td>extrapolated from the sweep</td><td>no sweep run given</td>" in page
+    assert "No method has enough measured points to extrapolate" in page
+    assert not (out / "runtime_vs_size.png").exists()
 
 
 @pytest.mark.parametrize(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import shutil
 from pathlib import Path
 
+import matplotlib.figure
 import pandas as pd
 import pytest
 
 from analysis.cli import main as report_main
 from analysis.report import build_report
+from analysis.tables import shown
 from tests.synthetic import cost_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
@@ -212,3 +216,106 @@ def test_two_runs_of_the_same_name_in_different_directories_are_two_runs(tmp_pat
     assert report_main([str(first), str(second), "--out", str(tmp_path / "both")]) == 0
     results = pd.read_csv(tmp_path / "both" / "runtime_vs_size.csv")
     assert set(results["run_id"]) == {"a/r1", "b/r1"}
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_report_out_pointing_at_a_file_exits_2_with_one_line(tmp_path, capsys):
+    run = write_run(tmp_path / "run", LAW)
+    out = tmp_path / "a-file"
+    out.write_text("keep me")
+    assert report_main([str(run), "--out", str(out)]) == 2
+    assert _one_line_error(capsys) == f"report: error: --out {out} is a file, not a directory for the report"
+    assert out.read_text() == "keep me"
+
+
+def test_report_history_pointing_at_a_directory_exits_2_with_one_line(tmp_path, capsys):
+    run = write_run(tmp_path / "run", LAW)
+    history = tmp_path / "history"
+    history.mkdir()
+    assert report_main([str(run), "--history", str(history), "--out", str(tmp_path / "out")]) == 2
+    expected = f"report: error: --history {history} is a directory, not a JSON Lines file"
+    assert _one_line_error(capsys) == expected
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
+def test_report_target_whose_jacobian_exceeds_1_eib_exits_2_with_one_line(tmp_path, capsys):
+    run = write_run(tmp_path / "run", LAW)
+    huge = "99999999999,99999999999,99999999999"
+    assert report_main([str(run), "--target", huge, "--out", str(tmp_path / "out")]) == 2
+    err = _one_line_error(capsys)
+    assert err.startswith(f"report: error: --target {huge} makes a Jacobian of 4e+44 bytes")
+    assert err.endswith("targets beyond 1 EiB are refused")
+
+
+def test_report_target_just_under_1_eib_still_builds(tmp_path):
+    """4·N·D·M² bytes of dY/dW at N = D = M = 23000 is 1.12e18, just under 2**60."""
+    run = write_run(tmp_path / "run", LAW)
+    assert report_main([str(run), "--target", "23000,23000,23000", "--out", str(tmp_path / "out")]) == 0
+    assert "Extrapolation to N=23000, D=23000, M=23000" in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_a_failed_png_write_leaves_no_empty_file_and_names_it(tmp_path, capsys, monkeypatch):
+    """As on a full disk: the PNG is created, nothing lands in it, and the write fails with ENOSPC.
+    The PNG drawn before stays whole, and no 0-byte or temporary file is left beside it."""
+    run = write_run(tmp_path / "run", LAW)
+    out = tmp_path / "out"
+    assert report_main([str(run), "--out", str(out)]) == 0
+    before = (out / "runtime_vs_size.png").read_bytes()
+    capsys.readouterr()
+
+    def disk_full(self, fname, *args, **kwargs):
+        Path(fname).write_bytes(b"")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(fname))
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", disk_full)
+    assert report_main([str(run), "--out", str(out)]) == 2
+    err = _one_line_error(capsys)
+    assert err.startswith(f"report: error: cannot write {out / 'runtime_vs_size.png'}: disk full")
+    assert (out / "runtime_vs_size.png").read_bytes() == before
+    assert [p.name for p in out.iterdir() if p.stat().st_size == 0] == []
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_single_run_tables_have_no_run_id_column(synthetic_report):
+    page = synthetic_report.read_text()
+    assert "<th>hold-out |error| time</th>" in page  # the extrapolation table is there
+    assert "<th>run_id</th>" not in page
+
+
+def test_tables_of_two_runs_keep_the_run_id_column(tmp_path):
+    first = write_run(tmp_path / "a", LAW, run_id="machine-a")
+    second = write_run(tmp_path / "b", cost_law(1 / 10e9, 1 / 50e9, 1e-5), run_id="machine-b")
+    page = build_report([first, second], tmp_path / "both").read_text()
+    assert "<th>run_id</th>" in page
+
+
+def test_every_table_scrolls_inside_the_page_instead_of_widening_it(synthetic_report):
+    page = synthetic_report.read_text()
+    assert re.search(r"\.wide \{[^}]*overflow-x: auto", page)
+    assert page.count("<table") == page.count("<div class='wide'><table")
+
+
+def test_table_cells_show_large_numbers_with_separators_and_missing_ones_as_a_dash():
+    frame = pd.DataFrame({"run_id": ["r"], "bytes": [274877906944], "time": [1234.5], "peak": [float("nan")]})
+    table = shown(frame, runs=1)
+    assert table.columns == ["bytes", "time", "peak"]
+    assert table.rows == [["274,877,906,944", "1,234", "–"]]
+
+
+def test_the_template_escapes_a_run_name_with_a_script_tag(tmp_path):
+    run = write_run(tmp_path / "run", LAW, run_id="<script>alert(1)</script>")
+    page = build_report([run], tmp_path / "out").read_text()
+    assert "<script" not in page
+    assert "Runs: &lt;script&gt;alert(1)&lt;/script&gt; on " in page
+    assert "<th>run</th><td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
+
+
+def test_a_sweep_alone_has_no_measured_headline_section(synthetic_report):
+    page = synthetic_report.read_text()
+    assert "<h2>Headline</h2>" in page
+    assert "The headline case, measured" not in page

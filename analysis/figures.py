@@ -1,0 +1,48 @@
+"""Which plots the report draws: every plot the data can support, and no empty ones.
+
+:mod:`analysis.plots` draws one figure each; this module decides which ones a set of runs can
+fill. A run with no timings gets no time plots; a run that sweeps no axis (a headline run
+alone: one size per method) gets no per-axis plots, which would be grids of zero rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import plots
+from analysis.fits import axis_names
+from analysis.study import Analysis
+
+
+def draw_figures(analysis: Analysis, out: Path, history: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Draw into ``out`` (PNG + CSV each); returns each figure's title and PNG path."""
+    cases, axes, limits = analysis.cases, analysis.axes, analysis.limits
+    swept = bool(axis_names(axes))
+    timed = swept and not cases.empty and cases["time_median_s"].notna().any()
+    peaked = swept and not cases.empty and cases["peak_bytes"].notna().any()
+    figures: dict[str, Path] = {}
+    if timed:
+        figures["Runtime against size, per axis (log-log, fitted power laws)"] = plots.scaling_plot(
+            cases, axes, out, "time"
+        )
+    if peaked:
+        figures["Peak memory against size, with the cost model and device memory"] = plots.scaling_plot(
+            cases, axes, out, "memory", limits
+        )
+    if timed or peaked:
+        figures["Time and memory as a multiple of the formula's"] = plots.ratio_plot(cases, axes, out)
+    preds = analysis.predictions
+    if not preds.empty and (np.isfinite(preds["time_value"]) | np.isfinite(preds["peak_value"])).any():
+        figures["Extrapolation to the target, with hold-out predictions"] = plots.extrapolation_plot(
+            cases, analysis.predictions, analysis.holdouts, limits, analysis.target, out
+        )
+    if timed:
+        figures["Efficiency against the roofs measured in the same run"] = plots.efficiency_plot(
+            cases, axes, out
+        )
+    if history is not None and not history.empty and history["norm_time"].notna().any():
+        figures["Normalised time over commits, from the regress history"] = plots.trend_plot(history, out)
+    return figures
