@@ -41,9 +41,10 @@ MIN_POINTS = 4
 """Fewest measured points a method needs before its cost model is fitted (3 coefficients + 1)."""
 MIN_FIT_SECONDS = 1e-3
 """Shortest median time a FLOP-bound method's case needs to train a time fit, when at least
-:data:`MIN_POINTS` cases reach it. In the committed quick run, formula-torch ran at 2-84% of its
-GEMM roof between 8 and 88 µs: below a millisecond, fixed costs and small-matrix inefficiency,
-which shrink with size, dominate, and extrapolating them was off by 25-57% in hold-out."""
+:data:`MIN_POINTS` cases reach it. In the committed quick run (tests/data/quick-cpu), all under
+a millisecond, formula-torch ran at 2-84% of its GEMM roof between 8 and 88 µs: fixed costs and
+small-matrix inefficiency, which shrink with size, set the time, and the hold-out of a fit to
+them was off by up to 41% (formula-torch), 57% (formula-numpy) and 28% (autograd-torch)."""
 
 BASIS_SLOW = "cases ≥ 1 ms"
 BASIS_OUT_OF_CACHE = "out-of-cache cases"
@@ -102,7 +103,7 @@ def training_basis(
 
 def _fit_at(
     frame: pd.DataFrame, metric: str, target: str, at: pd.DataFrame, cache_bytes: int | None
-) -> dict[str, float]:
+) -> dict[str, Any]:
     features = {m: f for m, _, f in SPECS}[metric]
     usable, basis = training_basis(frame, metric, target, cache_bytes)
     if len(usable) < MIN_POINTS:
