@@ -5,6 +5,15 @@ target's exact byte and FLOP counts. The interval is the 5th–95th percentile o
 Hold-out validation refits without the largest measured size of each axis, predicts that size,
 and reports the relative error, which is how far the same kind of extrapolation was off on
 sizes we could measure.
+
+Fits use the sweep's axes only: a profile's target point (``bench.profiles.TARGET``), measured
+where it fits, never trains a fit; :func:`measured_vs_extrapolated` sets it beside the
+extrapolation from the smaller sizes instead, the suite's check of its own extrapolation.
+
+The formula and autograd cost microseconds at most sweep sizes, where per-call overhead and a
+BLAS far from its peak set the time, not the FLOPs; a fit there mistakes that regime for the
+one it extrapolates to. Their time fits therefore use only cases of at least
+:data:`MIN_FIT_SECONDS` when there are enough, and say which regime they came from.
 """
 
 from __future__ import annotations
@@ -25,10 +34,27 @@ from analysis.fits import (
 )
 from bench.cases import Case
 from bench.costs import TIME_DRIVER
+from bench.profiles import TARGET
 
-HEADLINE = (64, 4096, 4096)
+HEADLINE = TARGET
 MIN_POINTS = 4
 """Fewest measured points a method needs before its cost model is fitted (3 coefficients + 1)."""
+MIN_FIT_SECONDS = 1e-3
+"""Shortest median time a FLOP-bound method's case needs to train a time fit, when at least
+:data:`MIN_POINTS` cases reach it. In the committed quick run (tests/data/quick-cpu), all under
+a millisecond, formula-torch ran at 2-84% of its GEMM roof between 8 and 88 µs: fixed costs and
+small-matrix inefficiency, which shrink with size, set the time, and the hold-out of a fit to
+them was off by up to 41% (formula-torch), 57% (formula-numpy) and 28% (autograd-torch)."""
+
+BASIS_SLOW = "cases ≥ 1 ms"
+BASIS_OUT_OF_CACHE = "out-of-cache cases"
+BASIS_LARGER_HALF = "larger half of cases"
+BASIS_OVERHEAD = "larger half of cases, all < 1 ms (overhead-bound)"
+"""What a fit was trained on (the ``basis`` columns): the regime its extrapolation extends."""
+
+
+def _at_point(frame: pd.DataFrame, point: tuple[int, int, int]) -> pd.Series:
+    return (frame["n"] == point[0]) & (frame["d"] == point[1]) & (frame["m"] == point[2])
 
 
 def target_row(label_row: pd.Series, target: tuple[int, int, int], dtype: str) -> pd.DataFrame:
@@ -48,26 +74,40 @@ def training_rows(frame: pd.DataFrame, metric: str, column: str, cache_bytes: in
 
     For the Jacobian families' time, that is the cases whose Jacobian is at least twice the
     last-level cache (``cache_bytes``), when there are enough of them: in cache, they stream at
-    about twice DRAM speed, and every extrapolation target lies far out of cache.
+    about twice DRAM speed, and every extrapolation target lies far out of cache. For the
+    FLOP-bound families' time, it is the cases of at least :data:`MIN_FIT_SECONDS`, when there
+    are enough of them (see the module's docstring). Otherwise the larger half by cost driver.
     """
+    return training_basis(frame, metric, column, cache_bytes)[0]
+
+
+def training_basis(
+    frame: pd.DataFrame, metric: str, column: str, cache_bytes: int | None
+) -> tuple[pd.DataFrame, str]:
+    """:func:`training_rows` and what they are (one of the ``BASIS_*`` labels)."""
     usable = frame[frame[column].notna() & (frame[column] > 0)].astype({column: float})
     if len(usable) < MIN_POINTS:
-        return usable.iloc[0:0]
+        return usable.iloc[0:0], ""
     family = usable["family"].iloc[0]
     if metric == "time" and TIME_DRIVER[family] == "bytes_moved" and cache_bytes:
         out_of_cache = usable[usable["predicted_peak_bytes"] >= 2 * cache_bytes]
         if len(out_of_cache) >= MIN_POINTS:
-            return out_of_cache
-    return large_regime(usable, _driver(metric, family), MIN_POINTS)
+            return out_of_cache, BASIS_OUT_OF_CACHE
+    if metric == "time" and TIME_DRIVER[family] == "flops":
+        slow = usable[usable[column] >= MIN_FIT_SECONDS]
+        if len(slow) >= MIN_POINTS:
+            return slow, BASIS_SLOW
+        return large_regime(usable, _driver(metric, family), MIN_POINTS), BASIS_OVERHEAD
+    return large_regime(usable, _driver(metric, family), MIN_POINTS), BASIS_LARGER_HALF
 
 
 def _fit_at(
     frame: pd.DataFrame, metric: str, target: str, at: pd.DataFrame, cache_bytes: int | None
-) -> dict[str, float]:
+) -> dict[str, Any]:
     features = {m: f for m, _, f in SPECS}[metric]
-    usable = training_rows(frame, metric, target, cache_bytes)
+    usable, basis = training_basis(frame, metric, target, cache_bytes)
     if len(usable) < MIN_POINTS:
-        return {"value": np.nan, "low": np.nan, "high": np.nan, "points": len(usable)}
+        return {"value": np.nan, "low": np.nan, "high": np.nan, "points": len(usable), "basis": basis}
     point = float(fit_nonnegative(usable, target, features).predict(at)[0])
     spread = bootstrap_predictions(usable, target, features, at)[:, 0]
     return {
@@ -75,6 +115,7 @@ def _fit_at(
         "low": float(np.percentile(spread, 5)),
         "high": float(np.percentile(spread, 95)),
         "points": len(usable),
+        "basis": basis,
     }
 
 
@@ -89,12 +130,14 @@ def extrapolate(
 
     ``memory_limits`` maps (run_id, device) to the bytes that device has (RAM or GPU memory),
     so each prediction says whether it fits and by what factor it does not; ``cache_bytes``
-    maps run_id to its machine's last-level cache.
+    maps run_id to its machine's last-level cache. Cases at ``target`` or at the profiles'
+    :data:`TARGET` never train the fits: an extrapolation is from smaller sizes.
     """
     rows = []
     for key, group in frame[frame["dtype"] == dtype].groupby(GROUP):
         at = target_row(group.iloc[0], target, dtype)
         cache = cache_bytes.get(key[0])
+        group = group[~_at_point(group, target) & ~_at_point(group, TARGET)]
         time = _fit_at(group, "time", "time_median_s", at, cache)
         peak = _fit_at(group, "memory", "peak_bytes", at, cache)
         limit = memory_limits.get((key[0], key[3]))
@@ -116,10 +159,17 @@ def extrapolate(
 def holdout(
     frame: pd.DataFrame, axes: dict[str, list[list[int]]], cache_bytes: dict[str, int | None]
 ) -> pd.DataFrame:
-    """Refit without the largest measured size on each axis; predict it; report the error."""
+    """Refit without the largest measured size on each axis; predict it; report the error.
+
+    Only cases on the sweep's axes train or are held out (the target point is on none). The
+    ``basis`` column says what the refit was trained on (see :func:`training_basis`).
+    """
     rows = []
+    swept = {tuple(point) for points in axes.values() for point in points}
     for key, group in frame.groupby(GROUP):
         cache = cache_bytes.get(key[0])
+        keys = zip(group["n"], group["d"], group["m"], strict=True)
+        group = group[[k in swept for k in keys]]
         for axis in axes:
             for metric, column, features in SPECS:
                 measured = group[group[column].notna()]
@@ -128,7 +178,7 @@ def holdout(
                     continue
                 largest = on_axis.iloc[[-1]]
                 rest = measured[measured["case"] != largest["case"].iloc[0]]
-                rest = training_rows(rest, metric, column, cache)
+                rest, basis = training_basis(rest, metric, column, cache)
                 if len(rest) < MIN_POINTS:
                     continue
                 fit = fit_nonnegative(rest, column, features)
@@ -144,6 +194,87 @@ def holdout(
                         "measured": actual,
                         "predicted": predicted,
                         "error": (predicted - actual) / actual,
+                        "basis": basis,
                     }
                 )
     return pd.DataFrame(rows)
+
+
+MEASURED_VS_EXTRAPOLATED_COLUMNS = (
+    *GROUP,
+    "n", "d", "m",
+    "measured_status", "measured_reason", "measured_time_s", "measured_peak_bytes",
+    "time_value", "time_low", "time_high", "time_points", "time_basis",
+    "peak_value", "peak_low", "peak_high", "peak_points",
+    "time_error", "peak_error", "time_in_interval", "peak_in_interval",
+)  # fmt: skip
+
+NOT_IN_RUN = "not in run"
+
+
+def measured_vs_extrapolated(
+    frame: pd.DataFrame,
+    cache_bytes: dict[str, int | None],
+    target: tuple[int, int, int] = HEADLINE,
+    dtype: str = "float32",
+    memory_limits: dict[tuple[str, str], int | None] | None = None,
+) -> pd.DataFrame:
+    """Per (run, method, device): the case measured at ``target`` beside its extrapolation.
+
+    Why: a hold-out checks an extrapolation one step past the sweep; this checks it at the size
+    the suite is about, wherever that size could be measured, so the error between the two is
+    the suite's honesty figure. Where the target was not measured, the row says why.
+
+    One row per (run_id, label, family, device, dtype) with measured data in ``dtype``. Columns:
+
+    - ``run_id``, ``label``, ``family``, ``device``, ``dtype``, ``n``, ``d``, ``m``: what and where;
+    - ``measured_status``: ``ok`` (timed and/or peak measured), ``skipped`` or ``failed`` (as the
+      run recorded it), ``missing`` (listed but never reached), or ``not in run`` (the run has no
+      case at the target: a profile without it, or an older run);
+    - ``measured_reason``: the skip or failure reason, as recorded ("" when measured);
+    - ``measured_time_s``, ``measured_peak_bytes``: median time and peak at the target (NaN when
+      not measured);
+    - ``time_value``, ``time_low``, ``time_high``, ``time_points``, ``time_basis``, and
+      ``peak_value``, ``peak_low``, ``peak_high``, ``peak_points``: the extrapolation from the
+      smaller sizes (:func:`extrapolate`: point, 90% bootstrap interval, cases fitted, the regime
+      they came from);
+    - ``time_error``, ``peak_error``: (extrapolated − measured) / measured, NaN where either is
+      missing;
+    - ``time_in_interval``, ``peak_in_interval``: whether the measurement lies in the interval
+      (False where either is missing).
+    """
+    preds = extrapolate(frame, memory_limits or {}, cache_bytes, target, dtype)
+    if preds.empty:
+        return pd.DataFrame(columns=list(MEASURED_VS_EXTRAPOLATED_COLUMNS))
+    at = frame[(frame["dtype"] == dtype) & _at_point(frame, target)]
+    measured = {tuple(row[GROUP]): row for _, row in at.iterrows()}
+    rows = []
+    for _, pred in preds.iterrows():
+        row: dict[str, Any] = {c: pred[c] for c in MEASURED_VS_EXTRAPOLATED_COLUMNS if c in pred.index}
+        case = measured.get(tuple(pred[GROUP]))
+        time = _measured(case, "time_median_s")
+        peak = _measured(case, "peak_bytes")
+        if case is None:
+            status, reason = NOT_IN_RUN, f"the run has no case at N={target[0]}, D={target[1]}, M={target[2]}"
+        else:
+            status = "ok" if np.isfinite(time) or np.isfinite(peak) else str(case["status"])
+            reason = "" if status == "ok" else str(case["reason"])
+        row |= {
+            "measured_status": status,
+            "measured_reason": reason,
+            "measured_time_s": time,
+            "measured_peak_bytes": peak,
+            "time_error": (pred["time_value"] - time) / time,
+            "peak_error": (pred["peak_value"] - peak) / peak,
+            "time_in_interval": bool(pred["time_low"] <= time <= pred["time_high"]),
+            "peak_in_interval": bool(pred["peak_low"] <= peak <= pred["peak_high"]),
+        }
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(MEASURED_VS_EXTRAPOLATED_COLUMNS))
+
+
+def _measured(case: pd.Series | None, column: str) -> float:
+    """A measured figure of the target's case, NaN where it has none."""
+    if case is None or column not in case.index or pd.isna(case[column]):
+        return np.nan
+    return float(case[column])

@@ -5,6 +5,11 @@
 - formula methods reach ≥ 70% of the same run's GEMM roof at their largest sizes;
 - measured peak memory of the explicit and jacrev methods is within ±10% of the cost model
   for every case of 64 MiB or more.
+
+A roof is the best the machine was seen to do, so no case should exceed it. One that does by more
+than :data:`ROOF_NOISE` is reported as "roof underestimated" with its measured fraction, never as
+a figure above 100%, and the target it belongs to is not counted as passed: a fraction of a roof
+that is known to be too low confirms nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +23,29 @@ FORMULA_GEMM_FRACTION = 0.7
 MEMORY_TOLERANCE = 0.10
 LARGE_JACOBIAN = 256 * 2**20
 LARGE_MEMORY = 64 * 2**20
+ROOF_NOISE = 0.05
+"""How far above its roof a case may measure before the roof counts as underestimated. A roof is
+the fastest of its repeats, a case's time the median of its rounds: in the committed quick run
+(tests/data/quick-cpu) the start-of-run GEMM roof's fastest repeat was 4% under its median, so
+a case timed exactly at the roof's speed can read up to about that much above it."""
+
+
+def roof_underestimated(fraction: float) -> bool:
+    """Whether a case's fraction of its roof is above 100% by more than :data:`ROOF_NOISE`."""
+    return bool(fraction > 1 + ROOF_NOISE)
+
+
+def roof_label(fraction: float) -> str:
+    """A fraction of a roof as the report shows it: never above 100%.
+
+    ``0.83`` → ``"83%"``; ``1.03`` → ``"100% (103% measured, within the 5% noise)"``; ``1.2`` →
+    ``"roof underestimated (measured 120% of it)"``.
+    """
+    if roof_underestimated(fraction):
+        return f"roof underestimated (measured {fraction:.0%} of it)"
+    if fraction > 1:
+        return f"100% ({fraction:.0%} measured, within the {ROOF_NOISE:.0%} noise)"
+    return f"{fraction:.0%}"
 
 
 def check_targets(frame: pd.DataFrame) -> pd.DataFrame:
@@ -27,13 +55,13 @@ def check_targets(frame: pd.DataFrame) -> pd.DataFrame:
     warm = frame[(frame["variant"] == "warm") & frame["time_median_s"].notna()]
     warm = warm[warm[["jacobian_dydx_bytes", "jacobian_dydw_bytes"]].max(axis=1) >= LARGE_JACOBIAN]
     for key, group in warm.groupby(keys):
-        worst = group["frac_copy_roof"].min()
+        worst, best = group["frac_copy_roof"].min(), group["frac_copy_roof"].max()
         rows.append(
             dict(zip(keys, key, strict=True))
             | {
                 "target": f"warm explicit ≥ {WARM_COPY_FRACTION:.0%} of copy bandwidth (Jacobians ≥ 256 MiB)",
-                "reached": f"{worst:.0%} worst, {group['frac_copy_roof'].max():.0%} best, {len(group)} cases",
-                "passed": bool(worst >= WARM_COPY_FRACTION),
+                "reached": f"{roof_label(worst)} worst, {roof_label(best)} best, {len(group)} cases",
+                "passed": bool(worst >= WARM_COPY_FRACTION and not roof_underestimated(best)),
             }
         )
     formula = frame[(frame["family"] == "formula") & frame["time_median_s"].notna()]
@@ -44,8 +72,8 @@ def check_targets(frame: pd.DataFrame) -> pd.DataFrame:
             dict(zip(keys, key, strict=True))
             | {
                 "target": f"formula ≥ {FORMULA_GEMM_FRACTION:.0%} of GEMM roof at the largest size",
-                "reached": f"{best:.0%} at {largest['case'].iloc[0]}",
-                "passed": bool(best >= FORMULA_GEMM_FRACTION),
+                "reached": f"{roof_label(best)} at {largest['case'].iloc[0]}",
+                "passed": bool(best >= FORMULA_GEMM_FRACTION and not roof_underestimated(best)),
             }
         )
     jac = frame[frame["family"].isin(DENSE_JACOBIAN_FAMILIES) & frame["peak_bytes"].notna()]

@@ -23,7 +23,7 @@ from bench.cases import Case
 from bench.costs import TIME_DRIVER
 from bench.inputs import TOLERANCE, make_inputs, relative_error, synchronizer
 from bench.methods import METHODS, make_workspace
-from bench.roofs import local_roof
+from bench.roofs import formula_shapes, local_roof
 from bench.runtime_plugin import RuntimeSettings
 from bench.threads import threads_in_use
 
@@ -63,7 +63,8 @@ def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> N
 
     roof = "copy" if TIME_DRIVER[case.family] == "bytes_moved" else "gemm"
     budget = runtime_settings.memory_budgets.get(case.device)
-    local = local_roof(case.backend, case.device, case.dtype, roof, budget)
+    shapes = formula_shapes(case.n, case.d, case.m) if roof == "gemm" else None  # its own GEMMs too
+    local = local_roof(case.backend, case.device, case.dtype, roof, budget, shapes)
     prepared = method.prepare(*inputs, workspace=workspace)
 
     def setup() -> None:

@@ -217,6 +217,36 @@ def peak_bytes(
     return max(jx, jw) + jacrev_basis_bytes(n, d, m, dtype) + out
 
 
+CONSERVATIVE_RATES: dict[str, float] = {"flops": 10e9, "bytes": 2e9, "call": 1e-3}
+"""Deliberately low throughputs for :func:`predicted_seconds`: 10 GFLOP/s, 2 GB/s of memory
+traffic and 1 ms per Python-level backward call. The 2-core CPU this suite was built on measured
+about 145 GFLOP/s (GEMM), 30 GB/s (copy) and 30-100 µs per backward call, so a case predicted
+under a time cap at these rates stays under it on a machine ten times slower (a busy laptop, one
+thread), and the cap never lets a case run far longer than the profile meant."""
+
+DTYPE_SLOWDOWN: dict[str, float] = {"float32": 1.0, "float64": 2.0, "float16": 10.0, "bfloat16": 10.0}
+"""How much longer the same count takes in each dtype than in float32, on the conservative side:
+float64 has half the SIMD lanes; most CPUs have no native half-precision GEMM, so torch converts
+(measured several times slower than float32 where it does)."""
+
+
+def predicted_seconds(family: str, n: int, d: int, m: int, dtype: str = "float32") -> float:
+    """A conservative (high) estimate of one backward call's time, from the exact counts.
+
+    FLOPs (scaled by :data:`DTYPE_SLOWDOWN`; bytes already count the dtype's size), bytes moved
+    and backward calls are each charged at :data:`CONSERVATIVE_RATES` and added (no overlap).
+    Profiles compare it with their ``target_time_cap`` to decide, before anything runs, whether
+    a case at the target size may be measured: an upper bound for planning, never a result.
+    """
+    rates = CONSERVATIVE_RATES
+    moved = bytes_moved(family, n, d, m, dtype)  # validates the dtype first
+    return (
+        flops(family, n, d, m) / rates["flops"] * DTYPE_SLOWDOWN[dtype]
+        + moved / rates["bytes"]
+        + backward_calls(family, n, d, m) * rates["call"]
+    )
+
+
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 

@@ -9,6 +9,13 @@ time grows with the Jacobian), and ``ajacobian`` also past its ``call_cap`` (its
 calls per Jacobian cost 30-100 µs each, a time that neither bytes nor FLOPs predict), so that
 ``quick`` and ``default`` keep their time budgets, while the formula and autograd go far beyond.
 Half-precision dtypes run on the torch methods only.
+
+Every user profile also measures the target point (:data:`TARGET`, N=64, D=M=4096) for each
+method that fits: its predicted peak must fit the memory budget (the memory guard) and its
+conservatively predicted time (:func:`bench.costs.predicted_seconds`) the profile's
+``target_time_cap``. The formula and autograd qualify; the Jacobian methods are skipped with
+their reason. The target is on no axis, so it never enters a scaling fit: it checks the
+extrapolation from the smaller sizes.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bench.cases import Case, variants_of
-from bench.costs import DENSE_JACOBIAN_FAMILIES, backward_calls, format_bytes
+from bench.costs import DENSE_JACOBIAN_FAMILIES, backward_calls, format_bytes, predicted_seconds
 from bench.methods import METHODS
 from bench.validation import BACKEND_DTYPES
 
@@ -25,6 +32,10 @@ from bench.validation import BACKEND_DTYPES
 def geometric(start: int, count: int, factor: int = 2) -> tuple[int, ...]:
     """``count`` sizes from ``start``, each ``factor`` times the last."""
     return tuple(start * factor**k for k in range(count))
+
+
+TARGET: tuple[int, int, int] = (64, 4096, 4096)
+"""The notes' case, N=64 and D=M=4096: measured where it fits, extrapolated to where not."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,10 @@ class Profile:
     ab_points: Mapping[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
     ab_max_time: float = 0.1
     ab_reps: int = 8
+    # The target point (off every axis), and the most seconds one call of a case there may be
+    # predicted to take (bench.costs.predicted_seconds, at deliberately low throughputs).
+    target: tuple[int, int, int] | None = TARGET
+    target_time_cap: float | None = None
 
     def points(self) -> list[tuple[int, int, int]]:
         """Every (N, D, M) of the sweep, each once, in a stable order."""
@@ -59,6 +74,7 @@ class Profile:
         pts += [(n0, d, m0) for d in self.d_sizes]
         pts += [(n0, d0, m) for m in self.m_sizes]
         pts += [(s, s, s) for s in self.diagonal]
+        pts += [self.target] if self.target is not None else []
         return sorted(set(pts))
 
     def axes(self) -> dict[str, list[tuple[int, int, int]]]:
@@ -72,7 +88,22 @@ class Profile:
         }
 
     def cap_reason(self, case: Case) -> str | None:
-        """Why the profile leaves this case out, or None when it runs."""
+        """Why the profile leaves this case out, or None when it runs.
+
+        The size caps apply everywhere; at the target point the time cap applies too.
+        """
+        reason = self._size_cap_reason(case)
+        if reason is not None or self.target_time_cap is None or (case.n, case.d, case.m) != self.target:
+            return reason
+        seconds = predicted_seconds(case.family, case.n, case.d, case.m, case.dtype)
+        if seconds <= self.target_time_cap:
+            return None
+        return (
+            f"profile {self.name} caps a call at the target point at {self.target_time_cap:g} s "
+            f"(predicted {seconds:,.3g} s at conservative throughputs); extrapolated instead"
+        )
+
+    def _size_cap_reason(self, case: Case) -> str | None:
         if case.family == "streamed" and self.stream_cap is not None:
             counts = case.predicted()
             streamed = counts["jacobian_dydx_bytes"] + counts["jacobian_dydw_bytes"]
@@ -136,6 +167,7 @@ PROFILES: dict[str, Profile] = {
             max_rounds=20,
             ab_max_time=0.005,
             ab_reps=3,
+            target=None,  # a sweep of seconds: the target's 4 GFLOP and its float64 check would dominate
         ),
         Profile(
             name="quick",
@@ -154,6 +186,7 @@ PROFILES: dict[str, Profile] = {
             max_rounds=200,
             threads=1,
             ab_points=AB_POINTS,
+            target_time_cap=1.0,  # the formula and autograd: about 0.5 s predicted, 0.05 s measured
         ),
         Profile(
             name="default",
@@ -171,6 +204,7 @@ PROFILES: dict[str, Profile] = {
             min_rounds=5,
             max_rounds=1000,
             ab_points=AB_POINTS,
+            target_time_cap=5.0,
         ),
         Profile(
             name="full",
@@ -188,6 +222,7 @@ PROFILES: dict[str, Profile] = {
             min_rounds=5,
             max_rounds=1000,
             ab_points=AB_POINTS,
+            target_time_cap=30.0,  # lets bfloat16's formula (predicted 4.4 s) run
         ),
     )
 }

@@ -10,7 +10,15 @@ import json
 import numpy as np
 import pytest
 
-from analysis.extrapolate import HEADLINE, extrapolate, holdout
+from analysis.extrapolate import (
+    BASIS_SLOW,
+    HEADLINE,
+    MEASURED_VS_EXTRAPOLATED_COLUMNS,
+    NOT_IN_RUN,
+    extrapolate,
+    holdout,
+    measured_vs_extrapolated,
+)
 from analysis.fits import exponents
 from analysis.load import RESULTS_FILE, RunLoadError, load_run, write_results
 from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
@@ -184,3 +192,79 @@ def test_noisy_timings_are_flagged(tmp_path):
     quiet = load_run(write_run(tmp_path / "q", LAW))
     assert not quiet.cases["noisy"].any()
     assert np.isfinite(quiet.cases["time_median_s"].dropna()).all()
+
+
+def _target_rows(frame):
+    from bench.profiles import TARGET
+
+    return (frame["n"] == TARGET[0]) & (frame["d"] == TARGET[1]) & (frame["m"] == TARGET[2])
+
+
+def test_target_point_trains_no_fit_no_exponent_and_no_holdout(tmp_path):
+    """Times at the target 100× off the law change nothing that is fitted from the axes."""
+    run = load_run(write_run(tmp_path / "r", LAW))
+    axes, cache = run.meta["profile"]["axes"], {run.run_id: 32 * 2**20}
+    at_target = _target_rows(run.cases) & run.cases["time_median_s"].notna()
+    assert set(run.cases[at_target]["method"]) >= {"formula-torch", "formula-numpy", "autograd-torch"}
+    skewed = run.cases.copy()
+    skewed.loc[at_target, "time_median_s"] *= 100
+    skewed.loc[at_target, "peak_bytes"] *= 100
+    for function in (
+        lambda f: extrapolate(f, {}, cache),
+        lambda f: holdout(f, axes, cache),
+        lambda f: exponents(f, axes),
+    ):
+        before, after = function(run.cases), function(skewed)
+        numeric = before.select_dtypes("number").columns
+        assert np.allclose(before[numeric].to_numpy(float), after[numeric].to_numpy(float), equal_nan=True)
+
+
+def test_measured_vs_extrapolated_error_is_zero_when_the_law_is_the_model(tmp_path):
+    run = load_run(write_run(tmp_path / "r", LAW))
+    table = measured_vs_extrapolated(run.cases, {run.run_id: 32 * 2**20})
+    assert list(table.columns) == list(MEASURED_VS_EXTRAPOLATED_COLUMNS)
+    rows = table.set_index("label")
+    for label in ("formula-torch", "formula-numpy", "autograd-torch"):
+        row = rows.loc[label]
+        assert row["measured_status"] == "ok" and row["measured_reason"] == ""
+        assert row["measured_time_s"] == pytest.approx(LAW(_headline_case(label, "")))
+        assert abs(row["time_error"]) < 1e-3
+        assert abs(row["peak_error"]) < 1e-3
+    explicit = rows.loc["explicit-torch-warm"]
+    assert explicit["measured_status"] == "skipped"
+    assert explicit["measured_reason"].startswith("profile quick caps Jacobian methods")
+    assert np.isnan(explicit["measured_time_s"]) and np.isnan(explicit["time_error"])
+    assert explicit["time_value"] == pytest.approx(LAW(_headline_case("explicit-torch", "warm")), rel=1e-3)
+
+
+def test_measured_vs_extrapolated_on_a_run_without_the_target_says_so(tmp_path):
+    run = load_run("tests/data/quick-cpu")  # committed before the target point joined the profiles
+    table = measured_vs_extrapolated(run.cases, {run.run_id: run.meta["machine"].get("llc_bytes")})
+    assert not table.empty
+    assert (table["measured_status"] == NOT_IN_RUN).all()
+    assert table["measured_reason"].str.startswith("the run has no case at N=64, D=4096, M=4096").all()
+    assert table["time_error"].isna().all()
+    assert np.isfinite(table[table["label"] == "formula-torch"]["time_value"]).all()
+
+
+def _overhead_bound_formula(case) -> float:
+    """20 µs a call, and a BLAS below its 100 GFLOP/s peak until 2·10⁸ FLOPs (2 ms)."""
+    flops = case.predicted()["flops"]
+    return 20e-6 + flops / (100e9 * min(1.0, (flops / 2e8) ** 0.5))
+
+
+def test_holdout_of_formula_with_a_per_call_overhead_is_within_25_percent_from_cases_over_1_ms(
+    tmp_path, monkeypatch
+):
+    import analysis.extrapolate
+
+    run = load_run(
+        write_run(tmp_path / "r", _overhead_bound_formula, profile="default", methods=("formula-torch",))
+    )
+    axes, cache = run.meta["profile"]["axes"], {run.run_id: 32 * 2**20}
+    time = holdout(run.cases, axes, cache).query("metric == 'time'")
+    assert set(time["axis"]) == {"N", "D", "M", "diag"}
+    assert (time["basis"] == BASIS_SLOW).all()
+    assert time["error"].abs().max() <= 0.25
+    monkeypatch.setattr(analysis.extrapolate, "MIN_FIT_SECONDS", 0.0)  # the overhead regime trains too
+    assert holdout(run.cases, axes, cache).query("metric == 'time'")["error"].abs().max() > 0.25

@@ -94,3 +94,74 @@ def test_quick_profile_skips_ajacobian_past_its_backward_call_cap_with_the_count
     assert quick.cap_reason(base) == (
         "profile quick caps looped backward calls at 1,024 (this one makes 2,048); use a larger profile"
     )
+
+
+USER_PROFILES = ("quick", "default", "full")
+"""The profiles a user runs; ``smoke`` (seconds, for the tests) leaves the target out."""
+CHEAP_AT_TARGET = ("formula-numpy", "formula-torch", "autograd-torch")
+
+
+@pytest.mark.parametrize("name", USER_PROFILES)
+def test_every_user_profile_measures_the_formula_and_autograd_at_the_target_and_skips_the_rest(name):
+    from bench.cli import skip_reasons
+    from bench.methods import METHODS
+    from bench.profiles import PROFILES, TARGET, build_cases
+
+    profile = PROFILES[name]
+    at_target = [c for c in build_cases(profile, METHODS, ["cpu"]) if (c.n, c.d, c.m) == TARGET]
+    assert {c.method for c in at_target} == set(METHODS)
+    reasons = skip_reasons(at_target, profile, {"cpu": 8 * 2**30})
+    for case in at_target:
+        if case.method in CHEAP_AT_TARGET:
+            assert case.name not in reasons, reasons.get(case.name)
+        else:
+            assert reasons[case.name].startswith(("profile ", "needs ")), reasons[case.name]
+
+
+@pytest.mark.parametrize("name", USER_PROFILES)
+def test_the_target_point_lies_on_no_axis_of_its_profile(name):
+    from bench.profiles import PROFILES, TARGET
+
+    profile = PROFILES[name]
+    assert profile.target == TARGET
+    assert TARGET in profile.points()
+    assert all(TARGET not in points for points in profile.axes().values())
+
+
+def test_target_case_over_the_time_cap_is_skipped_with_its_predicted_time_and_the_cap():
+    from bench.profiles import PROFILES
+
+    full = PROFILES["full"]  # no Jacobian cap: at the target only the time cap and the budget decide
+    case = Case("explicit-torch", "warm", "cpu", "float32", 64, 4096, 4096)
+    reason = full.cap_reason(case)
+    assert reason is not None
+    assert reason.startswith(f"profile full caps a call at the target point at {full.target_time_cap:g} s")
+    assert "(predicted 1.88e+04 s at conservative throughputs)" in reason
+
+
+def test_time_cap_applies_at_the_target_point_only():
+    from dataclasses import replace
+
+    from bench.profiles import PROFILES
+
+    tight = replace(PROFILES["quick"], target_time_cap=1e-9)
+    assert tight.cap_reason(Case("formula-torch", "", "cpu", "float32", *tight.base)) is None
+    reason = tight.cap_reason(Case("formula-torch", "", "cpu", "float32", *tight.target))
+    assert reason is not None and "caps a call at the target point at 1e-09 s" in reason
+
+
+def test_predicted_seconds_charges_flops_bytes_and_calls_at_the_conservative_rates():
+    from bench import costs
+
+    rates = costs.CONSERVATIVE_RATES
+    n, d, m = 64, 4096, 4096
+    formula = costs.predicted_seconds("formula", n, d, m)
+    want = 4 * n * d * m / rates["flops"] + 2 * (n * m + d * m + n * d) * 4 / rates["bytes"]
+    assert formula == pytest.approx(want)
+    assert costs.predicted_seconds("formula", n, d, m, "float64") > formula
+    looped = costs.predicted_seconds("ajacobian", 2, 4, 4)
+    counts = (
+        costs.flops("ajacobian", 2, 4, 4) / rates["flops"]
+        + costs.bytes_moved("ajacobian", 2, 4, 4) / rates["bytes"]
+    )
+    assert looped == pytest.approx(counts + 2 * 2 * 4 * rates["call"])  # N·M calls per Jacobian
