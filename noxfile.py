@@ -34,42 +34,42 @@ def tests(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmark sweep: runtime and memory passes, then the summary (``-- --help`` for options)."""
     session.install("-e", ".")
-    session.run("python", "-m", "bench", *session.posargs)
+    session.run("lbb", "bench", *session.posargs)
 
 
 @nox.session
 def headline(session: nox.Session) -> None:
     """Stream the full N=64, D=M=4096 explicit Jacobian in bounded memory: ``-- --help`` for options."""
     session.install("-e", ".")
-    session.run("python", "-m", "bench.headline", *session.posargs)
+    session.run("lbb", "headline", *session.posargs)
 
 
 @nox.session
 def report(session: nox.Session) -> None:
     """Rebuild the HTML report from stored runs without measuring: ``-- RUN_DIR [RUN_DIR ...]``."""
     session.install("-e", ".")
-    session.run("python", "-m", "analysis", *session.posargs)
+    session.run("lbb", "report", *session.posargs)
 
 
 @nox.session
 def baseline(session: nox.Session) -> None:
     """Run the quick profile and write reports/baseline/quick-cpu.json (commit it)."""
     session.install("-e", ".")
-    session.run("python", "-m", "analysis.regress_cli", "baseline", *session.posargs)
+    session.run("lbb", "baseline", *session.posargs)
 
 
 @nox.session
 def regress(session: nox.Session) -> None:
     """Gate time by an interleaved A/B against a base commit, memory against the baseline (``-- --help``)."""
     session.install("-e", ".")
-    session.run("python", "-m", "analysis.regress_cli", "regress", *session.posargs)
+    session.run("lbb", "regress", *session.posargs)
 
 
 @nox.session
 def noise(session: nox.Session) -> None:
     """The A/A test: the working tree timed against itself, as the gate would; exit 1 on a false alarm."""
     session.install("-e", ".")
-    session.run("python", "-m", "analysis.regress_cli", "noise", *session.posargs)
+    session.run("lbb", "noise", *session.posargs)
 
 
 @nox.session

@@ -11,45 +11,14 @@ malformed target or one whose Jacobian exceeds 1 EiB, an ``--out`` that is a fil
 
 from __future__ import annotations
 
-import argparse
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
 
 from analysis.extrapolate import HEADLINE
 from analysis.history import DEFAULT_HISTORY
 from analysis.load import RunLoadError
 from analysis.report import build_report
-from bench.budget import MAX_BYTES
-from bench.costs import jacobian_bytes
-
-
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def parse_target(text: str) -> tuple[int, int, int]:
-    """``"64,4096,4096"`` → (64, 4096, 4096).
-
-    Targets whose Jacobian exceeds 1 EiB are refused, as the headline refuses them: past that the
-    byte and FLOP counts leave the 64-bit integers that numpy and pandas compute with.
-    """
-    parts = text.split(",")
-    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise UsageError(f"--target must be three positive integers N,D,M, got {text!r}")
-    n, d, m = (int(p) for p in parts)
-    largest = max(jacobian_bytes(n, d, m, "float32"))
-    if largest > MAX_BYTES:
-        raise UsageError(
-            f"--target {n},{d},{m} makes a Jacobian of {largest:.3g} bytes; targets beyond 1 EiB are refused"
-        )
-    return n, d, m
+from bench.usage import Parser, UsageError, default_run_dir, parse_target
 
 
 def check_paths(out: Path, history: Path | None) -> None:
@@ -63,12 +32,11 @@ def check_paths(out: Path, history: Path | None) -> None:
 def default_out(run_dirs: list[Path]) -> Path:
     if len(run_dirs) == 1:
         return run_dirs[0] / "report"
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("reports") / f"compare-{stamp}"
+    return default_run_dir("compare")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="nox -s report --", description=__doc__.splitlines()[0])
+    parser = Parser(prog="nox -s report --", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
     parser.add_argument("--target", default=",".join(map(str, HEADLINE)), help="N,D,M to extrapolate to")
     parser.add_argument("--out", type=Path, help="directory for index.html and the plots")

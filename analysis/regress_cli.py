@@ -29,9 +29,8 @@ import argparse
 import math
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from analysis import ab as ab_stats
 from analysis.load import RunLoadError, load_run
@@ -54,6 +53,7 @@ from bench.ab import AB_FILE, ABError, Side, ab_cases, run_ab
 from bench.methods import METHODS
 from bench.profiles import PROFILES
 from bench.store import write_json_atomic
+from bench.usage import Parser, UsageError, stamp
 from bench.worktree import RefError, checkout, head_commit, is_dirty, repo_root, resolve_commit
 
 HEAD_TREE = Path(__file__).resolve().parent.parent
@@ -64,19 +64,6 @@ intervals always reaching below ×1.05), while the minimum detectable effects of
 were 6.5% to 13.5% for all but jacrev-torch (19%); so injected +10% and +25% slowdowns of
 explicit-torch were caught (README, "Regression tracking")."""
 DEFAULT_CONFIDENCE = 0.95
-
-
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _bench_run(out: Path, *options: str) -> Path:
@@ -141,8 +128,8 @@ def _add_ab_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--out", type=Path, help="directory for the results (default: reports/<kind>-<time>)")
 
 
-def _parser() -> _Parser:
-    parser = _Parser(prog="python -m analysis.regress_cli", description=__doc__.splitlines()[0])
+def _parser() -> Parser:
+    parser = Parser(prog="python -m analysis.regress_cli", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     base = commands.add_parser("baseline")
     base.add_argument("--current", type=Path, help="run directory (default: run the quick profile)")
@@ -214,7 +201,7 @@ def _print_gates(gates: list[ab_stats.MethodGate]) -> None:
 
 
 def _regress(args: argparse.Namespace) -> int:
-    out = args.out or args.current or Path("reports") / f"regress-{_stamp()}"
+    out = args.out or args.current or Path("reports") / f"regress-{stamp()}"
     gate_time = args.gate in ("all", "time") and (args.current is None or args.against is not None)
     gate_mem = args.gate in ("all", "memory")
     baseline = read_baseline(args.baseline) if (gate_mem or args.against is None) else None
@@ -288,7 +275,7 @@ def _print_memory(outcome: Outcome) -> None:
 
 def _noise(args: argparse.Namespace) -> int:
     """The A/A test: the working tree against itself, exactly as the gate would compare a change."""
-    out = args.out or Path("reports") / f"noise-{_stamp()}"
+    out = args.out or Path("reports") / f"noise-{stamp()}"
     out.mkdir(parents=True, exist_ok=True)
     head = _head()
     data = _ab(args, Side("base", head.tree, head.commit, head.dirty), head, args.profile or "quick", out)
@@ -321,7 +308,7 @@ def _noise(args: argparse.Namespace) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    current = args.current or _bench_run(Path("reports") / f"{_stamp()}-quick", "--profile", "quick")
+    current = args.current or _bench_run(Path("reports") / f"{stamp()}-quick", "--profile", "quick")
     baseline = make_baseline(load_run(current))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out, baseline)

@@ -5,7 +5,7 @@
 3. Measure the roofs (GEMM, copy) on each device and write run.json.
 4. Runtime pass: pytest-benchmark in a child pytest, runtime.json rewritten after each case.
 5. Memory pass: one fresh forked child per case, memory.json rewritten after each case.
-6. Print the summary table and the run directory, then write the HTML report.
+6. Print the summary table and the run directory (``lbb bench`` then writes the HTML report).
 
 Every file is written atomically, so an interrupted run keeps its finished cases; ``--resume
 DIR`` runs only the cases that DIR does not have yet, with the options stored in DIR.
@@ -26,21 +26,20 @@ import sys
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import IO, Any
 
 import torch
 
 from bench import budget as budgets
 from bench import children
 from bench.cases import Case
-from bench.costs import format_bytes
 from bench.lock import RunLockedError, run_lock
 from bench.machine import machine_info
 from bench.memory_pass import run_memory_pass, skipped_record
 from bench.methods import METHODS
 from bench.profiles import PROFILES, Profile, build_cases
+from bench.progress import Progress
 from bench.records import (
     MemoryRecord,
     RecordError,
@@ -57,18 +56,10 @@ from bench.runtime_plugin import RUN_FILE_EXIT
 from bench.store import RUN_FILE, RUN_FILES, RUNTIME_FILE, RunFileError, write_json_atomic
 from bench.summary import summary_table
 from bench.threads import pinned_threads, thread_env
+from bench.usage import Parser, UsageError, default_run_dir
 
 DEVICES = ("cpu", "cuda", "all")
 PASSES = ("runtime", "memory")
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
 
 
 @dataclass(frozen=True)
@@ -83,7 +74,7 @@ class Options:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nox -s bench --", description=__doc__.splitlines()[0])
+    parser = Parser(prog="nox -s bench --", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)"
     )
@@ -181,8 +172,7 @@ def _check_options(options: Options, where: str) -> None:
 def prepare_run_dir(out: Path | None, profile: str) -> Path:
     """A writable run directory that holds no run yet (checked again once it is locked)."""
     if out is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        out = Path("reports") / f"{stamp}-{profile}"
+        out = default_run_dir(profile)
     refuse_existing_run(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -290,6 +280,8 @@ def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], run: 
             "-p", "no:xdist",  # pytest-benchmark turns itself off under xdist
             "--rootdir", str(bench_file.parent.parent),
             "-v", "--no-header", "-rfE", "--tb=line",
+            "--capture=no",  # stdout goes to the log below; stderr keeps the progress bar
+            f"--lbb-progress=runtime pass, {cases[0].backend if cases else ''}",
             "--benchmark-columns=median,iqr,rounds",
             "--benchmark-sort=name",
             f"--lbb-cases={handle.name}",
@@ -300,17 +292,22 @@ def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], run: 
         env = os.environ | thread_env(profile.threads) | RUNTIME_ENV.get(backend, {})
         # A sweep started from an xdist worker (the test suite) must not look like one itself.
         env = {k: v for k, v in env.items() if not k.startswith("PYTEST_XDIST_")}
-        return _wait_in_own_group(command, env, run.lock_fd)
+        log = run_dir / f"pytest-{backend}.log"
+        with log.open("a") as output:  # pytest's full -v output; the terminal gets the progress bar
+            status = _wait_in_own_group(command, env, run.lock_fd, output)
+        if status not in (0, 5):
+            print(f"runtime pass ({backend}): pytest exit {status}; its output is in {log}", flush=True)
+        return status
 
 
-def _wait_in_own_group(command: list[str], env: dict[str, str], lock_fd: int) -> int:
+def _wait_in_own_group(command: list[str], env: dict[str, str], lock_fd: int, output: IO[str]) -> int:
     """Run the pytest child in its own process group, holding the run's lock too; its exit status.
 
     Its own group: the parent kills the group on any way out (and Ctrl-C at a terminal reaches
     the parent alone, which then saves the run). The lock: while the child lives, no --resume
     can start a second writer of runtime.json.
     """
-    with subprocess.Popen(command, env=env, process_group=0, pass_fds=(lock_fd,)) as child:
+    with subprocess.Popen(command, env=env, process_group=0, pass_fds=(lock_fd,), stdout=output) as child:
         children.adopt(child.pid)
         try:
             return child.wait()
@@ -330,17 +327,19 @@ def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str], thread
             records.append(skipped_record(case, reasons[case.name]))
     write_memory(run_dir, records)
     measured = [c for c in todo if c.name not in reasons]
-    print(f"memory pass: {len(measured)} cases, each in a fresh process", flush=True)
+    failed: list[str] = []
 
     def keep(record: MemoryRecord) -> None:
         records.append(record)
         write_memory(run_dir, records)
-        peak = record.peak_bytes
-        shown = format_bytes(peak) if peak is not None else f"{record.status}: {record.reason}"
-        count = len(records) - len(done) - (len(todo) - len(measured))
-        print(f"  [{count}/{len(measured)}] {record.case.name}: {shown}", flush=True)
+        if record.status != "ok":
+            failed.append(f"  {record.case.name}: {record.status}: {record.reason}")
+        progress.advance(record.case.name)
 
-    run_memory_pass(measured, keep, threads)
+    with Progress("memory pass, each case in a fresh process", len(measured), unit="cases") as progress:
+        run_memory_pass(measured, keep, threads)
+    if failed:
+        print(f"memory pass: {len(failed)} cases not measured:", *failed[:20], sep="\n", flush=True)
 
 
 def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> int:
@@ -405,45 +404,41 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     print()
     print(summary_table(meta, read_timings(run_dir), read_memory(run_dir) or []))
     print(f"\nrun directory: {run_dir}")
-    return write_report(run_dir)
-
-
-def write_report(run_dir: Path) -> int:
-    """Build the HTML report from the saved files; a failure here loses no measurement."""
-    from analysis.regress import DEFAULT_HISTORY  # the analysis stack loads only when a run is done
-    from analysis.report import build_report
-
-    try:
-        page = build_report([run_dir], run_dir / "report", history=DEFAULT_HISTORY)
-    except Exception as exc:  # the run is saved; say how to rebuild rather than crash
-        print(
-            f"report failed ({type(exc).__name__}: {exc}); rebuild with: nox -s report -- {run_dir}",
-            file=sys.stderr,
-        )
-        return 1
-    print(f"report: {page}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Exit status: 0 done, 1 the report failed, 2 bad input, a locked directory or a run file
-    that cannot be written, 130 Ctrl-C, 143 SIGTERM (both leave run.json "interrupted")."""
+def sweep(argv: list[str]) -> tuple[int, Path | None]:
+    """Run (or resume) a sweep; its exit status and run directory (None when none was made).
+
+    Exit status: 0 done, 2 bad input, a locked directory or a run file that cannot be written,
+    130 Ctrl-C, 143 SIGTERM (both leave run.json "interrupted"). The report is built one layer
+    up (``lbb bench``), so that bench/ never imports analysis/.
+    """
+    run_dir: Path | None = None
     with children.supervised():
         try:
-            options, out, resume = parse_options(sys.argv[1:] if argv is None else argv)
+            options, out, resume = parse_options(argv)
             run_dir = resume if resume is not None else prepare_run_dir(out, options.profile)
             with run_lock(run_dir) as lock_fd:
                 if resume is not None:
                     options = resume_options(run_dir)
                 else:
                     refuse_existing_run(run_dir)
-                return _run_locked(options, run_dir, resume is not None, lock_fd)
+                return _run_locked(options, run_dir, resume is not None, lock_fd), run_dir
         except (UsageError, RunLockedError) as exc:
             print(f"bench: error: {exc}", file=sys.stderr)
-            return 2
+            return 2, None
         except OSError as exc:  # the lock file itself could not be made
             print(f"bench: error: cannot lock {run_dir}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
+            return 2, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench``: the sweep alone (``lbb bench`` also builds the report)."""
+    status, run_dir = sweep(sys.argv[1:] if argv is None else argv)
+    if status == 0 and run_dir is not None:
+        print(f"report: lbb report {run_dir}")
+    return status
 
 
 def _run_locked(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> int:

@@ -32,9 +32,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import torch
 
@@ -45,6 +44,8 @@ from bench.inputs import dx_relative_error, make_inputs, synchronizer
 from bench.lock import RunLockedError, run_lock
 from bench.machine import machine_info
 from bench.methods import METHODS
+from bench.profiles import TARGET
+from bench.progress import Progress
 from bench.records import (
     MemoryRecord,
     NotTimed,
@@ -60,22 +61,13 @@ from bench.roofs import local_roof, roof_buffer_bytes
 from bench.store import RUN_FILES, RunFileError
 from bench.streamed import stream_jacobian, tile_plan
 from bench.tiles import Tile, default_block_bytes, plan
+from bench.usage import Parser, UsageError, default_run_dir, parse_target
 
-HEADLINE = (64, 4096, 4096)
 DTYPE = "float32"
 DW_SAMPLE_STRIDE = 64
 """Without --with-dw, the CPU times every 64th tile of dY/dW's plan (1/64 of 16 TiB is 256 GiB,
 the size of the dY/dX pass) and scales the time by 64."""
 FORMULA_ROUNDS = 7
-
-
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
 
 
 class InterruptedPassError(Exception):
@@ -87,26 +79,17 @@ class InterruptedPassError(Exception):
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="nox -s headline --", description=__doc__.splitlines()[0])
+    parser = Parser(prog="nox -s headline --", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="all", help="cpu, cuda or all available (default)")
     parser.add_argument("--out", type=Path, help="run directory (default reports/<UTC time>-headline)")
     parser.add_argument("--with-dw", action="store_true", help="stream all of dY/dW on CPU too (minutes)")
-    parser.add_argument("--target", default=",".join(map(str, HEADLINE)), help="N,D,M (default 64,4096,4096)")
+    parser.add_argument("--target", default=",".join(map(str, TARGET)), help="N,D,M (default 64,4096,4096)")
     parser.add_argument("--block-bytes", help="tile size, e.g. 4MiB (default: 4 MiB on CPU, 256 MiB on CUDA)")
     parser.add_argument(
         "--memory-budget", help="bytes the pass may need (default: half of what is available)"
     )
     args = parser.parse_args(argv)
-    parts = args.target.split(",")
-    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise UsageError(f"--target must be three positive integers N,D,M, got {args.target!r}")
-    args.target = tuple(int(p) for p in parts)
-    largest = max(costs.jacobian_bytes(*args.target, DTYPE))
-    if largest > budgets.MAX_BYTES:
-        raise UsageError(
-            f"--target {args.target[0]},{args.target[1]},{args.target[2]} makes a "
-            f"{costs.format_bytes(largest, decimal=False)} Jacobian; targets beyond 1 EiB are refused"
-        )
+    args.target = parse_target(args.target)
     if args.device not in ("cpu", "cuda", "all"):
         raise UsageError(f"unknown device {args.device!r}; choose from cpu, cuda, all")
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -119,36 +102,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-class ProgressBar:
-    """A one-line progress bar with ETA on stderr, redrawn at most five times a second."""
-
-    def __init__(self, label: str, total_bytes: int) -> None:
-        self.label, self.total_bytes = label, total_bytes
-        self.start = time.perf_counter()
-        self.last = 0.0
-        self.done, self.total = 0, 1
-
-    def __call__(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-        now = time.perf_counter()
-        if now - self.last < 0.2 and done < total:
-            return
-        self.last = now
-        fraction = done / total
-        elapsed = now - self.start
-        eta = elapsed / fraction * (1 - fraction) if fraction else float("nan")
-        bar = "#" * int(30 * fraction) + "-" * (30 - int(30 * fraction))
-        streamed = costs.format_bytes(int(fraction * self.total_bytes), decimal=False)
-        print(
-            f"\r  {self.label} [{bar}] {100 * fraction:5.1f}% {streamed} in {elapsed:.1f} s, "
-            f"ETA {eta:.1f} s ",
-            end="" if done < total else "\n",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-def _timed_pass(run: Callable[[], Any], sync: Callable[[], None], bar: ProgressBar) -> tuple[Any, float]:
+def _timed_pass(run: Callable[[], Any], sync: Callable[[], None], bar: Progress) -> tuple[Any, float]:
     sync()
     start = time.perf_counter()
     try:
@@ -285,8 +239,11 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     print(f"{device}: formula at the same size: {formula_median * 1e3:.2f} ms (median of {FORMULA_ROUNDS})")
     stream_jacobian("dydx", X, W, dY, block, tiles=list(_first(plan_x, 4)))  # warm-up: buffers, threads
 
-    bar = ProgressBar("dY/dX", dydx_bytes)
-    dX, dydx_seconds = _timed_pass(lambda: stream_jacobian("dydx", X, W, dY, block, progress=bar), sync, bar)
+    bar = Progress(f"dY/dX, {costs.format_bytes(dydx_bytes, decimal=False)}", 0, unit="tiles")
+    with bar:
+        dX, dydx_seconds = _timed_pass(
+            lambda: stream_jacobian("dydx", X, W, dY, block, progress=bar), sync, bar
+        )
     error = dx_relative_error(dX, inputs)
     effective = 2 * dydx_bytes / dydx_seconds / 1e9
     print(
@@ -299,13 +256,16 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     files.save()  # a finished dY/dX pass survives an interrupted dY/dW pass
     full_dw = device.startswith("cuda") or args.with_dw
     tiles = None if full_dw else _sampled(plan_w, DW_SAMPLE_STRIDE)
-    bar = ProgressBar(
-        "dY/dW" if full_dw else f"dY/dW (1/{DW_SAMPLE_STRIDE} of tiles)",
-        dydw_bytes if full_dw else dydw_bytes // DW_SAMPLE_STRIDE,
+    streamed = costs.format_bytes(dydw_bytes if full_dw else dydw_bytes // DW_SAMPLE_STRIDE, decimal=False)
+    bar = Progress(
+        f"dY/dW, {streamed}" if full_dw else f"dY/dW (1/{DW_SAMPLE_STRIDE} of tiles), {streamed}",
+        0,
+        unit="tiles",
     )
-    _, dw_seconds = _timed_pass(
-        lambda: stream_jacobian("dydw", X, W, dY, block, progress=bar, tiles=tiles), sync, bar
-    )
+    with bar:
+        _, dw_seconds = _timed_pass(
+            lambda: stream_jacobian("dydw", X, W, dY, block, progress=bar, tiles=tiles), sync, bar
+        )
     scale = 1 if full_dw else len(plan_w) / len(tiles)
     dydw_seconds = dw_seconds * scale
     how = (
@@ -375,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     with children.supervised():
         try:
             args = _parse(sys.argv[1:] if argv is None else argv)
-            out = args.out or Path("reports") / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-headline"
+            out = args.out or default_run_dir("headline")
             _prepare_out(out)
             with run_lock(out):
                 _refuse_existing_run(out)

@@ -23,6 +23,7 @@ import pytest
 
 from bench.cases import Case
 from bench.children import die_with_parent
+from bench.progress import Progress
 from bench.store import FATAL_ERRNOS, SCHEMA_VERSION, RunFileError, read_json, write_json_atomic
 
 RUN_FILE_EXIT = {error: 80 + k for k, error in enumerate(FATAL_ERRNOS)}
@@ -56,9 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lbb-cases", help="JSON file with the cases to time")
     group.addoption("--lbb-out", help="runtime.json to write after every case")
     group.addoption("--lbb-parent", type=int, help="PID of the run: this process dies with it")
+    group.addoption("--lbb-progress", help="label of a progress bar on stderr, one step per case")
 
 
 _SETTINGS = pytest.StashKey[RuntimeSettings]()
+_PROGRESS = pytest.StashKey[Progress]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,6 +85,15 @@ def pytest_configure(config: pytest.Config) -> None:
         entry["case"]: entry for entry in settings.previous.get("not_measured", []) if "case" in entry
     }
     config.stash[_SETTINGS] = settings
+    label = config.getoption("--lbb-progress")
+    if label:
+        config.stash[_PROGRESS] = Progress(label, len(settings.cases), unit="cases")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    progress = config.stash.get(_PROGRESS, None)
+    if progress is not None:
+        progress.close()
 
 
 @pytest.fixture
@@ -131,9 +143,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """Rewrite runtime.json after each case, so that nothing finished is lost."""
     settings = item.config.stash.get(_SETTINGS, None)
-    if settings is None or _case_of(item) is None:
+    case = _case_of(item)
+    if settings is None or case is None:
         return
     save(item.config, settings)
+    progress = item.config.stash.get(_PROGRESS, None)
+    if progress is not None:
+        progress.advance(case.name)
 
 
 def save(config: pytest.Config, settings: RuntimeSettings) -> None:

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
+from bench.budget import MAX_BYTES
+from bench.costs import format_bytes, jacobian_bytes
+
 EXIT_OK, EXIT_WORSE, EXIT_USAGE = 0, 1, 2
 """0: done or passed; 1: a regression (or a case failed); 2: bad input, or a gate that compared too little."""
-
-MAX_TARGET_BYTES = 2**60
-"""Targets whose dense dY/dX or dY/dW would exceed 1 EiB in float64 are refused as absurd."""
 
 
 class UsageError(Exception):
@@ -48,6 +48,10 @@ def parse_target(text: str) -> tuple[int, int, int]:
     if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
         raise UsageError(f"--target must be three positive integers N,D,M, got {text!r}")
     n, d, m = (int(p) for p in parts)
-    if max(n * m * n * d, n * m * d * m) * 8 > MAX_TARGET_BYTES:
-        raise UsageError(f"--target {text}: its Jacobians would exceed 1 EiB; give a smaller N,D,M")
+    largest = max(jacobian_bytes(n, d, m, "float32"))
+    if largest > MAX_BYTES:  # past that, byte and FLOP counts leave numpy's and pandas' 64-bit ints
+        raise UsageError(
+            f"--target {n},{d},{m} makes a {format_bytes(largest, decimal=False)} Jacobian; "
+            "targets beyond 1 EiB are refused"
+        )
     return n, d, m

@@ -1,0 +1,74 @@
+"""``lbb``: one command with a subcommand per job; measure-then-report is composed here, not in bench/."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.commands import COMMANDS, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_help_lists_every_subcommand(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("bench", "headline", "report", "baseline", "regress", "noise"):
+        assert re.search(rf"^  {name} +\S", out, re.M), name
+    assert set(COMMANDS) == {"bench", "headline", "report", "baseline", "regress", "noise"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"), [([], "usage: lbb COMMAND"), (["measure"], "unknown command 'measure'")]
+)
+def test_no_or_an_unknown_command_exits_2(capsys, argv, message):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert message in captured.out + captured.err
+
+
+def test_every_subcommand_reports_bad_input_the_same_way(capsys):
+    for argv in (["bench", "--profile", "nope"], ["report", "/nonexistent"], ["regress", "--reps", "0"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and ": error: " in err, err
+
+
+def test_bench_never_imports_analysis():
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        imports = [
+            line for line in path.read_text().splitlines() if re.match(r"\s*(from|import) analysis\b", line)
+        ]
+        assert not imports, f"{path.name}: {imports}"
+
+
+@pytest.mark.slow
+def test_lbb_bench_measures_then_writes_the_report(tmp_path):
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis.commands",
+            "bench",
+            "--profile",
+            "smoke",
+            "--device",
+            "cpu",
+            "--methods",
+            "formula-torch",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "report" / "index.html").exists()
+    assert f"report: {out / 'report' / 'index.html'}" in done.stdout
