@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from bench.budget import MAX_BYTES
-from bench.costs import format_bytes, jacobian_bytes
+from bench.costs import jacobian_bytes
 
 EXIT_OK, EXIT_WORSE, EXIT_USAGE = 0, 1, 2
 """0: done or passed; 1: a regression (or a case failed); 2: bad input, or a gate that compared too little."""
@@ -51,7 +51,7 @@ def parse_target(text: str) -> tuple[int, int, int]:
     largest = max(jacobian_bytes(n, d, m, "float32"))
     if largest > MAX_BYTES:  # past that, byte and FLOP counts leave numpy's and pandas' 64-bit ints
         raise UsageError(
-            f"--target {n},{d},{m} makes a {format_bytes(largest, decimal=False)} Jacobian; "
+            f"--target {n},{d},{m} makes a Jacobian of {largest:.3g} bytes; "
             "targets beyond 1 EiB are refused"
         )
     return n, d, m
