@@ -83,7 +83,7 @@ def test_a_headline_run_alone_makes_a_report(headline_run, tmp_path, capsys):
         (["--block-bytes", "lots"], "malformed memory size 'lots'"),
         (["--block-bytes", "1" + "0" * 400], "is larger than 1 EiB"),
         (["--memory-budget", "1" + "0" * 400], "is larger than 1 EiB"),
-        (["--target", "99999999999,1,1"], "Jacobian; targets beyond 1 EiB are refused"),
+        (["--target", "99999999999,1,1"], "bytes; targets beyond 1 EiB are refused"),
     ],
 )
 def test_headline_bad_input_gives_one_line_and_exit_2(capsys, tmp_path, argv, message):
