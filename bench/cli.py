@@ -52,12 +52,14 @@ from bench.records import (
     write_run_meta,
 )
 from bench.roofs import measure_roofs, roof_buffer_bytes
+from bench.rundir import choose_devices, prepare_run_dir, refuse_existing_run
 from bench.runtime_plugin import RUN_FILE_EXIT
-from bench.store import RUN_FILE, RUN_FILES, RUNTIME_FILE, RunFileError, write_json_atomic
+from bench.store import RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
 from bench.summary import summary_table
 from bench.threads import pinned_threads, thread_env
-from bench.usage import Parser, UsageError, default_run_dir
+from bench.usage import Parser, UsageError
 
+RESUME_HINT = "use --resume {out} or another --out"
 DEVICES = ("cpu", "cuda", "all")
 PASSES = ("runtime", "memory")
 
@@ -167,41 +169,6 @@ def _check_options(options: Options, where: str) -> None:
     if bad:
         shown = ", ".join(f"{name}={getattr(options, name)!r}" for name in bad)
         raise UsageError(f"{where}: malformed options ({shown})")
-
-
-def prepare_run_dir(out: Path | None, profile: str) -> Path:
-    """A writable run directory that holds no run yet (checked again once it is locked)."""
-    if out is None:
-        out = default_run_dir(profile)
-    refuse_existing_run(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
-    return out
-
-
-def refuse_existing_run(out: Path) -> None:
-    """UsageError when ``out`` already holds a run: a run is never overwritten."""
-    held = [name for name in RUN_FILES if (out / name).exists()]
-    if held:
-        raise UsageError(
-            f"{out} already holds a run ({', '.join(held)}); use --resume {out} or another --out"
-        )
-
-
-def _devices(option: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
-    """Devices to run, and a record for each device left out, with its reason."""
-    if option == "cpu":
-        return ["cpu"], {}
-    if option == "cuda":
-        return ["cuda"], {}
-    if torch.cuda.is_available():
-        return ["cpu", "cuda"], {}
-    reason = "CUDA is not available on this machine (torch.cuda.is_available() is False)"
-    return ["cpu"], {"cuda": {"status": "skipped", "reason": reason}}
 
 
 def skip_reasons(cases: list[Case], profile: Profile, budget_by_device: dict[str, int]) -> dict[str, str]:
@@ -345,7 +312,7 @@ def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str], thread
 def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> int:
     """Measure the run in ``run_dir``, whose lock the caller holds on ``lock_fd``."""
     profile = PROFILES[options.profile]
-    devices, left_out = _devices(options.device)
+    devices, left_out = choose_devices(options.device)
     for device, info in left_out.items():
         print(f"{device}: skipped: {info['reason']}")
     budget_by_device = {device: options.memory_budget or budgets.default_budget(device) for device in devices}
@@ -418,12 +385,12 @@ def sweep(argv: list[str]) -> tuple[int, Path | None]:
     with children.supervised():
         try:
             options, out, resume = parse_options(argv)
-            run_dir = resume if resume is not None else prepare_run_dir(out, options.profile)
+            run_dir = resume if resume is not None else prepare_run_dir(out, options.profile, RESUME_HINT)
             with run_lock(run_dir) as lock_fd:
                 if resume is not None:
                     options = resume_options(run_dir)
                 else:
-                    refuse_existing_run(run_dir)
+                    refuse_existing_run(run_dir, RESUME_HINT)
                 return _run_locked(options, run_dir, resume is not None, lock_fd), run_dir
         except (UsageError, RunLockedError) as exc:
             print(f"bench: error: {exc}", file=sys.stderr)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -57,11 +56,12 @@ from bench.records import (
     write_run_meta,
     write_timings,
 )
-from bench.roofs import local_roof, roof_buffer_bytes
-from bench.store import RUN_FILES, RunFileError
+from bench.roofs import local_roof, roof_buffer_bytes, timed_seconds
+from bench.rundir import choose_devices, prepare_run_dir, refuse_existing_run
+from bench.store import RunFileError
 from bench.streamed import stream_jacobian, tile_plan
 from bench.tiles import Tile, default_block_bytes, plan
-from bench.usage import Parser, UsageError, default_run_dir, parse_target
+from bench.usage import Parser, UsageError, parse_target
 
 DTYPE = "float32"
 DW_SAMPLE_STRIDE = 64
@@ -121,15 +121,7 @@ def _timed_pass(run: Callable[[], Any], sync: Callable[[], None], bar: Progress)
 
 def _formula_seconds(inputs: tuple[Any, Any, Any], sync: Callable[[], None]) -> list[float]:
     method = METHODS["formula-torch"]
-    method.backward(*inputs)
-    samples = []
-    for _ in range(FORMULA_ROUNDS):
-        sync()
-        start = time.perf_counter()
-        method.backward(*inputs)
-        sync()
-        samples.append(time.perf_counter() - start)
-    return samples
+    return timed_seconds(lambda: method.backward(*inputs), sync, FORMULA_ROUNDS)
 
 
 def _sampled(tiles: Any, stride: int) -> list[Tile]:
@@ -312,33 +304,15 @@ def _first(tiles: Any, count: int) -> list[Tile]:
     return out
 
 
-def _prepare_out(out: Path) -> None:
-    """A writable directory that holds no run; UsageError (one line) otherwise."""
-    _refuse_existing_run(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
-
-
-def _refuse_existing_run(out: Path) -> None:
-    held = [name for name in RUN_FILES if (out / name).exists()]
-    if held:
-        raise UsageError(f"{out} already holds a run ({', '.join(held)}); choose another --out")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 done, 2 bad input, a locked directory or a run file that cannot be written,
     130 Ctrl-C, 143 SIGTERM (both leave run.json "interrupted")."""
     with children.supervised():
         try:
             args = _parse(sys.argv[1:] if argv is None else argv)
-            out = args.out or default_run_dir("headline")
-            _prepare_out(out)
+            out = prepare_run_dir(args.out, "headline")
             with run_lock(out):
-                _refuse_existing_run(out)
+                refuse_existing_run(out)
                 return _run(args, out)
         except (UsageError, RunLockedError) as exc:
             print(f"headline: error: {exc}", file=sys.stderr)
@@ -349,12 +323,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, out: Path) -> int:
-    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    skipped = {}
-    if args.device == "all" and not torch.cuda.is_available():
-        devices = ["cpu"]
-        skipped["cuda"] = {"status": "skipped", "reason": "CUDA is not available on this machine"}
-        print("cuda: skipped: CUDA is not available on this machine")
+    devices, skipped = choose_devices(args.device)
+    for device, entry in skipped.items():
+        print(f"{device}: skipped: {entry['reason']}")
     n, d, m = args.target
     meta = RunMeta(
         run_id=uuid.uuid4().hex,  # unique: directories of two machines may share a name

@@ -89,7 +89,8 @@ def gemm_size_within(limit: int, wanted: int, dtype: str) -> int:
     return max(1, min(wanted, fits))
 
 
-def _timed_seconds(run: Callable[[], Any], sync: Callable[[], None], repeats: int = REPEATS) -> list[float]:
+def timed_seconds(run: Callable[[], Any], sync: Callable[[], None], repeats: int = REPEATS) -> list[float]:
+    """Seconds of each of ``repeats`` synchronised calls after one warm-up (roofs and the headline)."""
     run()
     sync()  # warm-up: first-touch pages, load kernels, spin up BLAS threads
     samples = []
@@ -144,7 +145,7 @@ def gemm_roof(
     limit = budget if budget is not None else 2**62
     shapes = list(dict.fromkeys(shape_within(limit, shape, dtype) for shape in gemm_shapes(device)))
     gen = torch.Generator(device="cpu").manual_seed(0)
-    chosen = timer or _timed_seconds
+    chosen = timer or timed_seconds
     result = best_gemm(shapes, lambda shape: _torch_gemm_seconds(shape, device, dtype, chosen, REPEATS, gen))
     return result | {
         "size": shapes[0][0],
@@ -162,7 +163,7 @@ def copy_roof(device: str, budget: int | None = None) -> dict[str, Any]:
         nbytes = copy_bytes_within(budget, nbytes)
     src = torch.ones(nbytes // 4, dtype=torch.float32, device=device)
     dst = torch.zeros_like(src)  # both touched before timing: no page faults in the timed copy
-    samples = _timed_seconds(lambda: dst.copy_(src), synchronizer(device))
+    samples = timed_seconds(lambda: dst.copy_(src), synchronizer(device))
     return {
         "gbps": 2 * nbytes / min(samples) / 1e9,
         "gbps_median": 2 * nbytes / statistics.median(samples) / 1e9,
@@ -207,7 +208,7 @@ def local_roof(
         nbytes = copy_bytes_within(int(limit * LOCAL_SHARE["copy"]), LOCAL_COPY_BYTES[where])
         src, dst = _roof_buffers(backend, device, "float32", nbytes // 4)
         copy = (lambda: np.copyto(dst, src)) if backend == "numpy" else (lambda: dst.copy_(src))
-        samples = _timed_seconds(copy, sync, LOCAL_REPEATS)
+        samples = timed_seconds(copy, sync, LOCAL_REPEATS)
         return 2 * nbytes / min(samples) / 1e9
     size = gemm_size_within(int(limit * LOCAL_SHARE["gemm"]), LOCAL_GEMM_SIZE[where], dtype)
 
@@ -218,7 +219,7 @@ def local_roof(
         else:
             a, b = _fresh_buffers(backend, device, dtype, r * k, k * c)
         a, b = a.reshape(r, k), b.reshape(k, c)
-        return _timed_seconds(lambda: a @ b, sync, LOCAL_REPEATS)
+        return timed_seconds(lambda: a @ b, sync, LOCAL_REPEATS)
 
     fitted = [shape_within(int(limit * LOCAL_SHARE["shapes"]), shape, dtype) for shape in shapes or []]
     return best_gemm(list(dict.fromkeys([(size, size, size), *fitted])), time_shape)["gflops"]

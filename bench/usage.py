@@ -51,7 +51,6 @@ def parse_target(text: str) -> tuple[int, int, int]:
     largest = max(jacobian_bytes(n, d, m, "float32"))
     if largest > MAX_BYTES:  # past that, byte and FLOP counts leave numpy's and pandas' 64-bit ints
         raise UsageError(
-            f"--target {n},{d},{m} makes a Jacobian of {largest:.3g} bytes; "
-            "targets beyond 1 EiB are refused"
+            f"--target {n},{d},{m} makes a Jacobian of {largest:.3g} bytes; targets beyond 1 EiB are refused"
         )
     return n, d, m
