@@ -1,11 +1,18 @@
 """The compact table printed at the end of a run: a pure function of the saved files.
 
-It picks the swept axis with the most measured (method, size) points, and shows per size and
-method the median time, the measured peak memory and both as ratios to the formula method of
-the same backend, device and dtype.
+Drawn with rich's table, as plain text so that a log keeps it. It picks the swept axis with the
+most measured (method, size) points, and shows per size and method the median time, the
+measured peak memory and both as ratios to the formula method of the same backend, device and
+dtype.
 """
 
 from __future__ import annotations
+
+import io
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from bench.cases import Case
 from bench.costs import format_bytes
@@ -49,17 +56,27 @@ def summary_table(meta: RunMeta, timings: Timings | None, memory: list[MemoryRec
     axis = _choose_axis(axes, times or dict.fromkeys(peaks, 0.0))
     points = [tuple(p) for p in axes[axis]]
     keys = sorted({k for k in (*times, *peaks) if k[-1] in points}, key=lambda k: (k[2], k[3], k[4], k[0]))
-    header = f"{'N,D,M':>16}  {'method':<22} {'device':<6} {'dtype':<8} {'median':>10} {'peak':>12}"
-    header += f" {'time/formula':>13} {'peak/formula':>13}"
-    lines = [f"Summary along axis {axis} (ratios against the formula of the same backend):", header]
+    table = Table(
+        title=f"Summary along axis {axis} (ratios against the formula of the same backend)",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    for name in ("N,D,M", "method", "device", "dtype", "median", "peak", "time/formula", "peak/formula"):
+        table.add_column(name, justify="left" if name in ("method", "device", "dtype") else "right")
     for key in keys:
         label, backend, device, dtype, point = key
         formula = (f"formula-{backend}", backend, device, dtype, point)
         peak = peaks.get(key)
-        peak_text = format_bytes(peak, decimal=False) if peak is not None else "-"
-        lines.append(
-            f"{','.join(map(str, point)):>16}  {label:<22} {device:<6} {dtype:<8} "
-            f"{_fmt_time(times.get(key)):>10} {peak_text:>12} "
-            f"{_ratio(times.get(key), times.get(formula)):>13} {_ratio(peak, peaks.get(formula)):>13}"
+        table.add_row(
+            ",".join(map(str, point)),
+            label,
+            device,
+            dtype,
+            _fmt_time(times.get(key)),
+            format_bytes(peak, decimal=False) if peak is not None else "-",
+            _ratio(times.get(key), times.get(formula)),
+            _ratio(peak, peaks.get(formula)),
         )
-    return "\n".join(lines)
+    text = io.StringIO()
+    Console(file=text, width=120, color_system=None).print(table)
+    return "\n".join(line.rstrip() for line in text.getvalue().rstrip().splitlines())
