@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.ab import method_key
 from analysis.history import BASELINE_SCHEMA, TIME_METRICS, describe_threads, machine_id
 from analysis.history import DEFAULT_HISTORY as DEFAULT_HISTORY  # re-exported: regress's CLI names it
 from analysis.history import append_history as append_history  # the writer lives with its reader
@@ -258,6 +259,19 @@ def _memory_verdict(case: str, b: int, c: int, limits: Thresholds) -> Verdict:
     return Verdict(case, "peak_bytes", b, c, change, verdict)
 
 
+def _peak_verdict(case: str, base: int, cur: dict[str, Any] | None, limits: Thresholds) -> Verdict:
+    """A baseline peak against the run's: compared, now failing (worse), or missing."""
+    if cur is not None and "peak_bytes" in cur:
+        return _memory_verdict(case, base, cur["peak_bytes"], limits)
+    if cur is None:
+        verdict, note = "missing", "not in the current run"
+    elif cur.get("status") == "failed":
+        verdict, note = "worse", f"now fails: {cur.get('reason')}"
+    else:
+        verdict, note = "missing", f"no peak in the current run ({cur.get('status')})"
+    return Verdict(case, "peak_bytes", base, math.nan, math.nan, verdict, note)
+
+
 def compare(
     baseline: dict[str, Any], current: dict[str, dict[str, Any]], limits: Thresholds
 ) -> list[Verdict]:
@@ -270,47 +284,10 @@ def compare(
     pooled: dict[tuple[str, str], list[float]] = {}
     for case, base in sorted(baseline["cases"].items()):
         cur = current.get(case)
-        if cur is None:
-            if "peak_bytes" in base:
-                verdicts.append(
-                    Verdict(
-                        case,
-                        "peak_bytes",
-                        base["peak_bytes"],
-                        math.nan,
-                        math.nan,
-                        "missing",
-                        "not in the current run",
-                    )
-                )
-            continue
         if "peak_bytes" in base:
-            if "peak_bytes" in cur:
-                verdicts.append(_memory_verdict(case, base["peak_bytes"], cur["peak_bytes"], limits))
-            elif cur.get("status") == "failed":
-                verdicts.append(
-                    Verdict(
-                        case,
-                        "peak_bytes",
-                        base["peak_bytes"],
-                        math.nan,
-                        math.nan,
-                        "worse",
-                        f"now fails: {cur.get('reason')}",
-                    )
-                )
-            else:
-                verdicts.append(
-                    Verdict(
-                        case,
-                        "peak_bytes",
-                        base["peak_bytes"],
-                        math.nan,
-                        math.nan,
-                        "missing",
-                        f"no peak in the current run ({cur.get('status')})",
-                    )
-                )
+            verdicts.append(_peak_verdict(case, base["peak_bytes"], cur, limits))
+        if cur is None:
+            continue
         for metric in TIME_METRICS:
             if metric in base and metric in cur:
                 change = statistics.median(cur[metric]) / statistics.median(base[metric]) - 1
@@ -385,13 +362,6 @@ class Outcome:
         if self.worse:
             return 1
         return 2 if self.incomplete else 0
-
-
-def method_key(case: str) -> str:
-    """``explicit-torch-warm[cpu-float32-N16-D64-M64]`` → ``explicit-torch-warm[cpu-float32]``."""
-    label, _, params = case.partition("[")
-    device, dtype = params.split("-")[:2]
-    return f"{label}[{device}-{dtype}]"
 
 
 def format_value(metric: str, value: float, scope: str = "case") -> str:
