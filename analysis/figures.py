@@ -13,8 +13,24 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots
+from analysis.anatomy import bytes_data, structure_data
 from analysis.fits import axis_names
 from analysis.study import Analysis
+
+
+def draw_first_screen(analysis: Analysis, out: Path) -> dict[str, Path]:
+    """The two figures of the first screen (PNG + CSV each), which need no measurement: the
+    Jacobians' structure at a small case and where the bytes go at the target."""
+    structure = (
+        "The Jacobians' structure at N=2, D=2, M=3, computed by bench.methods.jacobians: blue cells are"
+        " non-zero, each named by the entry of X or W it copies; everything else is a stored zero"
+    )
+    return {
+        structure: plots.structure_plot(structure_data(target=analysis.target), out),
+        "Where the bytes go at the target (log scale)": plots.bytes_plot(
+            bytes_data(analysis.runs, analysis.target), analysis.target, out
+        ),
+    }
 
 
 def draw_figures(analysis: Analysis, out: Path, history: pd.DataFrame | None = None) -> dict[str, Path]:

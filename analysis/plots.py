@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.colors import ListedColormap
 from matplotlib.ticker import FuncFormatter, LogLocator
 
 from analysis.fits import GROUP, AxesByRun, axis_names, loglog_slope, runs_on_axis
@@ -424,3 +425,76 @@ def trend_plot(history: pd.DataFrame, out: Path) -> Path:
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
     return _save(fig, per_run, out, "trend")
+
+
+def structure_plot(data: pd.DataFrame, out: Path) -> Path:
+    """The sparsity pattern of dY/dX and dY/dW at a small case, every non-zero cell named by the
+    input entry it equals, each with its non-zero fraction and its zero bytes at the target
+    written beside it (``data`` from :func:`analysis.anatomy.structure_data`)."""
+    parts = [data[data["jacobian"] == name] for name in ("dY/dX", "dY/dW")]
+    kron = {"dY/dX": "I_N ⊗ Wᵀ", "dY/dW": "X ⊗ I_M"}
+    shape = {"dY/dX": "(N·M)×(N·D)", "dY/dW": "(N·M)×(D·M)"}
+    keeps = {"dY/dX": "1/N", "dY/dW": "1/M"}
+    first = parts[0].iloc[0]
+    d, m = int(first["d"]), int(first["m"])
+    blocks = {"dY/dX": (m, d), "dY/dW": (m, m)}  # block rows, block columns
+    cell, width = 0.34, 11.0  # inches: one matrix entry, the figure
+    rows_max = max(int(p["row"].max()) + 1 for p in parts)
+    height = rows_max * cell + 0.2
+    fig = plt.figure(figsize=(width, height))
+    for half, part in enumerate(parts):
+        name = str(part["jacobian"].iloc[0])
+        rows, cols = int(part["row"].max()) + 1, int(part["col"].max()) + 1
+        left = 0.01 + half * 0.5
+        ax = fig.add_axes((left, 0.1 / height, cols * cell / width, rows * cell / height))
+        mask = np.zeros((rows, cols))
+        mask[part["row"], part["col"]] = part["nonzero"].astype(float)
+        ax.imshow(mask, cmap=ListedColormap(["#f4f4f4", "#9db4f0"]), vmin=0, vmax=1, aspect="auto")
+        for row, col, entry in zip(part["row"], part["col"], part["entry"].fillna(""), strict=True):
+            ax.text(col, row, entry or "0", ha="center", va="center", fontsize=9 if entry else 7,
+                    color="#111" if entry else "#bbb")  # fmt: skip
+        ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
+        ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
+        ax.grid(which="minor", color="white", lw=1.5)
+        block_rows, block_cols = blocks[name]
+        for y in np.arange(block_rows, rows, block_rows) - 0.5:
+            ax.axhline(y, color="#555", lw=1)
+        for x in np.arange(block_cols, cols, block_cols) - 0.5:
+            ax.axvline(x, color="#555", lw=1)
+        ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+        row = part.iloc[0]
+        total, zeros = int(row["target_bytes"]), int(row["target_zero_bytes"])
+        text = (
+            f"{shape[name]} = {rows}×{cols} at N={row['n']}, D={row['d']}, M={row['m']}\n"
+            f"{keeps[name]} = {row['nonzero_fraction']:.0%} of the entries are non-zero\n\n"
+            f"At N={row['target_n']}, D={row['target_d']}, M={row['target_m']}:\n"
+            f"{format_bytes(zeros, decimal=False)} of its {format_bytes(total, decimal=False)}"
+            f" are zeros ({zeros / total:.2%})"
+        )
+        x = left + cols * cell / width + 0.015
+        fig.text(x, 0.95, f"{name} = {kron[name]}", fontsize=12, fontweight="bold", va="top")
+        fig.text(x, 0.95 - 0.32 / height, text, fontsize=10, va="top", linespacing=1.4)
+    return _save(fig, data, out, "jacobian_structure")
+
+
+BYTES_COLOURS = {"problem": "#4c9a5a", "formula": "#4c9a5a", "jacobian": "#c0392b", "machine": "#7f7f7f"}
+
+
+def bytes_plot(data: pd.DataFrame, target: tuple[int, int, int], out: Path) -> Path:
+    """Where the bytes go at the target, on a log scale: the problem and the formula against the
+    dense Jacobians against the machine (``data`` from :func:`analysis.anatomy.bytes_data`)."""
+    fig, ax = plt.subplots(figsize=(11.5, 0.42 * len(data) + 1.1))
+    y = np.arange(len(data))[::-1]
+    values = data["bytes"].to_numpy(float)
+    ax.barh(y, values, color=[BYTES_COLOURS.get(k, "#7f7f7f") for k in data["kind"]], height=0.6)
+    for yi, value in zip(y, values, strict=True):
+        ax.text(value * 1.3, yi, format_bytes(value, decimal=False), va="center", fontsize=9)
+    ax.set_yticks(y, data["quantity"])
+    ax.set_xscale("log")
+    ax.set_xlim(1024 ** np.floor(np.log(values.min()) / np.log(1024)), values.max() * 30)  # from a whole unit
+    _bytes_axis(ax.xaxis)
+    ax.grid(True, axis="x", alpha=0.3)
+    n, d, m = target
+    ax.set_title(f"Where the bytes go at N={n}, D={d}, M={m} (float32, log scale)", fontsize=11)
+    fig.tight_layout()
+    return _save(fig, data, out, "where_the_bytes_go")

@@ -1,11 +1,11 @@
 """The self-contained HTML report: a pure function of saved run directories.
 
 ``build_report(run_dirs, out)`` loads the runs, writes each run's ``results.csv``, analyses
-them (:mod:`analysis.study`), draws every plot the data supports (PNG + CSV,
-:mod:`analysis.figures`) into ``out`` and renders ``out/index.html`` from the package's Jinja2
-template with the PNGs embedded, so the page needs no network and no CDN. This module only
-assembles the page: the numbers come from the modules it calls, the markup from the template,
-which escapes every value it is given.
+them (:mod:`analysis.study`), draws the first screen's two figures and every plot the data
+supports (PNG + CSV, :mod:`analysis.figures`) into ``out`` and renders ``out/index.html`` from
+the package's Jinja2 template with the PNGs embedded, so the page needs no network and no CDN.
+This module only assembles the page: the numbers come from the modules it calls, the markup
+from the template, which escapes every value it is given.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from analysis import tables
 from analysis.environment import environment
 from analysis.extrapolate import HEADLINE
-from analysis.figures import draw_figures
+from analysis.figures import draw_figures, draw_first_screen
 from analysis.history import load_history
 from analysis.load import RESULTS_FILE, write_results
 from analysis.output import ReportWriteError, write_atomically
 from analysis.study import Analysis, analyse
-from analysis.summary import headline
+from analysis.summary import summary
 from bench.methods import METHODS
 from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 
@@ -75,8 +75,11 @@ def _figure(title: str, path: Path, out: Path) -> Figure:
     )
 
 
-def render(analysis: Analysis, figures: dict[str, Path], out: Path) -> str:
-    """The page for ``analysis``, with ``figures`` (title → PNG in ``out``) embedded."""
+def render(
+    analysis: Analysis, figures: dict[str, Path], out: Path, first: dict[str, Path] | None = None
+) -> str:
+    """The page for ``analysis``: the summary and the ``first`` figures on its first screen, then
+    ``figures``, then the full tables; every figure (title → PNG in ``out``) embedded."""
     cases = analysis.cases
     runs = len(analysis.runs)
     not_measured = tables.not_measured_table(analysis)
@@ -84,7 +87,8 @@ def render(analysis: Analysis, figures: dict[str, Path], out: Path) -> str:
     context = {
         "runs": [f"{run.run_id} on {run.machine_label}" for run in analysis.runs],
         "warnings": [w for run in analysis.runs for w in run.warnings],
-        "headline": headline(analysis),
+        "summary": summary(analysis),
+        "first_figures": [_figure(title, path, out) for title, path in (first or {}).items()],
         "measured": tables.shown(tables.measured_headline_table(analysis), runs),
         "predictions": tables.shown(tables.prediction_table(analysis), runs),
         "exponents": tables.shown(tables.exponent_table(analysis.exponents), runs),
@@ -128,7 +132,8 @@ def build_report(
             write_results(run)
         except OSError as exc:
             raise ReportWriteError(f"cannot write {run.path / RESULTS_FILE}: {exc}") from exc
+    first = draw_first_screen(analysis, out)
     figures = draw_figures(analysis, out, trend)
     page = out / REPORT_FILE
-    html = render(analysis, figures, out)
+    html = render(analysis, figures, out, first)
     return write_atomically(page, lambda tmp: tmp.write_text(html, encoding="utf-8"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.extrapolate import HEADLINE, extrapolate, holdout
+from analysis.extrapolate import HEADLINE, extrapolate, holdout, measured_vs_extrapolated
 from analysis.fits import AxesByRun, exponents
 from analysis.load import Run, load_run
 from analysis.targets import check_targets
@@ -27,6 +27,9 @@ class Analysis:
     predictions: pd.DataFrame
     holdouts: pd.DataFrame
     targets: pd.DataFrame
+    checks: pd.DataFrame
+    """Per method at the target: measured (or why not) beside extrapolated, and the error
+    (:func:`analysis.extrapolate.measured_vs_extrapolated`)."""
     limits: dict[tuple[str, str], int | None]
     target: tuple[int, int, int]
 
@@ -78,6 +81,7 @@ def analyse(run_dirs: list[Path], target: tuple[int, int, int] = HEADLINE) -> An
         predictions=extrapolate(cases, limits, cache, target),
         holdouts=pd.concat([p[1] for p in parts], ignore_index=True) if parts else pd.DataFrame(),
         targets=check_targets(cases),
+        checks=measured_vs_extrapolated(cases, cache, target, memory_limits=limits),
         limits=limits,
         target=target,
     )

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis.formatting import format_cell, format_size, format_time
 from analysis.study import Analysis
+from analysis.summary import signed_percent, sweep_extrapolation
 from bench.costs import format_bytes
 
 RUN_COLUMN = "run_id"
@@ -49,18 +50,9 @@ def measured_headline_table(analysis: Analysis) -> pd.DataFrame:
     preds = analysis.predictions
     rows = []
     for _, row in measured.iterrows():
-        others = (
-            preds[
-                (preds["label"] == "streamed-torch")
-                & (preds["device"] == row["device"])
-                & (preds["run_id"] != row["run_id"])
-            ]
-            if not preds.empty
-            else preds
-        )
-        others = others[np.isfinite(others["time_value"].astype(float))] if not others.empty else others
+        sweep = sweep_extrapolation(preds, row)
         total = row["time_median_s"]
-        extrapolated = others["time_value"].iloc[0] if not others.empty else np.nan
+        extrapolated = sweep["time_value"] if sweep is not None else np.nan
         estimate = bool(row["headline_dydw_is_estimate"])
         dense = row["jacobian_dydx_bytes"]
         gbps = row["headline_effective_gbps_dydx"]
@@ -78,7 +70,7 @@ def measured_headline_table(analysis: Analysis) -> pd.DataFrame:
                 ),
                 "total": format_time(total) + (" (with the estimate)" if estimate else ""),
                 "extrapolated from the sweep": (
-                    f"{format_time(extrapolated)} ({others['run_id'].iloc[0]})"
+                    f"{format_time(extrapolated)} ({sweep['run_id']})"
                     if np.isfinite(extrapolated)
                     else "no sweep run given"
                 ),
@@ -144,14 +136,20 @@ def prediction_table(analysis: Analysis) -> pd.DataFrame:
             m: mine[mine["metric"] == m]["error"].abs().max() if not mine.empty else np.nan
             for m in ("time", "memory")
         }
+        measured = _measured_columns(analysis.checks, row)
         rows.append(
             {
                 "run_id": row["run_id"],
                 "method": row["label"],
                 "device": row["device"],
-                "time": format_time(row["time_value"]),
-                "time 90% interval": f"{format_time(row['time_low'])} – {format_time(row['time_high'])}",
-                "peak memory": format_size(row["peak_value"]),
+                "measured at target": measured["measured at target"],
+                "time extrapolated (90% interval)": (
+                    f"{format_time(row['time_value'])} ({format_time(row['time_low'])} – "
+                    f"{format_time(row['time_high'])})"
+                ),
+                "error time": measured["error time"],
+                "peak extrapolated": format_size(row["peak_value"]),
+                "error memory": measured["error memory"],
                 "cost-model peak": format_size(row["predicted_peak_bytes"]),
                 "fits device": "yes" if row["fits_device"] else f"no ({row['over_by']:,.0f}× over)",
                 "hold-out |error| time": f"{worst['time']:.0%}" if np.isfinite(worst["time"]) else "–",
@@ -160,6 +158,31 @@ def prediction_table(analysis: Analysis) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _measured_columns(checks: pd.DataFrame, pred: pd.Series) -> dict[str, str]:
+    """The case measured at the target (or why not) and the extrapolation's error against it."""
+    keys = ("run_id", "label", "device", "dtype")
+    mine = checks[np.logical_and.reduce([checks[k] == pred[k] for k in keys])] if not checks.empty else checks
+    if mine.empty:
+        return {"measured at target": "–", "error time": "–", "error memory": "–"}
+    row = mine.iloc[0]
+    if row["measured_status"] != "ok":
+        measured = f"not measured: {row['measured_status']}" + (
+            f" ({row['measured_reason']})"
+            if row["measured_reason"] and row["measured_status"] != "not in run"
+            else ""
+        )
+    else:
+        measured = f"{format_time(row['measured_time_s'])}, {format_size(row['measured_peak_bytes'])}"
+
+    def error(metric: str) -> str:
+        value = row[f"{metric}_error"]
+        if not np.isfinite(value):
+            return "–"
+        return f"{signed_percent(value)} ({'in' if row[f'{metric}_in_interval'] else 'outside'} interval)"
+
+    return {"measured at target": measured, "error time": error("time"), "error memory": error("peak")}
 
 
 def holdout_table(hold: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,16 @@ from analysis.tables import shown
 from tests.synthetic import cost_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
-PLOTS = ("runtime_vs_size", "memory_vs_size", "ratio_to_formula", "extrapolation", "efficiency")
+FIRST_SCREEN = ("jacobian_structure", "where_the_bytes_go")
+"""Drawn for every report: from bench (the structure, the cost model) and run.json, not from timings."""
+PLOTS = (
+    *FIRST_SCREEN,
+    "runtime_vs_size",
+    "memory_vs_size",
+    "ratio_to_formula",
+    "extrapolation",
+    "efficiency",
+)
 FIXTURE = Path(__file__).parent / "data" / "quick-cpu"
 
 
@@ -34,11 +43,13 @@ def test_report_states_headline_jacobian_sizes_and_time_ratio(synthetic_report):
     page = synthetic_report.read_text()
     assert "256.0 GiB" in page
     assert "16.0 TiB" in page
-    headline = re.search(r"<p class='headline'>(.*?)</p>", page, re.S).group(1)
-    assert "formula-torch" in headline
-    assert "explicit-torch-warm" in headline
-    assert re.search(r"<b>[\d,]+×</b> the formula's time", headline)
-    assert "more memory than this cpu has" in headline
+    summary = re.search(r"<table class='summary'>(.*?)</table>", page, re.S).group(1)
+    formula = re.search(r"<tr><td>formula</td>(.*?)</tr>", summary, re.S).group(1)
+    explicit = re.search(r"<tr><td>explicit Jacobians \(dense\)</td>(.*?)</tr>", summary, re.S).group(1)
+    assert "formula-torch" in formula
+    assert "explicit-torch-warm" in explicit
+    assert re.search(r"<td><b>[\d,]+×</b></td><td><b>[\d,]+×</b></td>$", explicit)  # time and memory ratios
+    assert "more memory than this cpu has" in page
 
 
 def test_report_embeds_every_plot_and_writes_png_and_csv_beside_it(synthetic_report):
@@ -148,7 +159,7 @@ def test_report_of_a_run_where_nothing_fit_the_budget_still_builds_and_lists_rea
     page = build_report([run], run / "report").read_text()
     assert "No method has enough measured points to extrapolate" in page
     assert reason in page
-    assert "data:image/png" not in page
+    assert page.count("data:image/png") == len(FIRST_SCREEN)  # no plot of measurements: there are none
 
 
 def test_report_plots_trends_over_commits_when_history_exists(tmp_path):
@@ -265,7 +276,7 @@ def test_a_failed_png_write_leaves_no_empty_file_and_names_it(tmp_path, capsys, 
     run = write_run(tmp_path / "run", LAW)
     out = tmp_path / "out"
     assert report_main([str(run), "--out", str(out)]) == 0
-    before = (out / "runtime_vs_size.png").read_bytes()
+    before = (out / "jacobian_structure.png").read_bytes()  # the first figure the report draws
     capsys.readouterr()
 
     def disk_full(self, fname, *args, **kwargs):
@@ -275,8 +286,8 @@ def test_a_failed_png_write_leaves_no_empty_file_and_names_it(tmp_path, capsys, 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", disk_full)
     assert report_main([str(run), "--out", str(out)]) == 2
     err = _one_line_error(capsys)
-    assert err.startswith(f"report: error: cannot write {out / 'runtime_vs_size.png'}: disk full")
-    assert (out / "runtime_vs_size.png").read_bytes() == before
+    assert err.startswith(f"report: error: cannot write {out / 'jacobian_structure.png'}: disk full")
+    assert (out / "jacobian_structure.png").read_bytes() == before
     assert [p.name for p in out.iterdir() if p.stat().st_size == 0] == []
     assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
 
@@ -317,5 +328,106 @@ def test_the_template_escapes_a_run_name_with_a_script_tag(tmp_path):
 
 def test_a_sweep_alone_has_no_measured_headline_section(synthetic_report):
     page = synthetic_report.read_text()
-    assert "<h2>Headline</h2>" in page
+    assert "Headline</h2>" in page
     assert "The headline case, measured" not in page
+
+
+# --- the first screen ----------------------------------------------------------------------------
+
+
+def _cells(page: str, heading: str) -> list[list[str]]:
+    """The body rows of the first table after ``heading``, as cell texts."""
+    section = page[page.index(heading) :]
+    table = re.search(r"<tbody>(.*?)</tbody>", section, re.S).group(1)
+    return [re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
+
+
+def test_the_page_starts_with_the_summary_then_the_two_figures_before_any_full_table(synthetic_report):
+    page = synthetic_report.read_text()
+    summary = page.index("<table class='summary'>")
+    honesty = page.index("<p class='honesty'>")
+    structure = page.index("<figure class='first'><img alt='The Jacobians&#39; structure")
+    where = page.index("<figure class='first'><img alt='Where the bytes go")
+    first_full_table = page.index("<div class='wide'><table>")  # every table but the summary's
+    assert page.index("<table") == summary
+    assert summary < honesty < structure < where < first_full_table
+    assert where < page.index("<h2>Plots</h2>") < page.index("<h2>Extrapolation to N=64")
+
+
+def test_structure_figure_csv_has_nonzero_fraction_1_over_n_and_1_over_m_and_the_targets_zero_bytes(
+    synthetic_report,
+):
+    data = pd.read_csv(synthetic_report.parent / "jacobian_structure.csv")
+    dydx, dydw = data[data["jacobian"] == "dY/dX"], data[data["jacobian"] == "dY/dW"]
+    assert (dydx[["n", "d", "m"]].iloc[0].tolist()) == [2, 2, 3]
+    assert (dydx["row"].max() + 1, dydx["col"].max() + 1) == (6, 4)  # (N·M)×(N·D)
+    assert (dydw["row"].max() + 1, dydw["col"].max() + 1) == (6, 6)  # (N·M)×(D·M)
+    assert dydx["nonzero"].sum() == 12 and dydw["nonzero"].sum() == 12  # N·D·M entries each
+    assert dydx["nonzero_fraction"].unique().tolist() == pytest.approx([1 / 2])
+    assert dydw["nonzero_fraction"].unique().tolist() == pytest.approx([1 / 3])
+    assert dydx["target_bytes"].iloc[0] == 256 * 2**30
+    assert dydx["target_zero_bytes"].iloc[0] == 252 * 2**30  # all but one block in 64
+    assert dydw["target_zero_bytes"].iloc[0] == 16 * 2**40 - 4 * 2**30  # all but 1/4096
+    assert set(dydx.loc[dydx["nonzero"], "entry"].str[0]) == {"w"}  # dY/dX copies W
+    assert set(dydw.loc[dydw["nonzero"], "entry"].str[0]) == {"x"}  # dY/dW copies X
+
+
+def test_bytes_figure_csv_holds_the_targets_jacobian_bytes_from_the_cost_model_and_the_machines_ram(
+    synthetic_report,
+):
+    from bench.costs import jacobian_bytes
+
+    data = pd.read_csv(synthetic_report.parent / "where_the_bytes_go.csv").set_index("quantity")["bytes"]
+    dydx, dydw = jacobian_bytes(64, 4096, 4096, "float32")
+    assert data["dY/dX, dense"] == dydx
+    assert data["dY/dW, dense"] == dydw
+    assert data["this machine's RAM"] == 24 * 2**30  # write_run's ram_bytes
+    assert not data.index.str.startswith("GPU").any()  # the synthetic machine has none
+
+
+def test_bytes_figure_adds_the_gpu_memory_a_run_recorded(tmp_path):
+    from analysis.anatomy import bytes_data
+    from analysis.load import load_run
+
+    run = load_run(write_run(tmp_path / "run", LAW))
+    run.meta["machine"]["gpus"] = [{"name": "NVIDIA H200", "memory_bytes": 150 * 10**9}]
+    data = bytes_data([run], (64, 4096, 4096)).set_index("quantity")["bytes"]
+    assert data["GPU memory, NVIDIA H200"] == 150 * 10**9
+
+
+def test_extrapolation_table_and_summary_show_the_error_against_a_time_measured_at_the_target(tmp_path):
+    """formula-torch measured twice as slow at the target as its cost law: the extrapolation from
+    the smaller sizes (which follow the law exactly) is off by -50%, outside its interval."""
+
+    def slow_at_target(case):
+        at_target = (case.n, case.d, case.m) == (64, 4096, 4096) and case.method == "formula-torch"
+        return LAW(case) * (2 if at_target else 1)
+
+    run = write_run(tmp_path / "run", slow_at_target)
+    page = build_report([run], tmp_path / "out").read_text()
+    heading = "<h2>Extrapolation to N=64"
+    header = re.findall(r"<th>(.*?)</th>", page[page.index(heading) :].split("</thead>")[0])
+    rows = {row[0]: dict(zip(header, row, strict=True)) for row in _cells(page, heading)}
+    assert rows["formula-torch"]["error time"] == "-50% (outside interval)"
+    assert rows["formula-numpy"]["error time"] == "0% (in interval)"
+    assert rows["explicit-torch-warm"]["measured at target"].startswith(
+        "not measured: skipped (profile quick caps Jacobian methods"
+    )
+    honesty = re.search(r"<p class='honesty'>(.*?)</p>", page, re.S).group(1)
+    assert "<b>formula-torch</b> on cpu <b>-50%</b>" in honesty
+    summary = re.search(r"<tr><td>formula</td>(.*?)</tr>", page, re.S).group(1)
+    assert "<span class='measured'>measured</span>" in summary
+
+
+def test_no_performance_target_cell_reads_more_than_100_percent_of_a_roof(tmp_path):
+    """A run faster than its own roofs (formula 1.5× the GEMM roof, warm explicit 1.5× the copy
+    bandwidth): the table says the roof was underestimated instead of printing 150%."""
+    run = write_run(tmp_path / "run", cost_law(per_byte=1 / 30e9, per_flop=1 / 150e9, constant=0.0))
+    page = build_report([run], tmp_path / "out").read_text()
+    cells = [cell for row in _cells(page, "<h2>Performance targets") for cell in row]
+    assert any("roof underestimated" in cell for cell in cells)
+    for cell in cells:
+        headline_figures = re.sub(
+            r"roof underestimated \(measured \d+% of it\)|\(\d+% measured, within the \d+% noise\)", "", cell
+        )
+        assert all(int(p) <= 100 for p in re.findall(r"(\d+)%", headline_figures)), cell
