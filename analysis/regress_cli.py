@@ -34,6 +34,7 @@ from typing import Any
 
 from analysis import ab as ab_stats
 from analysis.load import RunLoadError, load_run
+from analysis.output import write_atomically
 from analysis.regress import (
     DEFAULT_BASELINE,
     DEFAULT_HISTORY,
@@ -52,7 +53,7 @@ from analysis.regress import markdown as memory_markdown
 from bench.ab import AB_FILE, ABError, Side, ab_cases, run_ab
 from bench.methods import METHODS
 from bench.profiles import PROFILES
-from bench.store import write_json_atomic
+from bench.store import RunFileError, write_json_atomic
 from bench.usage import Parser, UsageError, stamp
 from bench.worktree import RefError, checkout, head_commit, is_dirty, repo_root, resolve_commit
 
@@ -251,7 +252,7 @@ def _regress(args: argparse.Namespace) -> int:
     text = f"## Regression check: {title}\n\n" + "\n".join(sections)
     summary["exit_status"] = status
     write_json_atomic(out / "regress.json", summary)
-    (out / "regress.md").write_text(text)
+    write_atomically(out / "regress.md", lambda tmp: tmp.write_text(text))
     print(f"regress: {title}; {out / 'regress.md'}")
     return status
 
@@ -293,7 +294,7 @@ def _noise(args: argparse.Namespace) -> int:
     write_json_atomic(
         out / "noise.json", {"threshold": args.time_threshold, "methods": ab_stats.as_json(gates)}
     )
-    (out / "noise.md").write_text(text)
+    write_atomically(out / "noise.md", lambda tmp: tmp.write_text(text))
     _print_gates(gates)
     finite = [g for g in gates if math.isfinite(g.ratio)]
     if finite:
@@ -323,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(given)
         handler = {"baseline": _baseline, "regress": _regress, "noise": _noise}[args.command]
         return handler(args)
-    except (UsageError, BaselineError, RunLoadError, RefError, ABError, OSError) as exc:
+    except (UsageError, BaselineError, RunLoadError, RefError, ABError, RunFileError, OSError) as exc:
         print(f"{command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -259,3 +261,17 @@ def test_baseline_command_refuses_an_incomplete_or_runtime_only_run(tmp_path, ca
     assert main(["baseline", "--current", str(run), "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_baseline_on_a_full_disk_names_the_file_and_exits_2(tmp_path, capsys, monkeypatch):
+    run = _current(tmp_path)
+    out = tmp_path / "b.json"
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    assert main(["baseline", "--current", str(run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"baseline: error: cannot write {out}: disk full")
