@@ -62,8 +62,10 @@ from bench.store import RunFileError
 from bench.streamed import stream_jacobian, tile_plan
 from bench.tiles import Tile, default_block_bytes, plan
 from bench.usage import Parser, UsageError, parse_target
+from bench.validation import BACKEND_DTYPES
 
 DTYPE = "float32"
+"""The default dtype; ``--dtype`` takes any torch dtype of the suite (bfloat16: the 128 GiB case)."""
 DW_SAMPLE_STRIDE = 64
 """Without --with-dw, the CPU times every 64th tile of dY/dW's plan (1/64 of 16 TiB is 256 GiB,
 the size of the dY/dX pass) and scales the time by 64."""
@@ -88,7 +90,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--memory-budget", help="bytes the pass may need (default: half of what is available)"
     )
+    parser.add_argument(
+        "--dtype", default=DTYPE, help=f"one of {', '.join(BACKEND_DTYPES['torch'])} (default {DTYPE})"
+    )
     args = parser.parse_args(argv)
+    if args.dtype not in BACKEND_DTYPES["torch"]:
+        raise UsageError(f"unknown dtype {args.dtype!r}; choose from {', '.join(BACKEND_DTYPES['torch'])}")
     args.target = parse_target(args.target)
     if args.device not in ("cpu", "cuda", "all"):
         raise UsageError(f"unknown device {args.device!r}; choose from cpu, cuda, all")
@@ -184,15 +191,15 @@ def _measure_peaks(case: Case, block: int, full_dw: bool) -> dict[str, int]:
 
 def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> None:
     n, d, m = args.target
-    case = Case("streamed-torch", "", device, DTYPE, n, d, m)
-    formula_case = Case("formula-torch", "", device, DTYPE, n, d, m)
+    case = Case("streamed-torch", "", device, args.dtype, n, d, m)
+    formula_case = Case("formula-torch", "", device, args.dtype, n, d, m)
     block = args.block_bytes or default_block_bytes(device)
     files.devices[device] = {"status": "running", "block_bytes": block}
-    dydx_bytes, dydw_bytes = costs.jacobian_bytes(n, d, m, DTYPE)
+    dydx_bytes, dydw_bytes = costs.jacobian_bytes(n, d, m, args.dtype)
     plan_x = plan("dydx", n, d, m, 4, block)
     plan_w = plan("dydw", n, d, m, 4, block)
     print(
-        f"{device}: dY/dX at N={n}, D={d}, M={m} ({DTYPE}) is {costs.format_bytes(dydx_bytes)}, "
+        f"{device}: dY/dX at N={n}, D={d}, M={m} ({args.dtype}) is {costs.format_bytes(dydx_bytes)}, "
         f"dY/dW {costs.format_bytes(dydw_bytes)}; streaming them in {costs.format_bytes(block, False)} tiles "
         f"({len(plan_x):,} and {len(plan_w):,} tiles)",
         flush=True,
@@ -207,14 +214,14 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
         files.save()
         return
     sync = synchronizer(device)
-    copy_gbps = local_roof("torch", device, DTYPE, "copy", budget)
-    gemm_gflops = local_roof("torch", device, DTYPE, "gemm", budget)
+    copy_gbps = local_roof("torch", device, args.dtype, "copy", budget)
+    gemm_gflops = local_roof("torch", device, args.dtype, "gemm", budget)
     device_entry = files.devices[device] = {
         "status": "run",
         "memory_budget_bytes": budget,
         "block_bytes": block,
-        "roof_buffer_bytes": {"local": roof_buffer_bytes(device, (DTYPE,), budget)["local"]},
-        "roofs": {"gemm": {DTYPE: {"gflops": gemm_gflops}}, "copy": {"gbps": copy_gbps}},
+        "roof_buffer_bytes": {"local": roof_buffer_bytes(device, (args.dtype,), budget)["local"]},
+        "roofs": {"gemm": {args.dtype: {"gflops": gemm_gflops}}, "copy": {"gbps": copy_gbps}},
     }
     inputs = make_inputs(case)
     X, W, dY = inputs
@@ -337,7 +344,13 @@ def _run(args: argparse.Namespace, out: Path) -> int:
             "memory_budget": args.memory_budget,
             "passes": ["runtime", "memory"],
         },
-        profile={"name": "headline", "target": [n, d, m], "dw_sample_stride": DW_SAMPLE_STRIDE, "axes": {}},
+        profile={
+            "name": "headline",
+            "target": [n, d, m],
+            "dtype": args.dtype,
+            "dw_sample_stride": DW_SAMPLE_STRIDE,
+            "axes": {},
+        },
         machine=machine_info(),
         devices={},
         status="running",
@@ -359,7 +372,7 @@ def _run(args: argparse.Namespace, out: Path) -> int:
                 save()
     except (InterruptedPassError, KeyboardInterrupt) as exc:
         reason = str(exc) if isinstance(exc, InterruptedPassError) else f"interrupted on {device}"
-        case = Case("streamed-torch", "", device, DTYPE, n, d, m)
+        case = Case("streamed-torch", "", device, args.dtype, n, d, m)
         files.not_timed.append(NotTimed(case, "failed", reason))
         files.meta = files.meta.with_status("interrupted")
         try:

@@ -12,6 +12,7 @@ from analysis.load import load_run
 from analysis.report import build_report
 from bench import headline
 from bench.headline import main
+from bench.inputs import TOLERANCE
 from bench.lock import run_lock
 from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 from tests.synthetic import cost_law, write_run
@@ -84,6 +85,7 @@ def test_a_headline_run_alone_makes_a_report(headline_run, tmp_path, capsys):
         (["--block-bytes", "1" + "0" * 400], "is larger than 1 EiB"),
         (["--memory-budget", "1" + "0" * 400], "is larger than 1 EiB"),
         (["--target", "99999999999,1,1"], "bytes; targets beyond 1 EiB are refused"),
+        (["--dtype", "float8"], "unknown dtype 'float8'; choose from float32, float64, float16, bfloat16"),
     ],
 )
 def test_headline_bad_input_gives_one_line_and_exit_2(capsys, tmp_path, argv, message):
@@ -146,3 +148,17 @@ def test_headline_run_has_a_unique_id_and_keeps_its_directory_name(headline_run)
 def test_headline_never_overwrites_a_run(capsys, headline_run):
     assert main(["--device", "cpu", "--target", "2,8,8", "--out", str(headline_run)]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_headline_in_bfloat16_streams_half_the_bytes_and_checks_dx_against_its_epsilon(tmp_path):
+    out = tmp_path / "run"
+    argv = ["--device", "cpu", "--target", "8,256,256", "--block-bytes", "256KiB", "--dtype", "bfloat16"]
+    assert main([*argv, "--out", str(out)]) == 0
+    meta = json.loads((out / RUN_FILE).read_text())
+    assert meta["profile"]["dtype"] == "bfloat16"
+    runtime = json.loads((out / RUNTIME_FILE).read_text())
+    streamed = {b["extra_info"]["case"]: b for b in runtime["benchmarks"]}[
+        "streamed-torch[cpu-bfloat16-N8-D256-M256]"
+    ]
+    assert streamed["extra_info"]["jacobian_dydx_bytes"] == 8 * 256 * 8 * 256 * 2  # 2 bytes an entry
+    assert 0 < streamed["extra_info"]["max_rel_error"] <= TOLERANCE["bfloat16"]  # the suite's 8 epsilons
