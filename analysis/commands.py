@@ -23,13 +23,24 @@ from analysis.history import DEFAULT_HISTORY
 from analysis.report import build_report
 from bench import cli as bench_cli
 from bench import headline
+from bench.cli import HEADLINE_DIR
+from bench.records import read_run
+from bench.store import RUN_FILE
 from bench.usage import EXIT_USAGE
 
 
 def write_report(run_dir: Path) -> int:
-    """Build the HTML report from a finished run's files; a failure here loses no measurement."""
+    """Build the HTML report from a finished run's files; a failure here loses no measurement.
+
+    A streamed headline pass that the profile ran into ``DIR/headline`` is reported beside the
+    sweep, so that the measured 256 GiB case sits next to the extrapolation.
+    """
+    runs = [run_dir]
+    streamed = run_dir / HEADLINE_DIR
+    if (streamed / RUN_FILE).exists() and read_run(streamed).status == "complete":
+        runs.append(streamed)
     try:
-        page = build_report([run_dir], run_dir / "report", history=DEFAULT_HISTORY)
+        page = build_report(runs, run_dir / "report", history=DEFAULT_HISTORY)
     except Exception as exc:  # the run is saved: say how to rebuild rather than crash
         print(
             f"report failed ({type(exc).__name__}: {exc}); rebuild with: lbb report {run_dir}",

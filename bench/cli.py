@@ -38,7 +38,7 @@ from bench.lock import RunLockedError, run_lock
 from bench.machine import machine_info
 from bench.memory_pass import run_memory_pass, skipped_record
 from bench.methods import METHODS
-from bench.profiles import PROFILES, Profile, build_cases
+from bench.profiles import PROFILES, TARGET, Profile, build_cases
 from bench.progress import Progress
 from bench.records import (
     MemoryRecord,
@@ -57,7 +57,7 @@ from bench.runtime_plugin import RUN_FILE_EXIT
 from bench.store import RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
 from bench.summary import summary_table
 from bench.threads import pinned_threads, thread_env
-from bench.usage import Parser, UsageError
+from bench.usage import Parser, UsageError, stamp
 
 RESUME_HINT = "use --resume {out} or another --out"
 DEVICES = ("cpu", "cuda", "all")
@@ -267,7 +267,7 @@ def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], run: 
         return status
 
 
-def _wait_in_own_group(command: list[str], env: dict[str, str], lock_fd: int, output: IO[str]) -> int:
+def _wait_in_own_group(command: list[str], env: dict[str, str], lock_fd: int, output: IO[str] | None) -> int:
     """Run the pytest child in its own process group, holding the run's lock too; its exit status.
 
     Its own group: the parent kills the group on any way out (and Ctrl-C at a terminal reaches
@@ -307,6 +307,39 @@ def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str], thread
         run_memory_pass(measured, keep, threads)
     if failed:
         print(f"memory pass: {len(failed)} cases not measured:", *failed[:20], sep="\n", flush=True)
+
+
+HEADLINE_DIR = "headline"
+"""Where a profile with ``headline=True`` streams the full target Jacobians: a headline run of
+its own (its own run.json, lock and files) inside the sweep's directory."""
+
+
+def run_headline_pass(run_dir: Path, options: Options, profile: Profile, lock_fd: int) -> None:
+    """The streamed pass at the target (full dY/dX, dY/dW sampled on CPU and full on CUDA).
+
+    A complete one from an earlier try is kept; an interrupted one is moved aside, never
+    deleted, and the pass runs again. It runs as a child (``python -m bench.headline``) in its
+    own process group, so it has its own lock, signals and files, and dies with this run.
+    """
+    out = run_dir / HEADLINE_DIR
+    if (out / RUN_FILE).exists():
+        try:
+            if read_run(out).status == "complete":
+                return
+        except RecordError:
+            pass
+        out.rename(run_dir / f"{HEADLINE_DIR}-incomplete-{stamp()}")
+    target = ",".join(map(str, profile.target or TARGET))
+    command = [sys.executable, "-m", "bench.headline", "--device", options.device, "--target", target]
+    command += ["--out", str(out)]
+    if options.memory_budget:
+        command += ["--memory-budget", str(options.memory_budget)]
+    print("headline pass: the full Jacobians at the target, streamed tile by tile", flush=True)
+    status = _wait_in_own_group(command, dict(os.environ), lock_fd, None)
+    if status in (130, 143):
+        raise KeyboardInterrupt
+    if status != 0:
+        print(f"headline pass ended with status {status}; the sweep is kept without it", file=sys.stderr)
 
 
 def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> int:
@@ -366,6 +399,8 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
             return status
     if "memory" in options.passes:
         run_memory(run_dir, cases, reasons, profile.threads)
+    if profile.headline and "runtime" in options.passes:
+        run_headline_pass(run_dir, options, profile, lock_fd)
 
     write_run_meta(run_dir, meta.with_status("complete"))
     print()

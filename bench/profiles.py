@@ -59,6 +59,7 @@ class Profile:
     threads: int | None = None  # CPU threads for torch and the BLAS (None: all cores); bench.threads
     # The A/B time gate (bench.ab): per method family, the few (N, D, M) it times on both sides
     # (a family not listed is timed at ``base``), seconds of rounds per measurement, repetitions.
+    headline: bool = False  # also stream the full target Jacobians (bench.headline) into DIR/headline
     ab_points: Mapping[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
     ab_max_time: float = 0.1
     ab_reps: int = 8
@@ -203,6 +204,7 @@ PROFILES: dict[str, Profile] = {
             max_time=0.5,
             min_rounds=5,
             max_rounds=1000,
+            headline=True,
             ab_points=AB_POINTS,
             target_time_cap=5.0,
         ),
@@ -221,6 +223,7 @@ PROFILES: dict[str, Profile] = {
             max_time=1.0,
             min_rounds=5,
             max_rounds=1000,
+            headline=True,
             ab_points=AB_POINTS,
             target_time_cap=30.0,  # lets bfloat16's formula (predicted 4.4 s) run
         ),
