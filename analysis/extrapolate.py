@@ -218,8 +218,12 @@ def measured_vs_extrapolated(
     target: tuple[int, int, int] = HEADLINE,
     dtype: str = "float32",
     memory_limits: dict[tuple[str, str], int | None] | None = None,
+    predictions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per (run, method, device): the case measured at ``target`` beside its extrapolation.
+
+    ``predictions``: :func:`extrapolate`'s frame for the same arguments, when the caller has it
+    (its bootstrap is most of a report's time); computed here otherwise.
 
     Why: a hold-out checks an extrapolation one step past the sweep; this checks it at the size
     the suite is about, wherever that size could be measured, so the error between the two is
@@ -243,7 +247,11 @@ def measured_vs_extrapolated(
     - ``time_in_interval``, ``peak_in_interval``: whether the measurement lies in the interval
       (False where either is missing).
     """
-    preds = extrapolate(frame, memory_limits or {}, cache_bytes, target, dtype)
+    preds = (
+        predictions
+        if predictions is not None
+        else extrapolate(frame, memory_limits or {}, cache_bytes, target, dtype)
+    )
     if preds.empty:
         return pd.DataFrame(columns=list(MEASURED_VS_EXTRAPOLATED_COLUMNS))
     at = frame[(frame["dtype"] == dtype) & _at_point(frame, target)]
