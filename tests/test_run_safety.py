@@ -174,19 +174,25 @@ def test_sigkill_of_the_parent_leaves_no_process_of_the_run_within_2_s(tmp_path,
         stderr=subprocess.DEVNULL,
         env=env,
     )
+    ready = _wait_for(lambda: (out / started).exists() and len(_descendants(parent.pid)) >= processes, 120)
+    children, gone, seconds = _sigkill_and_wait(parent, ready)
+    print(f"{passes} pass: {len(children)} children gone {seconds:.2f} s after SIGKILL of the parent")
+    assert gone, f"still alive 2 s after SIGKILL: {_alive(children)}"
+
+
+def _sigkill_and_wait(parent: subprocess.Popen, ready: bool) -> tuple[list[int], bool, float]:
+    """SIGKILL ``parent``; its descendants, whether all were gone within 2 s, and how long it took."""
     try:
-        assert _wait_for(lambda: (out / started).exists() and len(_descendants(parent.pid)) >= processes, 120)
+        assert ready, "the run did not reach the point to kill it at"
         children = _descendants(parent.pid)
         parent.kill()
         parent.wait()
         killed = time.monotonic()
         gone = _wait_for(lambda: not _alive(children), 2.0)
-        seconds = time.monotonic() - killed
+        return children, gone, time.monotonic() - killed
     finally:
         for pid in _alive(_descendants(parent.pid)):
             os.kill(pid, signal.SIGKILL)
-    print(f"{passes} pass: {len(children)} children gone {seconds:.2f} s after SIGKILL of the parent")
-    assert gone, f"still alive 2 s after SIGKILL: {_alive(children)}"
 
 
 MID_CASE = """
@@ -202,18 +208,9 @@ pool.submit(time.sleep, 60).result()  # a case that is still measuring when its 
 def test_sigkill_of_the_parent_mid_case_kills_the_fork_server_and_the_case_within_2_s():
     """A smoke case ends before the fork server would notice a dead parent; a long case does not."""
     parent = subprocess.Popen([sys.executable, "-c", MID_CASE], env=os.environ | {"PYTHONPATH": str(REPO)})
-    try:
-        assert _wait_for(lambda: len(_descendants(parent.pid)) >= 3, 60)  # tracker, server, case
-        time.sleep(0.5)  # the case's initialiser has run
-        children = _descendants(parent.pid)
-        parent.kill()
-        parent.wait()
-        killed = time.monotonic()
-        gone = _wait_for(lambda: not _alive(children), 2.0)
-        seconds = time.monotonic() - killed
-    finally:
-        for pid in _alive(_descendants(parent.pid)):
-            os.kill(pid, signal.SIGKILL)
+    ready = _wait_for(lambda: len(_descendants(parent.pid)) >= 3, 60)  # tracker, server, case
+    time.sleep(0.5)  # the case's initialiser has run
+    children, gone, seconds = _sigkill_and_wait(parent, ready)
     print(f"mid-case: {len(children)} children gone {seconds:.2f} s after SIGKILL of the parent")
     assert gone, f"still alive 2 s after SIGKILL: {_alive(children)}"
 
