@@ -37,9 +37,9 @@ def write_report(run_dir: Path) -> int:
     """
     runs = [run_dir]
     streamed = run_dir / HEADLINE_DIR
-    if (streamed / RUN_FILE).exists() and read_run(streamed).status == "complete":
-        runs.append(streamed)
     try:
+        if (streamed / RUN_FILE).exists() and read_run(streamed).status == "complete":
+            runs.append(streamed)
         page = build_report(runs, run_dir / "report", history=DEFAULT_HISTORY)
     except Exception as exc:  # the run is saved: say how to rebuild rather than crash
         print(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -151,17 +152,14 @@ class SideServer:
 
 
 def _kept(reply: dict[str, Any]) -> dict[str, Any]:
-    """A measurement as stored: its status, the median of its rounds and (thinned) the rounds."""
+    """A measurement as stored: its status, the fastest and median round, and (thinned) the rounds."""
     out = {"status": reply["status"], "reason": reply.get("reason", "")}
     times = reply.get("times") or []
     if reply["status"] == "ok" and times:
-        ordered = sorted(times)
-        middle = len(ordered) // 2
-        median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
         step = max(1, len(times) // MAX_KEPT_ROUNDS)
         out |= {
-            "min_s": ordered[0],
-            "median_s": median,
+            "min_s": min(times),
+            "median_s": statistics.median(times),
             "rounds": len(times),
             "times": times[::step],
             "threads": reply.get("threads"),
