@@ -176,6 +176,30 @@ def streamed_buffer_bytes(
     return max(tiles.plan(kind, n, d, m, size, block).max_tile_elements for kind in tiles.KINDS) * size
 
 
+def _streamed_results_bytes(n: int, d: int, m: int, dtype: str, block_bytes: int | None) -> int:
+    """What the streamed method holds besides its tile buffer, at the worse of its two passes.
+
+    In float32 and float64 that is the two results (while dY/dX streams, the transposed copy of
+    W stands where dW will be). In half precision each result is summed in a float32
+    accumulator (4 bytes an entry) from tile products that torch's CPU kernel computes in a
+    float32 temporary and rounds to the dtype (4 + itemsize bytes per entry of the tile's
+    slice), then cast to the dtype at the end of the pass (itemsize bytes per entry), beside the
+    other pass's result or W's copy. memray measured these terms exactly at four sizes (dW of
+    0.5-8 M entries), plus a fixed 3.24 MB that torch 2.13's CPU half-precision kernels
+    allocate once per process; that constant is left out, like other fixed overheads.
+    """
+    size = itemsize(dtype)
+    if dtype not in ("float16", "bfloat16"):
+        return output_bytes(n, d, m, dtype)
+    block = block_bytes or tiles.DEFAULT_BLOCK_BYTES["cpu"]
+    passes = {"dydx": (n * d, d * m), "dydw": (d * m, n * d)}  # (this result, what else is held)
+    worst = 0
+    for kind, (result, other) in passes.items():
+        slice_ = tiles.plan(kind, n, d, m, size, block).max_output_elements
+        worst = max(worst, other * size + result * 4 + max(slice_ * (4 + size), result * size))
+    return worst
+
+
 def peak_bytes(
     family: str, n: int, d: int, m: int, dtype: str = "float32", block_bytes: int | None = None
 ) -> int:
@@ -191,7 +215,8 @@ def peak_bytes(
     - jacfwd: for each Jacobian, its input-sized basis plus the Jacobian twice (the jvp's
       batched result and its contiguous copy); the larger of the two, plus results.
     - streamed: the tile buffer (``block_bytes``, default the CPU's) plus results; a transposed
-      copy of W lives only while dY/dX streams, before dW exists, and is the size of dW.
+      copy of W lives only while dY/dX streams, before dW exists, and is the size of dW. Half
+      precision adds a float32 accumulator per result (see :func:`_streamed_results_bytes`).
 
     The Jacobian APIs' peaks were measured with memray in the memory pass (torch 2.13, CPU): at
     peaks of 2-100 MB the prediction is 0.04-1.4% below the measurement (ajacobian -0.2 to
@@ -205,7 +230,8 @@ def peak_bytes(
     if family == "autograd":
         return out + n * m * itemsize(dtype)
     if family == "streamed":
-        return out + streamed_buffer_bytes(n, d, m, dtype, block_bytes)
+        buffer = streamed_buffer_bytes(n, d, m, dtype, block_bytes)
+        return _streamed_results_bytes(n, d, m, dtype, block_bytes) + buffer
     jx, jw = jacobian_bytes(n, d, m, dtype)
     if family == "explicit":
         return max(jx, jw) + out

@@ -41,6 +41,8 @@ def _fill_dydw_tile(tile4: torch.Tensor, X: torch.Tensor, t: Tile) -> None:
     diag.copy_(X[t.i0 : t.i1, t.g0 : t.g1].unsqueeze(-1).expand(-1, -1, t.j1 - t.j0))
 
 
+HALF = (torch.float16, torch.bfloat16)
+
 CPU_THREADS = 1
 """Threads for the CPU tile loop. Each tile's operations take tens of microseconds; at that grain,
 two OpenMP threads on the 2-core machine ran bimodally between 8 and 70 GB/s (spinning workers
@@ -80,7 +82,10 @@ def stream_jacobian(
     chosen = list(tiles) if tiles is not None else None
     total = len(chosen) if chosen is not None else len(layout)
     width = layout.width
-    out = torch.zeros(layout.groups * width, dtype=X.dtype, device=X.device)
+    # Half-precision partial sums are added in float32: each tile's product is rounded to the
+    # dtype once, and the running sum over a column's tiles is not rounded again.
+    acc_dtype = torch.float32 if X.dtype in HALF else X.dtype
+    out = torch.zeros(layout.groups * width, dtype=acc_dtype, device=X.device)
     vec_dy = dY.reshape(-1)
     buffer = torch.empty(layout.max_tile_elements, dtype=X.dtype, device=X.device)
     fill = _fill_dydx_tile if kind == "dydx" else _fill_dydw_tile
@@ -92,9 +97,14 @@ def stream_jacobian(
             tile.zero_()
             fill(tile.view(rows_i, rows_j, t.g1 - t.g0, width), source, t)
             r0 = t.i0 * m + t.j0
-            out[t.g0 * width : t.g1 * width].addmv_(tile.t(), vec_dy[r0 : r0 + rows_i * rows_j])
+            rows = vec_dy[r0 : r0 + rows_i * rows_j]
+            if acc_dtype is X.dtype:
+                out[t.g0 * width : t.g1 * width].addmv_(tile.t(), rows)
+            else:
+                out[t.g0 * width : t.g1 * width].add_(torch.mv(tile.t(), rows))
             if progress is not None:
                 progress(done, total)
+    out = out.to(X.dtype)
     return out.view(n, d) if kind == "dydx" else out.view(d, m)
 
 

@@ -82,6 +82,13 @@ class TilePlan:
             return min(self.n, self.samples_per_tile) * self.m * self.groups * self.width
         return min(self.m, self.rows_per_tile) * min(self.groups, self.groups_per_tile) * self.width
 
+    @property
+    def max_output_elements(self) -> int:
+        """The longest slice of the result that one tile's contraction writes."""
+        if self.samples_per_tile:
+            return self.groups * self.width
+        return min(self.groups, self.groups_per_tile) * self.width
+
 
 def plan(kind: str, n: int, d: int, m: int, itemsize: int, block_bytes: int) -> TilePlan:
     """Tiles of at most ``block_bytes`` (one column group at least) covering dY/dX or dY/dW."""
