@@ -122,12 +122,15 @@ def _design(frame: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
 
 def fit_nonnegative(frame: pd.DataFrame, target: str, features: tuple[str, ...]) -> CostFit:
     """NNLS of ``target`` on ``features``, each row scaled by 1/target (relative errors)."""
-    y = frame[target].to_numpy(float)
-    design = _design(frame, features)
+    return CostFit(features, _nnls(_design(frame, features), frame[target].to_numpy(float)))
+
+
+def _nnls(design: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative coefficients minimising the relative errors of ``design @ coef`` against y."""
     scale = design.max(axis=0)
     scale[scale == 0] = 1.0
     coef, _ = optimize.nnls((design / scale) / y[:, None], np.ones_like(y))
-    return CostFit(features, coef / scale)
+    return coef / scale
 
 
 def large_regime(frame: pd.DataFrame, driver: str, minimum: int) -> pd.DataFrame:
@@ -146,8 +149,9 @@ def bootstrap_predictions(
 ) -> np.ndarray:
     """Predictions at ``at`` from fits to ``rounds`` seeded resamples of ``frame`` (rounds × len(at))."""
     rng = np.random.default_rng(SEED)
+    design, y, at_design = _design(frame, features), frame[target].to_numpy(float), _design(at, features)
     out = np.empty((rounds, len(at)))
     for k in range(rounds):
-        sample = frame.iloc[rng.integers(0, len(frame), len(frame))]
-        out[k] = fit_nonnegative(sample, target, features).predict(at)
+        rows = rng.integers(0, len(frame), len(frame))
+        out[k] = at_design @ _nnls(design[rows], y[rows])
     return out
