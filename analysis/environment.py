@@ -23,6 +23,14 @@ def _threads_used(run: Run) -> str:
     )
 
 
+def _cores(machine: dict) -> str:
+    """ "2 cores", or "4 logical cores (2 physical)" where the two differ (SMT)."""
+    logical, physical = machine.get("cores"), machine.get("physical_cores")
+    if physical and physical != logical:
+        return f"{logical} logical cores ({physical} physical)"
+    return f"{logical} cores"
+
+
 def environment(run: Run) -> list[tuple[str, str]]:
     """The machine, versions, threads, roofs and budgets of one run, as (what, value) rows."""
     machine = run.meta.get("machine", {})
@@ -33,7 +41,7 @@ def environment(run: Run) -> list[tuple[str, str]]:
         ("status", run.meta.get("status")),
         (
             "CPU",
-            f"{machine.get('cpu_model')} × {machine.get('cores')} cores, "
+            f"{machine.get('cpu_model')} × {_cores(machine)}, "
             f"last-level cache {format_size(machine.get('llc_bytes') or np.nan)}",
         ),
         ("RAM", format_size(machine.get("ram_bytes") or np.nan)),

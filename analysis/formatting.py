@@ -11,21 +11,9 @@ import numbers
 
 import numpy as np
 
-from bench.costs import format_bytes
+from bench.units import MISSING, format_bytes, format_time
 
-MISSING = "–"
-
-
-def format_time(seconds: float) -> str:
-    """``0.0451`` → ``"45.1 ms"``; minutes and hours past 100 s; "–" when not finite."""
-    if not np.isfinite(seconds):
-        return MISSING
-    if seconds >= 100:
-        return f"{seconds:,.0f} s ({seconds / 60:,.1f} min)" if seconds < 7200 else f"{seconds / 3600:,.1f} h"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:,.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
+__all__ = ["MISSING", "format_bytes", "format_cell", "format_size", "format_time"]
 
 
 def format_size(count: float) -> str:

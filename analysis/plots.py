@@ -20,7 +20,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 
 from analysis.fits import GROUP, AxesByRun, axis_names, loglog_slope, runs_on_axis
 from analysis.output import write_atomically
-from bench.costs import TIME_DRIVER, format_bytes
+from bench.costs import TIME_DRIVER
+from bench.units import format_bytes, format_time
 
 AXIS_TITLES = {
     "N": "N (batch), D and M fixed",
@@ -32,10 +33,7 @@ STYLES = ("-", "--", ":", "-.")
 
 
 def _time_label(seconds: float, _pos: object = None) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if seconds >= scale:
-            return f"{seconds / scale:g} {unit}"
-    return f"{seconds:g} s"
+    return format_time(seconds, long=False) if seconds > 0 else "0"
 
 
 def _bytes_label(count: float, _pos: object = None) -> str:

@@ -40,8 +40,9 @@ from analysis.history import BASELINE_SCHEMA, TIME_METRICS, describe_threads, ma
 from analysis.history import DEFAULT_HISTORY as DEFAULT_HISTORY  # re-exported: regress's CLI names it
 from analysis.history import append_history as append_history  # the writer lives with its reader
 from analysis.load import Run, load_run
-from bench.costs import TIME_DRIVER, format_bytes
+from bench.costs import TIME_DRIVER
 from bench.methods import METHODS
+from bench.units import format_bytes
 
 DEFAULT_BASELINE = Path("reports/baseline/quick-cpu.json")
 MAX_SAMPLES = 64

@@ -20,7 +20,8 @@ import pandas as pd
 
 from analysis.formatting import format_size, format_time
 from analysis.study import Analysis
-from bench.costs import format_bytes, jacobian_bytes
+from bench.costs import jacobian_bytes
+from bench.units import format_bytes
 
 
 def _pick(predictions: pd.DataFrame, family: str, device: str) -> pd.Series | None:

@@ -15,7 +15,7 @@ import pandas as pd
 from analysis.formatting import format_cell, format_size, format_time
 from analysis.study import Analysis
 from analysis.summary import signed_percent, sweep_extrapolation
-from bench.costs import format_bytes
+from bench.units import format_bytes
 
 RUN_COLUMN = "run_id"
 

@@ -1,19 +1,20 @@
 """Memory budgets: parse them, find the default, and decide whether a case fits.
 
-The default is half of what is available: half of the host's MemAvailable for CPU cases, half
-of the GPU's free memory for CUDA cases. Half, because a benchmark process also holds the
-interpreter, torch, the reference check and allocator slack, and because the OS must never be
-pushed into killing a case.
+The default is half of what is available: half of the host's available memory (psutil's figure,
+MemAvailable on Linux) for CPU cases, half of the GPU's free memory for CUDA cases. Half, because
+a benchmark process also holds the interpreter, torch, the reference check and allocator slack,
+and because the OS must never be pushed into killing a case.
 """
 
 from __future__ import annotations
 
 import re
 from fractions import Fraction
-from pathlib import Path
+
+import psutil
 
 from bench.cases import Case
-from bench.costs import format_bytes
+from bench.units import format_bytes
 
 _UNITS = {
     "": 1,
@@ -48,17 +49,10 @@ def parse_bytes(text: str) -> int:
     return value
 
 
-def host_available_bytes(meminfo: Path = Path("/proc/meminfo")) -> int:
-    """MemAvailable from /proc/meminfo, in bytes (falls back to physical pages where absent)."""
-    try:
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import os
-
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+def host_available_bytes() -> int:
+    """Memory the host can give a new allocation without swapping: psutil's ``available``
+    (MemAvailable from /proc/meminfo on Linux; free plus inactive pages elsewhere)."""
+    return int(psutil.virtual_memory().available)
 
 
 def cuda_free_bytes() -> int:

@@ -271,27 +271,3 @@ def predicted_seconds(family: str, n: int, d: int, m: int, dtype: str = "float32
         + moved / rates["bytes"]
         + backward_calls(family, n, d, m) * rates["call"]
     )
-
-
-_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-
-
-def format_bytes(count: int | float, decimal: bool = True) -> str:
-    """Human-readable size in binary units, with decimal GB beside it from 1 GB up.
-
-    ``decimal=False`` leaves the GB figure out (for narrow table columns).
-
-    >>> format_bytes(274_877_906_944)
-    '256.0 GiB (274.9 GB)'
-    """
-    if count < 0:
-        raise ValueError(f"byte count must be non-negative, got {count}")
-    value = float(count)
-    unit = 0
-    while value >= 1024 and unit < len(_BINARY_UNITS) - 1:
-        value /= 1024
-        unit += 1
-    text = f"{int(count)} B" if unit == 0 else f"{value:.1f} {_BINARY_UNITS[unit]}"
-    if decimal and count >= 1e9:
-        text += f" ({count / 1e9:,.1f} GB)"
-    return text

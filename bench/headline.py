@@ -61,6 +61,7 @@ from bench.rundir import choose_devices, prepare_run_dir, refuse_existing_run
 from bench.store import RunFileError
 from bench.streamed import stream_jacobian, tile_plan
 from bench.tiles import Tile, default_block_bytes, plan
+from bench.units import format_bytes
 from bench.usage import Parser, UsageError, parse_target
 from bench.validation import BACKEND_DTYPES
 
@@ -199,15 +200,15 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     plan_x = plan("dydx", n, d, m, 4, block)
     plan_w = plan("dydw", n, d, m, 4, block)
     print(
-        f"{device}: dY/dX at N={n}, D={d}, M={m} ({args.dtype}) is {costs.format_bytes(dydx_bytes)}, "
-        f"dY/dW {costs.format_bytes(dydw_bytes)}; streaming them in {costs.format_bytes(block, False)} tiles "
+        f"{device}: dY/dX at N={n}, D={d}, M={m} ({args.dtype}) is {format_bytes(dydx_bytes)}, "
+        f"dY/dW {format_bytes(dydw_bytes)}; streaming them in {format_bytes(block, False)} tiles "
         f"({len(plan_x):,} and {len(plan_w):,} tiles)",
         flush=True,
     )
     budget = args.memory_budget or budgets.default_budget(device)
     need = case.needed_bytes(block)  # with the real tile: a 1 GiB tile needs 1 GiB
     if need > budget:
-        reason = f"needs {costs.format_bytes(need)}, budget {costs.format_bytes(budget)}"
+        reason = f"needs {format_bytes(need)}, budget {format_bytes(budget)}"
         print(f"{device}: skipped: {reason}")
         files.devices[device] = {"status": "skipped", "reason": reason, "block_bytes": block}
         files.memory.append(MemoryRecord.of(case, "skipped", None, reason, "none", block_bytes=block))
@@ -238,7 +239,7 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     print(f"{device}: formula at the same size: {formula_median * 1e3:.2f} ms (median of {FORMULA_ROUNDS})")
     stream_jacobian("dydx", X, W, dY, block, tiles=list(_first(plan_x, 4)))  # warm-up: buffers, threads
 
-    bar = Progress(f"dY/dX, {costs.format_bytes(dydx_bytes, decimal=False)}", 0, unit="tiles")
+    bar = Progress(f"dY/dX, {format_bytes(dydx_bytes, decimal=False)}", 0, unit="tiles")
     with bar:
         dX, dydx_seconds = _timed_pass(
             lambda: stream_jacobian("dydx", X, W, dY, block, progress=bar), sync, bar
@@ -255,7 +256,7 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     files.save()  # a finished dY/dX pass survives an interrupted dY/dW pass
     full_dw = device.startswith("cuda") or args.with_dw
     tiles = None if full_dw else _sampled(plan_w, DW_SAMPLE_STRIDE)
-    streamed = costs.format_bytes(dydw_bytes if full_dw else dydw_bytes // DW_SAMPLE_STRIDE, decimal=False)
+    streamed = format_bytes(dydw_bytes if full_dw else dydw_bytes // DW_SAMPLE_STRIDE, decimal=False)
     bar = Progress(
         f"dY/dW, {streamed}" if full_dw else f"dY/dW (1/{DW_SAMPLE_STRIDE} of tiles), {streamed}",
         0,
@@ -295,8 +296,8 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     for c, peak in ((formula_case, peaks["formula"]), (case, peaks["streamed"])):
         files.memory.append(MemoryRecord.of(c, "ok", peak, "", tracker, block_bytes=block))
     print(
-        f"{device}: peak {costs.format_bytes(peaks['streamed'])} above the inputs "
-        f"(dense dY/dX alone would need {costs.format_bytes(dydx_bytes)})",
+        f"{device}: peak {format_bytes(peaks['streamed'])} above the inputs "
+        f"(dense dY/dX alone would need {format_bytes(dydx_bytes)})",
         flush=True,
     )
     files.save()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 import sys
@@ -10,24 +9,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import cpuinfo
 import numpy as np
+import psutil
 import torch
 
 from bench.budget import host_available_bytes
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's brand string, from py-cpuinfo (pytest-benchmark records the same in its file)."""
+    brand = cpuinfo.get_cpu_info().get("brand_raw")
+    return str(brand) if brand else platform.processor() or platform.machine()
 
 
 def last_level_cache_bytes() -> int | None:
-    """Size of the largest CPU cache (from sysfs), which separates in-cache from DRAM-bound cases."""
+    """Size of the largest CPU cache (from sysfs), which separates in-cache from DRAM-bound cases.
+
+    Read from sysfs rather than py-cpuinfo, whose cache fields are strings or integers in units
+    that change with the platform it parsed them from; None where sysfs has no cache entries."""
     sizes = []
     for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
         text = entry.read_text().strip()
@@ -36,10 +36,6 @@ def last_level_cache_bytes() -> int | None:
         if digits.isdigit():
             sizes.append(int(digits) * scale)
     return max(sizes) if sizes else None
-
-
-def _total_ram() -> int:
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def _system_id() -> str | None:
@@ -89,9 +85,10 @@ def machine_info() -> dict[str, Any]:
         "hostname": platform.node(),
         "system_id": _system_id(),
         "cpu_model": _cpu_model(),
-        "cores": os.cpu_count(),
+        "cores": psutil.cpu_count(logical=True),
+        "physical_cores": psutil.cpu_count(logical=False),
         "llc_bytes": last_level_cache_bytes(),
-        "ram_bytes": _total_ram(),
+        "ram_bytes": int(psutil.virtual_memory().total),
         "ram_available_bytes": host_available_bytes(),
         "gpus": gpu_info(),
         "platform": platform.platform(),

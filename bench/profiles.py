@@ -24,8 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bench.cases import Case, variants_of
-from bench.costs import DENSE_JACOBIAN_FAMILIES, backward_calls, format_bytes, predicted_seconds
+from bench.costs import DENSE_JACOBIAN_FAMILIES, backward_calls, predicted_seconds
 from bench.methods import METHODS
+from bench.units import format_bytes
 from bench.validation import BACKEND_DTYPES
 
 

@@ -251,7 +251,7 @@ def _machine(value: Any, where: _Where) -> dict[str, Any]:
     machine = where.obj(value, "machine")
     for name in ("hostname", "cpu_model"):
         where.text(machine.get(name), f"machine.{name}", optional=True)
-    for name in ("cores", "ram_bytes", "llc_bytes"):
+    for name in ("cores", "physical_cores", "ram_bytes", "llc_bytes"):
         where.whole(machine.get(name), f"machine.{name}", 1, optional=True)
     gpus = machine.get("gpus") or []
     if not isinstance(gpus, list) or not all(

@@ -15,23 +15,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.cases import Case
-from bench.costs import format_bytes
 from bench.records import MemoryRecord, RunMeta, Timings
+from bench.units import MISSING, format_bytes, format_time
 
 Point = tuple[int, int, int]
 
 
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
-
-
 def _ratio(value: float | None, base: float | None) -> str:
-    return f"{value / base:,.1f}×" if value is not None and base else "-"
+    return f"{value / base:,.1f}×" if value is not None and base else MISSING
 
 
 def _choose_axis(axes: dict[str, list[list[int]]], times: dict[tuple, float]) -> str:
@@ -72,8 +63,8 @@ def summary_table(meta: RunMeta, timings: Timings | None, memory: list[MemoryRec
             label,
             device,
             dtype,
-            _fmt_time(times.get(key)),
-            format_bytes(peak, decimal=False) if peak is not None else "-",
+            format_time(times.get(key)),
+            format_bytes(peak, decimal=False) if peak is not None else MISSING,
             _ratio(times.get(key), times.get(formula)),
             _ratio(peak, peaks.get(formula)),
         )

@@ -6,6 +6,7 @@ import pytest
 
 from bench import costs
 from bench.methods import METHODS, jacobians
+from bench.units import format_bytes, format_time
 
 HEADLINE = (64, 4096, 4096)
 
@@ -92,7 +93,7 @@ def test_explicit_bytes_moved_write_and_read_each_jacobian_once():
     ],
 )
 def test_format_bytes_uses_binary_units_and_shows_decimal_gb(count, text):
-    assert costs.format_bytes(count) == text
+    assert format_bytes(count) == text
 
 
 @pytest.mark.parametrize(
@@ -101,7 +102,7 @@ def test_format_bytes_uses_binary_units_and_shows_decimal_gb(count, text):
         (lambda: costs.jacobian_bytes(0, 4, 4), "N=0, D=4, M=4"),
         (lambda: costs.jacobian_bytes(2, 4, 4, "int8"), "unsupported dtype 'int8'"),
         (lambda: costs.flops("magic", 2, 2, 2), "unknown method family 'magic'"),
-        (lambda: costs.format_bytes(-1), "non-negative"),
+        (lambda: format_bytes(-1), "non-negative"),
     ],
 )
 def test_cost_model_rejects_bad_arguments(call, pattern):
@@ -188,3 +189,22 @@ def test_api_jacobian_peaks_match_memray_in_a_fresh_process_within_two_percent()
         assert record["peak_bytes"] == pytest.approx(record["predicted_bytes"], rel=PEAK_TOLERANCE), record[
             "case"
         ]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "long", "text"),
+    [
+        (0.0451, True, "45.1 ms"),
+        (4.2e-7, True, "420 ns"),
+        (3.2e-10, True, "0.32 ns"),
+        (1.0, True, "1 s"),
+        (725.0, True, "725 s (12.1 min)"),
+        (725.0, False, "725 s"),
+        (9000.0, True, "2.5 h"),
+        (None, True, "–"),
+        (float("nan"), True, "–"),
+        (float("inf"), True, "–"),
+    ],
+)
+def test_times_print_in_the_largest_unit_below_them_with_three_figures(seconds, long, text):
+    assert format_time(seconds, long=long) == text
