@@ -178,7 +178,10 @@ PROFILES: dict[str, Profile] = {
             n_sizes=geometric(4, 7),  # 4 … 256
             d_sizes=geometric(16, 7),  # 16 … 1024
             m_sizes=geometric(16, 7),
-            diagonal=geometric(16, 4),  # 16 … 128
+            # 16 … 1024, with 384 and 768 between: from 256 up the formula and autograd take over
+            # a millisecond on one thread (the Jacobian methods are capped there), giving their
+            # time fits five points in the regime the target's 4.3 GFLOP lie in (analysis.extrapolate).
+            diagonal=(*geometric(16, 7), 384, 768),
             dtypes=("float32",),
             jacobian_cap=300 * MiB,
             stream_cap=4 * GiB,

@@ -20,18 +20,17 @@ runtime pass's pytest child writes that file through pytest-benchmark's own hook
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
 from bench.cases import Case
+from bench.fields import RecordError, Where, load_json, shown
 from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, SCHEMA_VERSION, RunFileError, write_json_atomic
 
 MEMORY_STATUSES = ("ok", "skipped", "failed")
@@ -52,103 +51,7 @@ COUNT_FIELDS = (
 CASE_FIELDS = ("case", "label", "family", "backend", "method", "variant", "device", "dtype", "n", "d", "m")
 
 
-class RecordError(ValueError):
-    """A run file whose content cannot be trusted: one line naming the file and the field."""
-
-
-# --- checks ---------------------------------------------------------------------------------------
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-@dataclass(frozen=True)
-class _Where:
-    """Where a value sits: the file and the entry, so that every refusal names both."""
-
-    path: Path | str
-    entry: str = ""
-
-    def fail(self, name: str, problem: str) -> NoReturn:
-        entry = f"{self.entry}: " if self.entry else ""
-        raise RecordError(f"{self.path}: {entry}{name} {problem}")
-
-    def at(self, entry: str) -> _Where:
-        return _Where(self.path, entry)
-
-    def obj(self, value: Any, name: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.fail(name, f"is {_shown(value)}, not an object")
-        return value
-
-    def text(self, value: Any, name: str, optional: bool = False) -> str | None:
-        if value is None and optional:
-            return None
-        if not isinstance(value, str):
-            self.fail(name, f"is {_shown(value)}, not a string")
-        return value
-
-    def whole(self, value: Any, name: str, minimum: int, optional: bool = False) -> int | None:
-        if value is None and optional:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            self.fail(name, f"is {_shown(value)}, not a whole number >= {minimum}")
-        return value
-
-    def number(self, value: Any, name: str, positive: bool = True, optional: bool = False) -> float | None:
-        """A finite number, > 0 (times, rates) or >= 0 (spreads, errors)."""
-        if value is None and optional:
-            return None
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        if not ok or (value <= 0 if positive else value < 0):
-            self.fail(name, f"is {_shown(value)}, not a finite number {'> 0' if positive else '>= 0'}")
-        return float(value)
-
-    def choice(self, value: Any, name: str, choices: Sequence[str]) -> str:
-        if value not in choices:
-            self.fail(name, f"{_shown(value)} is not one of {', '.join(choices)}")
-        return value
-
-    def names(self, value: Any, name: str) -> list[str]:
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            self.fail(name, f"is {_shown(value)}, not a non-empty list of names")
-        return value
-
-    def case(self, data: Any, index: int, kind: str) -> tuple[Case, _Where]:
-        """The case an entry describes, and where its own fields sit (named by the case)."""
-        data = self.at(f"{kind} {index}").obj(data, "the entry")
-        try:
-            for name in ("n", "d", "m"):
-                value = data[name]
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise ValueError(f"{name} is {_shown(value)}, not a whole number >= 1")
-            case = Case.from_dict(data)
-        except KeyError as exc:
-            raise RecordError(f"{self.path}: entry {index} is not a valid case (no {exc})") from None
-        except (TypeError, ValueError) as exc:
-            raise RecordError(f"{self.path}: entry {index} is not a valid case ({exc})") from None
-        where = self.at(f"{kind} {index} ({case.name})")
-        if data.get("case", case.name) != case.name:
-            where.fail("case", f"{_shown(data['case'])} does not match its parameters")
-        return case, where
-
-
-def _load(path: Path, required: bool) -> Any:
-    if not path.exists():
-        if required:
-            raise RecordError(f"{path}: missing; is this a run directory?")
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"{path}: corrupt JSON ({exc.msg} at line {exc.lineno})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecordError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
-
-
-def _counts(data: Mapping[str, Any], where: _Where) -> dict[str, int]:
+def _counts(data: Mapping[str, Any], where: Where) -> dict[str, int]:
     return {k: where.whole(data[k], k, 0) for k in COUNT_FIELDS if k in data}  # type: ignore[misc]
 
 
@@ -200,11 +103,11 @@ class RunMeta:
 
     @classmethod
     def from_json(cls, data: Any, path: Path | str = RUN_FILE) -> RunMeta:
-        where = _Where(path)
+        where = Where(path)
         data = where.obj(data, "the file")
         schema = data.get("schema")
         if not isinstance(schema, int) or isinstance(schema, bool) or not 1 <= schema <= SCHEMA_VERSION:
-            where.fail("schema", f"is {_shown(schema)}; this suite reads schema {SCHEMA_VERSION} and older")
+            where.fail("schema", f"is {shown(schema)}; this suite reads schema {SCHEMA_VERSION} and older")
         known = {"schema", "run_id", "run_name", "options", "profile", "machine", "devices", "status"}
         known |= {"cases", "finished_utc"}
         return cls(
@@ -222,7 +125,7 @@ class RunMeta:
         )
 
 
-def _options(value: Any, where: _Where) -> dict[str, Any]:
+def _options(value: Any, where: Where) -> dict[str, Any]:
     options = where.obj(value, "options")
     where.text(options.get("profile"), "options.profile")
     where.text(options.get("device"), "options.device")
@@ -232,7 +135,7 @@ def _options(value: Any, where: _Where) -> dict[str, Any]:
     return options
 
 
-def _profile(value: Any, where: _Where) -> dict[str, Any]:
+def _profile(value: Any, where: Where) -> dict[str, Any]:
     profile = where.obj(value, "profile")
     where.text(profile.get("name"), "profile.name")
     axes = where.obj(profile.get("axes", {}), "profile.axes")
@@ -247,7 +150,7 @@ def _profile(value: Any, where: _Where) -> dict[str, Any]:
     return profile
 
 
-def _machine(value: Any, where: _Where) -> dict[str, Any]:
+def _machine(value: Any, where: Where) -> dict[str, Any]:
     machine = where.obj(value, "machine")
     for name in ("hostname", "cpu_model"):
         where.text(machine.get(name), f"machine.{name}", optional=True)
@@ -257,14 +160,14 @@ def _machine(value: Any, where: _Where) -> dict[str, Any]:
     if not isinstance(gpus, list) or not all(
         isinstance(g, dict) and isinstance(g.get("name"), str) for g in gpus
     ):
-        where.fail("machine.gpus", f"is {_shown(gpus)}, not a list of GPUs with names")
+        where.fail("machine.gpus", f"is {shown(gpus)}, not a list of GPUs with names")
     commit = machine.get("commit")
     if commit is not None:
         where.obj(commit, "machine.commit")
     return machine
 
 
-def _devices(value: Any, where: _Where) -> dict[str, dict[str, Any]]:
+def _devices(value: Any, where: Where) -> dict[str, dict[str, Any]]:
     devices = where.obj(value, "devices")
     for name, entry in devices.items():
         entry = where.obj(entry, f"devices.{name}")
@@ -282,16 +185,16 @@ def _devices(value: Any, where: _Where) -> dict[str, dict[str, Any]]:
     return devices
 
 
-def _run_status(value: Any, where: _Where) -> str:
+def _run_status(value: Any, where: Where) -> str:
     if isinstance(value, str) and (value in RUN_STATUSES or value.startswith("failed: ")):
         return value
-    where.fail("status", f"{_shown(value)} is not one of {', '.join(RUN_STATUSES)}, or 'failed: <reason>'")
+    where.fail("status", f"{shown(value)} is not one of {', '.join(RUN_STATUSES)}, or 'failed: <reason>'")
 
 
 def read_run(run_dir: Path) -> RunMeta:
     """The run's run.json, every field checked: the one reader of run.json."""
     path = Path(run_dir) / RUN_FILE
-    return RunMeta.from_json(_load(path, required=True), path)
+    return RunMeta.from_json(load_json(path, required=True), path)
 
 
 def write_run_meta(run_dir: Path, meta: RunMeta) -> None:
@@ -360,13 +263,13 @@ class MemoryRecord:
 
     @classmethod
     def from_json(cls, data: Any, index: int, path: Path | str = MEMORY_FILE) -> MemoryRecord:
-        case, where = _Where(path).case(data, index, "record")
+        case, where = Where(path).case(data, index, "record")
         status = where.choice(data.get("status"), "status", MEMORY_STATUSES)
         peak = data.get("peak_bytes")
         if status == "ok":
             where.whole(peak, "peak_bytes", 1)
         elif peak is not None:
-            where.fail("peak_bytes", f"is {_shown(peak)}, but a {status} case has no measured peak")
+            where.fail("peak_bytes", f"is {shown(peak)}, but a {status} case has no measured peak")
         return cls(
             case=case,
             status=status,
@@ -382,7 +285,7 @@ class MemoryRecord:
 def read_memory(run_dir: Path) -> list[MemoryRecord] | None:
     """memory.json's records, every field checked; None when the run has no memory.json."""
     path = Path(run_dir) / MEMORY_FILE
-    data = _load(path, required=False)
+    data = load_json(path, required=False)
     if data is None:
         return None
     if not isinstance(data, list):
@@ -459,9 +362,9 @@ class TimingEntry:
 
     @classmethod
     def from_json(cls, data: Any, index: int, path: Path | str = RUNTIME_FILE) -> TimingEntry:
-        entry = _Where(path).at(f"benchmark {index}").obj(data, "the entry")
-        info = _Where(path).at(f"benchmark {index}").obj(entry.get("extra_info"), "extra_info")
-        case, where = _Where(path).case(info, index, "benchmark")
+        entry = Where(path).at(f"benchmark {index}").obj(data, "the entry")
+        info = Where(path).at(f"benchmark {index}").obj(entry.get("extra_info"), "extra_info")
+        case, where = Where(path).case(info, index, "benchmark")
         stats = where.obj(entry.get("stats"), "stats")
         where.number(stats.get("median"), "stats.median")
         for name in ("min", "max", "mean", "q1", "q3"):
@@ -472,7 +375,7 @@ class TimingEntry:
         data = stats.get("data")
         if data is not None:
             if not isinstance(data, list) or not data:
-                where.fail("stats.data", f"is {_shown(data)}, not a non-empty list of times")
+                where.fail("stats.data", f"is {shown(data)}, not a non-empty list of times")
             for k, sample in enumerate(data):
                 where.number(sample, f"stats.data[{k}]")
         _counts(info, where)
@@ -496,7 +399,7 @@ class NotTimed:
 
     @classmethod
     def from_json(cls, data: Any, index: int, path: Path | str = RUNTIME_FILE) -> NotTimed:
-        case, where = _Where(path).case(data, index, "not_measured")
+        case, where = Where(path).case(data, index, "not_measured")
         status = where.choice(data.get("status", "failed"), "status", NOT_TIMED_STATUSES)
         return cls(case, status, where.text(data.get("reason", ""), "reason"))  # type: ignore[arg-type]
 
@@ -533,13 +436,13 @@ class Timings:
             raise RecordError(f"{path}: not a pytest-benchmark file (no 'benchmarks' list)")
         schema = data.get("linear_backprop_bench_schema", SCHEMA_VERSION)
         if not isinstance(schema, int) or isinstance(schema, bool) or not 1 <= schema <= SCHEMA_VERSION:
-            _Where(path).fail(
+            Where(path).fail(
                 "linear_backprop_bench_schema",
-                f"is {_shown(schema)}; this suite reads schema {SCHEMA_VERSION} and older",
+                f"is {shown(schema)}; this suite reads schema {SCHEMA_VERSION} and older",
             )
         not_measured = data.get("not_measured", [])
         if not isinstance(not_measured, list):
-            _Where(path).fail("not_measured", f"is {_shown(not_measured)}, not a list")
+            Where(path).fail("not_measured", f"is {shown(not_measured)}, not a list")
         return cls(
             entries=tuple(TimingEntry.from_json(e, i, path) for i, e in enumerate(data["benchmarks"])),
             not_timed=tuple(NotTimed.from_json(e, i, path) for i, e in enumerate(not_measured)),
@@ -550,7 +453,7 @@ class Timings:
 def read_timings(run_dir: Path) -> Timings | None:
     """runtime.json, every field this project reads checked; None when the run has none."""
     path = Path(run_dir) / RUNTIME_FILE
-    data = _load(path, required=False)
+    data = load_json(path, required=False)
     return None if data is None else Timings.from_json(data, path)
 
 
