@@ -49,7 +49,7 @@ them was off by up to 41% (formula-torch), 57% (formula-numpy) and 28% (autograd
 BASIS_SLOW = "cases ≥ 1 ms"
 BASIS_OUT_OF_CACHE = "out-of-cache cases"
 BASIS_LARGER_HALF = "larger half of cases"
-BASIS_OVERHEAD = "larger half of cases, all < 1 ms (overhead-bound)"
+BASIS_OVERHEAD = "larger half of cases, fewer than 4 reach 1 ms (overhead-bound)"
 """What a fit was trained on (the ``basis`` columns): the regime its extrapolation extends."""
 
 

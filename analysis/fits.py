@@ -24,7 +24,7 @@ from scipy import optimize, stats
 
 from bench.costs import TIME_DRIVER
 
-AXIS_INDEX = {"N": 0, "D": 1, "M": 2, "diag": 0}
+AXIS_INDEX = {"N": 0, "D": 1, "M": 2, "diag": 0, "DM": 1}
 GROUP = ["run_id", "label", "family", "device", "dtype"]
 BOOTSTRAP = 200
 SEED = 20261128
@@ -51,7 +51,7 @@ def runs_on_axis(frame: pd.DataFrame, axes_by_run: AxesByRun, axis: str) -> pd.D
 
 
 def axis_names(axes_by_run: AxesByRun) -> list[str]:
-    """Axes that some run sweeps over more than one size, in the order N, D, M, diag."""
+    """Axes that some run sweeps over more than one size, in the order N, D, M, diag, DM."""
     return [a for a in AXIS_INDEX if any(len(axes.get(a, [])) > 1 for axes in axes_by_run.values())]
 
 

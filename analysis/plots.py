@@ -28,6 +28,7 @@ AXIS_TITLES = {
     "D": "D (input width)",
     "M": "M (output width)",
     "diag": "N = D = M",
+    "DM": "D = M at the target's N",
 }
 STYLES = ("-", "--", ":", "-.")
 

@@ -107,7 +107,7 @@ def exponent_table(frame: pd.DataFrame) -> pd.DataFrame:
     table = cells.pivot_table(
         index=["run_id", "metric", "label", "device", "dtype"], columns="axis", values="cell", aggfunc="first"
     )
-    ordered = [a for a in ("N", "D", "M", "diag") if a in table.columns]
+    ordered = [a for a in ("N", "D", "M", "diag", "DM") if a in table.columns]
     table = table[ordered]
     table.columns.name = None
     return table.reset_index().sort_values(["run_id", "metric", "label"])

@@ -2,7 +2,8 @@
 
 Each profile sweeps N, D and M on their own axes around a base point, with the other two held
 at the base, plus a small diagonal where all three grow together, so that the analysis can fit
-a scaling exponent per axis. Every method runs on every point; the Jacobian methods (explicit,
+a scaling exponent per axis; user profiles add the "DM" axis, D = M growing at the target's N,
+the line the target itself lies on. Every method runs on every point; the Jacobian methods (explicit,
 jacrev, ajacobian, ajacobianvec, jacfwd) are recorded as skipped past the profile's
 ``jacobian_cap``, the streamed method past its ``stream_cap`` (its memory is small, but its
 time grows with the Jacobian), and ``ajacobian`` also past its ``call_cap`` (its N·M backward
@@ -68,6 +69,10 @@ class Profile:
     # predicted to take (bench.costs.predicted_seconds, at deliberately low throughputs).
     target: tuple[int, int, int] | None = TARGET
     target_time_cap: float | None = None
+    # The "DM" axis, toward the target: (target N, s, s) for each s. The target's formula is two
+    # skinny products (64×4096 by 4096×4096, 4096×64 by 64×4096) that run at a fraction of the
+    # GEMM roof square products reach; fits that see this shape extrapolate to it (see README).
+    toward_target: tuple[int, ...] = ()
 
     def points(self) -> list[tuple[int, int, int]]:
         """Every (N, D, M) of the sweep, each once, in a stable order."""
@@ -76,18 +81,27 @@ class Profile:
         pts += [(n0, d, m0) for d in self.d_sizes]
         pts += [(n0, d0, m) for m in self.m_sizes]
         pts += [(s, s, s) for s in self.diagonal]
+        pts += self._toward_target()
         pts += [self.target] if self.target is not None else []
         return sorted(set(pts))
 
+    def _toward_target(self) -> list[tuple[int, int, int]]:
+        if self.target is None:
+            return []
+        return [(self.target[0], s, s) for s in self.toward_target]
+
     def axes(self) -> dict[str, list[tuple[int, int, int]]]:
-        """The points on each named axis ("N", "D", "M", "diag"), for fitting."""
+        """The points on each named axis ("N", "D", "M", "diag", "DM"), for fitting."""
         n0, d0, m0 = self.base
-        return {
+        axes = {
             "N": [(n, d0, m0) for n in self.n_sizes],
             "D": [(n0, d, m0) for d in self.d_sizes],
             "M": [(n0, d0, m) for m in self.m_sizes],
             "diag": [(s, s, s) for s in self.diagonal],
         }
+        if self.toward_target and self.target is not None:
+            axes["DM"] = self._toward_target()
+        return axes
 
     def cap_reason(self, case: Case) -> str | None:
         """Why the profile leaves this case out, or None when it runs.
@@ -178,10 +192,7 @@ PROFILES: dict[str, Profile] = {
             n_sizes=geometric(4, 7),  # 4 … 256
             d_sizes=geometric(16, 7),  # 16 … 1024
             m_sizes=geometric(16, 7),
-            # 16 … 1024, with 384 and 768 between: from 256 up the formula and autograd take over
-            # a millisecond on one thread (the Jacobian methods are capped there), giving their
-            # time fits five points in the regime the target's 4.3 GFLOP lie in (analysis.extrapolate).
-            diagonal=(*geometric(16, 7), 384, 768),
+            diagonal=geometric(16, 6),  # 16 … 512
             dtypes=("float32",),
             jacobian_cap=300 * MiB,
             stream_cap=4 * GiB,
@@ -192,6 +203,9 @@ PROFILES: dict[str, Profile] = {
             threads=1,
             ab_points=AB_POINTS,
             target_time_cap=1.0,  # formula, autograd: ~0.5 s predicted; 0.11-0.15 s on one thread here
+            # N=64, D=M 256 … 3072: the formula and autograd only (the Jacobian methods are capped),
+            # up to 30 ms on one thread, so their time fits have four cases over a millisecond.
+            toward_target=(*geometric(256, 4), 3072),
         ),
         Profile(
             name="default",
@@ -211,6 +225,7 @@ PROFILES: dict[str, Profile] = {
             headline=True,
             ab_points=AB_POINTS,
             target_time_cap=5.0,
+            toward_target=(*geometric(128, 5), 3072),  # 128 … 2048, 3072
         ),
         Profile(
             name="full",
@@ -230,6 +245,7 @@ PROFILES: dict[str, Profile] = {
             headline=True,
             ab_points=AB_POINTS,
             target_time_cap=30.0,  # lets bfloat16's formula (predicted 4.4 s) run
+            toward_target=(*geometric(128, 5), 3072),  # 128 … 2048, 3072
         ),
     )
 }

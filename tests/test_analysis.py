@@ -67,7 +67,7 @@ def test_fits_recover_known_exponents_within_tolerance(tmp_path, alpha, beta, ga
     run = load_run(write_run(tmp_path / "r", power_law(alpha, beta, gamma), noise=0.02, seed=3))
     fits = exponents(run.cases, run.meta["profile"]["axes"])
     time = fits[fits["metric"] == "time"]
-    want = {"N": alpha, "D": beta, "M": gamma, "diag": alpha + beta + gamma}
+    want = {"N": alpha, "D": beta, "M": gamma, "diag": alpha + beta + gamma, "DM": beta + gamma}
     covered = 0
     for _, row in time.iterrows():
         assert row["exponent"] == pytest.approx(want[row["axis"]], abs=0.05), row.to_dict()
@@ -112,7 +112,7 @@ def _headline_case(method: str, variant: str):
 def test_holdout_errors_are_tiny_when_the_law_is_the_model(tmp_path):
     run = load_run(write_run(tmp_path / "r", LAW))
     hold = holdout(run.cases, run.meta["profile"]["axes"], {run.run_id: 32 * 2**20})
-    assert set(hold["axis"]) == {"N", "D", "M", "diag"}
+    assert set(hold["axis"]) == {"N", "D", "M", "diag", "DM"}
     assert set(hold["metric"]) == {"time", "memory"}
     assert hold["error"].abs().max() < 0.01
 
@@ -263,7 +263,7 @@ def test_holdout_of_formula_with_a_per_call_overhead_is_within_25_percent_from_c
     )
     axes, cache = run.meta["profile"]["axes"], {run.run_id: 32 * 2**20}
     time = holdout(run.cases, axes, cache).query("metric == 'time'")
-    assert set(time["axis"]) == {"N", "D", "M", "diag"}
+    assert set(time["axis"]) == {"N", "D", "M", "diag", "DM"}
     assert (time["basis"] == BASIS_SLOW).all()
     assert time["error"].abs().max() <= 0.25
     monkeypatch.setattr(analysis.extrapolate, "MIN_FIT_SECONDS", 0.0)  # the overhead regime trains too

@@ -168,3 +168,16 @@ def test_predicted_seconds_charges_flops_bytes_and_calls_at_the_conservative_rat
         + costs.bytes_moved("ajacobian", 2, 4, 4) / rates["bytes"]
     )
     assert looped == pytest.approx(counts + 2 * 2 * 4 * rates["call"])  # N·M calls per Jacobian
+
+
+@pytest.mark.parametrize("name", USER_PROFILES)
+def test_user_profiles_sweep_d_equals_m_at_the_targets_n_toward_the_target(name):
+    from bench.profiles import PROFILES
+
+    profile = PROFILES[name]
+    line = profile.axes()["DM"]
+    assert len(line) >= 4
+    assert all(n == profile.target[0] and d == m < profile.target[1] for n, d, m in line)
+    assert set(line) <= set(profile.points())
+    assert profile.target not in line  # the target itself trains no fit
+    assert "DM" not in PROFILES["smoke"].axes()

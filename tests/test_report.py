@@ -81,13 +81,19 @@ def test_report_lists_skipped_cases_exponents_extrapolation_and_environment(synt
     assert "href='../runtime.json'" in page
 
 
-def test_report_of_two_runs_overlays_them_with_the_machine_as_a_dimension(tmp_path):
-    first = write_run(tmp_path / "a", LAW, run_id="machine-a")
-    second = write_run(tmp_path / "b", cost_law(1 / 10e9, 1 / 50e9, 1e-5), run_id="machine-b")
-    page = build_report([first, second], tmp_path / "both")
-    data = pd.read_csv(tmp_path / "both" / "runtime_vs_size.csv")
+@pytest.fixture(scope="module")
+def two_run_report(tmp_path_factory) -> Path:
+    """One report of two synthetic runs on two "machines" with different cost laws."""
+    root = tmp_path_factory.mktemp("two-runs")
+    first = write_run(root / "a", LAW, run_id="machine-a")
+    second = write_run(root / "b", cost_law(1 / 10e9, 1 / 50e9, 1e-5), run_id="machine-b")
+    return build_report([first, second], root / "both")
+
+
+def test_report_of_two_runs_overlays_them_with_the_machine_as_a_dimension(two_run_report):
+    data = pd.read_csv(two_run_report.parent / "runtime_vs_size.csv")
     assert set(data["run_id"]) == {"machine-a", "machine-b"}
-    assert "machine-a" in page.read_text() and "machine-b" in page.read_text()
+    assert "machine-a" in two_run_report.read_text() and "machine-b" in two_run_report.read_text()
 
 
 def test_report_cli_rebuilds_from_a_run_directory(tmp_path, capsys):
@@ -298,11 +304,8 @@ def test_single_run_tables_have_no_run_id_column(synthetic_report):
     assert "<th>run_id</th>" not in page
 
 
-def test_tables_of_two_runs_keep_the_run_id_column(tmp_path):
-    first = write_run(tmp_path / "a", LAW, run_id="machine-a")
-    second = write_run(tmp_path / "b", cost_law(1 / 10e9, 1 / 50e9, 1e-5), run_id="machine-b")
-    page = build_report([first, second], tmp_path / "both").read_text()
-    assert "<th>run_id</th>" in page
+def test_tables_of_two_runs_keep_the_run_id_column(two_run_report):
+    assert "<th>run_id</th>" in two_run_report.read_text()
 
 
 def test_every_table_scrolls_inside_the_page_instead_of_widening_it(synthetic_report):
