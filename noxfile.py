@@ -1,4 +1,4 @@
-"""Sessions: tests, lint (ruff, actionlint), bench, headline, report, baseline, regress, noise.
+"""Sessions: tests, slow, lint (ruff, actionlint), bench, headline, report, baseline, regress, noise.
 
 Every session installs the project from pyproject.toml into nox's default virtualenv backend;
 pyproject pins ``torch==2.13.0`` so that pip takes the CPU wheel on local disk instead of a
@@ -19,15 +19,22 @@ def _optional(extra: str) -> list[str]:
 
 
 nox.options.default_venv_backend = "virtualenv"
-nox.options.sessions = ["tests", "lint"]
+nox.options.sessions = ["tests", "slow", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the correctness tests (no benchmark sweep), on every core (pytest-xdist)."""
+    """The correctness tests, on every core (pytest-xdist); the end-to-end ones are ``nox -s slow``."""
     session.install("-e", ".")
-    session.run("pytest", "-n", "auto", "tests", *session.posargs)
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", "-m", "not slow", "tests", *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """The end-to-end tests (marker ``slow``): tiny sweeps, process kills, memray children, the A/B."""
+    session.install("-e", ".")
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", "-m", "slow", "tests", *session.posargs)
 
 
 @nox.session

@@ -101,6 +101,15 @@ def training_basis(
     return large_regime(usable, _driver(metric, family), MIN_POINTS), BASIS_LARGER_HALF
 
 
+def _in_regime(case: pd.Series, basis: str, column: str, cache_bytes: int | None) -> bool:
+    """Whether a measured case lies in the regime a fit of this ``basis`` describes."""
+    if basis == BASIS_SLOW:
+        return float(case[column]) >= MIN_FIT_SECONDS
+    if basis == BASIS_OUT_OF_CACHE and cache_bytes:
+        return float(case["predicted_peak_bytes"]) >= 2 * cache_bytes
+    return True
+
+
 def _fit_at(
     frame: pd.DataFrame, metric: str, target: str, at: pd.DataFrame, cache_bytes: int | None
 ) -> dict[str, Any]:
@@ -162,7 +171,10 @@ def holdout(
     """Refit without the largest measured size on each axis; predict it; report the error.
 
     Only cases on the sweep's axes train or are held out (the target point is on none). The
-    ``basis`` column says what the refit was trained on (see :func:`training_basis`).
+    ``basis`` column says what the refit was trained on (see :func:`training_basis`). A held-out
+    case outside that regime (under 1 ms for a fit to cases of 1 ms or more, in cache for a fit
+    to out-of-cache cases) is not checked: predicting it would test the fit where it was never
+    meant to hold, not the extrapolation it makes.
     """
     rows = []
     swept = {tuple(point) for points in axes.values() for point in points}
@@ -179,7 +191,7 @@ def holdout(
                 largest = on_axis.iloc[[-1]]
                 rest = measured[measured["case"] != largest["case"].iloc[0]]
                 rest, basis = training_basis(rest, metric, column, cache)
-                if len(rest) < MIN_POINTS:
+                if len(rest) < MIN_POINTS or not _in_regime(largest.iloc[0], basis, column, cache):
                     continue
                 fit = fit_nonnegative(rest, column, features)
                 predicted = float(fit.predict(largest)[0])

@@ -14,6 +14,7 @@ from analysis.extrapolate import (
     BASIS_SLOW,
     HEADLINE,
     MEASURED_VS_EXTRAPOLATED_COLUMNS,
+    MIN_FIT_SECONDS,
     NOT_IN_RUN,
     extrapolate,
     holdout,
@@ -268,3 +269,16 @@ def test_holdout_of_formula_with_a_per_call_overhead_is_within_25_percent_from_c
     assert time["error"].abs().max() <= 0.25
     monkeypatch.setattr(analysis.extrapolate, "MIN_FIT_SECONDS", 0.0)  # the overhead regime trains too
     assert holdout(run.cases, axes, cache).query("metric == 'time'")["error"].abs().max() > 0.25
+
+
+def test_holdout_never_checks_a_fit_to_cases_over_1_ms_on_a_case_under_1_ms(tmp_path):
+    """quick's N, D and M axes end under a millisecond: predicting them from a fit to the cases
+    over 1 ms would test the fit below its regime, so those axes give no hold-out row."""
+    run = load_run(
+        write_run(tmp_path / "r", _overhead_bound_formula, profile="quick", methods=("formula-torch",))
+    )
+    time = holdout(run.cases, run.meta["profile"]["axes"], {run.run_id: 32 * 2**20}).query("metric == 'time'")
+    slow = time[time["basis"] == BASIS_SLOW]
+    assert not slow.empty
+    assert (slow["measured"] >= MIN_FIT_SECONDS).all()
+    assert not {"N", "D", "M"} & set(slow["axis"])
