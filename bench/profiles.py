@@ -3,8 +3,8 @@
 Each profile sweeps N, D and M on their own axes around a base point, with the other two held
 at the base, plus a small diagonal where all three grow together, so that the analysis can fit
 a scaling exponent per axis; user profiles add the "DM" axis, D = M growing at the target's N,
-the line the target itself lies on. Every method runs on every point; the Jacobian methods (explicit,
-jacrev, ajacobian, ajacobianvec, jacfwd) are recorded as skipped past the profile's
+the line the target itself lies on. Every method runs on every point; the Jacobian methods
+(explicit, jacrev, ajacobian, ajacobianvec, jacfwd) are recorded as skipped past the profile's
 ``jacobian_cap``, the streamed method past its ``stream_cap`` (its memory is small, but its
 time grows with the Jacobian), and ``ajacobian`` also past its ``call_cap`` (its N·M backward
 calls per Jacobian cost 30-100 µs each, a time that neither bytes nor FLOPs predict), so that
@@ -202,7 +202,9 @@ PROFILES: dict[str, Profile] = {
             max_rounds=200,
             threads=1,
             ab_points=AB_POINTS,
-            target_time_cap=1.0,  # formula, autograd: ~0.5 s predicted; 0.11-0.15 s on one thread here
+            # formula, autograd at the target: ~0.5 s predicted; measured on one thread 57-67 ms
+            # (2026-11-29) and 0.11-0.15 s (2026-11-28) on two 2-core machines of this kind.
+            target_time_cap=1.0,
             # N=64, D=M 256 … 3072: the formula and autograd only (the Jacobian methods are capped),
             # up to 30 ms on one thread, so their time fits have four cases over a millisecond.
             toward_target=(*geometric(256, 4), 3072),
