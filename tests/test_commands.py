@@ -72,3 +72,18 @@ def test_lbb_bench_measures_then_writes_the_report(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "report" / "index.html").exists()
     assert f"report: {out / 'report' / 'index.html'}" in done.stdout
+
+
+def test_the_lbb_script_imports_nothing_heavy_so_memory_pass_children_start_fast():
+    """multiprocessing re-imports the ``lbb`` script in every fork-server child of the memory pass:
+    its module must not pull pandas, scipy or matplotlib (1.5 s a case instead of 0.4 s)."""
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    module, _, function = pyproject["project"]["scripts"]["lbb"].partition(":")
+    probe = (
+        f"import sys; from {module} import {function}; "
+        "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'analysis.commands') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
