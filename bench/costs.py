@@ -16,7 +16,7 @@ vmapped jvp over an identity basis of the *input*).
 from __future__ import annotations
 
 from bench import tiles
-from bench.validation import FLOAT_DTYPES
+from bench.validation import FLOAT_DTYPES, HALF_DTYPES
 
 TIME_DRIVER: dict[str, str] = {
     "formula": "flops",
@@ -189,7 +189,7 @@ def _streamed_results_bytes(n: int, d: int, m: int, dtype: str, block_bytes: int
     allocate once per process; that constant is left out, like other fixed overheads.
     """
     size = itemsize(dtype)
-    if dtype not in ("float16", "bfloat16"):
+    if dtype not in HALF_DTYPES:
         return output_bytes(n, d, m, dtype)
     block = block_bytes or tiles.DEFAULT_BLOCK_BYTES["cpu"]
     passes = {"dydx": (n * d, d * m), "dydw": (d * m, n * d)}  # (this result, what else is held)

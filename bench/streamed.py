@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import torch
 
 from bench.tiles import Tile, TilePlan, default_block_bytes, plan
+from bench.validation import HALF_DTYPES
 
 Progress = Callable[[int, int], None]
 """Called after each tile with (tiles done, tiles in total)."""
@@ -41,7 +42,7 @@ def _fill_dydw_tile(tile4: torch.Tensor, X: torch.Tensor, t: Tile) -> None:
     diag.copy_(X[t.i0 : t.i1, t.g0 : t.g1].unsqueeze(-1).expand(-1, -1, t.j1 - t.j0))
 
 
-HALF = (torch.float16, torch.bfloat16)
+HALF = tuple(getattr(torch, name) for name in sorted(HALF_DTYPES))
 
 CPU_THREADS = 1
 """Threads for the CPU tile loop. Each tile's operations take tens of microseconds; at that grain,
