@@ -1,4 +1,4 @@
-"""Sessions: tests, slow, lint (ruff, actionlint), bench, headline, report, baseline, regress, noise.
+"""Sessions: tests, slow, lint (ruff, check-jsonschema), bench, headline, report, baseline, regress, noise.
 
 Every session installs the project from pyproject.toml into nox's default virtualenv backend;
 pyproject pins ``torch==2.13.0`` so that pip takes the CPU wheel on local disk instead of a
@@ -60,29 +60,31 @@ def report(session: nox.Session) -> None:
 
 @nox.session
 def baseline(session: nox.Session) -> None:
-    """Run the quick profile and write reports/baseline/quick-cpu.json (commit it)."""
+    """Run the quick profile and write the baseline record reports/baseline/quick-cpu.json (commit it)."""
     session.install("-e", ".")
     session.run("lbb", "baseline", *session.posargs)
 
 
 @nox.session
 def regress(session: nox.Session) -> None:
-    """Gate time by an interleaved A/B against a base commit, memory against the baseline (``-- --help``)."""
+    """Gate memory and time against a base commit measured in this job (an A/B; ``-- --help``)."""
     session.install("-e", ".")
     session.run("lbb", "regress", *session.posargs)
 
 
 @nox.session
 def noise(session: nox.Session) -> None:
-    """The A/A test: the working tree timed against itself, as the gate would; exit 1 on a false alarm."""
+    """The A/A test: the working tree against itself, as the gate would; exit 1 on a false alarm."""
     session.install("-e", ".")
     session.run("lbb", "noise", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and format check over the whole project; actionlint over the CI workflow."""
+    """ruff check and format check over the whole project; the CI workflow against GitHub's schema."""
     session.install(*_optional("lint"))  # the linters alone: neither torch nor the project is imported
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("actionlint", ".github/workflows/bench.yml")
+    session.run(
+        "check-jsonschema", "--builtin-schema", "vendor.github-workflows", ".github/workflows/bench.yml"
+    )

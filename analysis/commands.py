@@ -1,7 +1,7 @@
 """``lbb``: the one command line, with a subcommand per job; what the nox sessions call.
 
 Each subcommand is the ``main(argv)`` of the module that owns the job, so ``python -m bench``,
-``python -m bench.headline``, ``python -m analysis`` and ``python -m analysis.regress_cli`` keep
+``python -m bench.headline``, ``python -m analysis`` and ``python -m analysis.gate.cli`` keep
 working; they share one parser base and one usage error (:mod:`bench.usage`). This module is the
 layer above both packages: "measure, then report" is composed here, so that bench/ never imports
 analysis/.
@@ -18,14 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from analysis import cli as report_cli
-from analysis import regress_cli
-from analysis.history import DEFAULT_HISTORY
+from analysis.gate import cli as gate_cli
+from analysis.gate.history import DEFAULT_HISTORY
 from analysis.report import build_report
 from bench import cli as bench_cli
 from bench import headline
-from bench.cli import HEADLINE_DIR
-from bench.records import read_run
-from bench.store import RUN_FILE
 from bench.usage import EXIT_USAGE
 
 
@@ -35,12 +32,8 @@ def write_report(run_dir: Path) -> int:
     A streamed headline pass that the profile ran into ``DIR/headline`` is reported beside the
     sweep, so that the measured 256 GiB case sits next to the extrapolation.
     """
-    runs = [run_dir]
-    streamed = run_dir / HEADLINE_DIR
     try:
-        if (streamed / RUN_FILE).exists() and read_run(streamed).status == "complete":
-            runs.append(streamed)
-        page = build_report(runs, run_dir / "report", history=DEFAULT_HISTORY)
+        page = build_report(report_cli.with_headlines([run_dir]), run_dir / "report", history=DEFAULT_HISTORY)
     except Exception as exc:  # the run is saved: say how to rebuild rather than crash
         print(
             f"report failed ({type(exc).__name__}: {exc}); rebuild with: lbb report {run_dir}",
@@ -60,7 +53,7 @@ def bench(argv: list[str]) -> int:
 
 
 def _regress(name: str) -> Callable[[list[str]], int]:
-    return lambda argv: regress_cli.main([name, *argv])
+    return lambda argv: gate_cli.main([name, *argv])
 
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {

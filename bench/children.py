@@ -18,12 +18,14 @@ import atexit
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from multiprocessing import forkserver
 from types import FrameType
+from typing import IO
 
 PR_SET_PDEATHSIG = 1
 
@@ -111,6 +113,48 @@ def stop_fork_server() -> None:
         server._stop()
     except (ChildProcessError, OSError):
         server._forkserver_pid = None
+
+
+TERM_GRACE_S = 5.0
+"""How long a child group gets after SIGTERM to record that it was interrupted, before SIGKILL."""
+
+
+def run_in_own_group(
+    command: Sequence[str],
+    env: dict[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
+    stdout: IO[str] | None = None,
+) -> int:
+    """Run ``command`` in a process group of its own that cannot outlive this process; its exit status.
+
+    The group is adopted (killed on any way out of :func:`supervised`), the child asks Linux to
+    SIGKILL it when this process dies, and when this process leaves early (Ctrl-C, SIGTERM, an
+    exception) the group first gets SIGTERM, so that a child which records its own status (the
+    headline pass, a sweep) ends "interrupted" rather than "running", then SIGKILL after
+    :data:`TERM_GRACE_S`.
+    """
+    parent = os.getpid()
+    with subprocess.Popen(
+        list(command),
+        env=env,
+        process_group=0,
+        pass_fds=tuple(pass_fds),
+        stdout=stdout,
+        preexec_fn=lambda: die_with_parent(parent),
+    ) as child:
+        adopt(child.pid)
+        try:
+            return child.wait()
+        finally:
+            if child.poll() is None:
+                with suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.pid, signal.SIGTERM)
+                with suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=TERM_GRACE_S)
+                with suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+            release(child.pid)
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:

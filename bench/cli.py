@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +34,7 @@ from bench import budget as budgets
 from bench import children
 from bench.cases import Case
 from bench.lock import RunLockedError, run_lock
-from bench.machine import machine_info
+from bench.machine import git_commit, machine_info
 from bench.memory_pass import run_memory_pass, skipped_record
 from bench.methods import METHODS
 from bench.profiles import PROFILES, TARGET, Profile, build_cases
@@ -57,7 +56,7 @@ from bench.runtime_plugin import RUN_FILE_EXIT
 from bench.store import RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
 from bench.summary import summary_table
 from bench.threads import pinned_threads, thread_env
-from bench.usage import Parser, UsageError, stamp
+from bench.usage import Parser, UsageError, split_names, stamp
 
 RESUME_HINT = "use --resume {out} or another --out"
 DEVICES = ("cpu", "cuda", "all")
@@ -92,15 +91,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _split(text: str, known: tuple[str, ...] | dict, what: str) -> tuple[str, ...]:
-    """The listed names, each once, in the order given: ``--methods a,a`` runs a's cases once."""
-    items = tuple(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
-    unknown = [item for item in items if item not in known]
-    if unknown or not items:
-        raise UsageError(f"unknown {what} {', '.join(unknown) or repr(text)}; choose from {', '.join(known)}")
-    return items
-
-
 def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | None]:
     """Validated options, --out and --resume; raises UsageError with a one-line message.
 
@@ -120,12 +110,12 @@ def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | 
         raise UsageError(f"unknown device {args.device!r}; choose from {', '.join(DEVICES)}")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device cuda asked for, but CUDA is not available (torch {torch.__version__})")
-    methods = _split(args.methods, METHODS, "method") if args.methods else tuple(METHODS)
+    methods = split_names(args.methods, METHODS, "method") if args.methods else tuple(METHODS)
     try:
         memory_budget = budgets.parse_bytes(args.memory_budget) if args.memory_budget else None
     except ValueError as exc:
         raise UsageError(f"--memory-budget: {exc}") from None
-    passes = _split(args.passes, PASSES, "pass")
+    passes = split_names(args.passes, PASSES, "pass")
     return Options(args.profile, args.device, methods, memory_budget, passes), args.out, None
 
 
@@ -144,6 +134,7 @@ def resume_options(run_dir: Path) -> Options:
     where = f"--resume {run_dir}: {RUN_FILE}"
     if meta.is_headline:
         raise UsageError(f"{where} is a headline run; only a sweep can be resumed (run the headline again)")
+    _check_same_code(run_dir, meta.machine)
     stored = meta.options
     options = Options(
         profile=stored["profile"],
@@ -154,6 +145,20 @@ def resume_options(run_dir: Path) -> Options:
     )
     _check_options(options, where)
     return options
+
+
+def _check_same_code(run_dir: Path, machine: Mapping[str, Any]) -> None:
+    """Refuse to finish a run with other code than it started with: its cases would be attributed
+    to the commit in run.json while measuring this one. Why refuse rather than mix with a flag:
+    a run is one code version, which is what its report, its baseline and the gate assume."""
+    stored = (machine.get("commit") or {}).get("id")
+    now = git_commit()["id"]
+    if stored and now and stored != now:
+        raise UsageError(
+            f"cannot resume {run_dir}: it was measured at commit {stored[:12]} and this tree is at "
+            f"{now[:12]}; a run holds one code version (check out {stored[:12]} to finish it, or start "
+            "a new run)"
+        )
 
 
 def _check_options(options: Options, where: str) -> None:
@@ -268,21 +273,14 @@ def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], run: 
 
 
 def _wait_in_own_group(command: list[str], env: dict[str, str], lock_fd: int, output: IO[str] | None) -> int:
-    """Run the pytest child in its own process group, holding the run's lock too; its exit status.
+    """Run a child (the runtime pass's pytest, the headline pass) in its own process group,
+    holding the run's lock too; its exit status.
 
-    Its own group: the parent kills the group on any way out (and Ctrl-C at a terminal reaches
-    the parent alone, which then saves the run). The lock: while the child lives, no --resume
-    can start a second writer of runtime.json.
+    Its own group: the parent ends the group on any way out, SIGTERM first so that a headline
+    child records "interrupted" (and Ctrl-C at a terminal reaches the parent alone, which then
+    saves the run). The lock: while the child lives, no --resume can start a second writer.
     """
-    with subprocess.Popen(command, env=env, process_group=0, pass_fds=(lock_fd,), stdout=output) as child:
-        children.adopt(child.pid)
-        try:
-            return child.wait()
-        finally:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
-            children.release(child.pid)
+    return children.run_in_own_group(command, env=env, pass_fds=(lock_fd,), stdout=output)
 
 
 def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str], threads: int | None = None) -> None:

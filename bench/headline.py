@@ -155,7 +155,7 @@ class HeadlineFiles:
 
 def _peak_child(params: dict[str, Any]) -> dict[str, Any]:
     """Runs in a fresh process: peak of the formula and of the streamed passes, as timed."""
-    from bench.memory_pass import peak_of
+    from bench.peak import peak_of
 
     case = Case.from_dict(params)
     inputs = make_inputs(case)

@@ -18,7 +18,7 @@ from bench.budget import host_available_bytes
 
 
 def _cpu_model() -> str:
-    """The CPU's brand string, from py-cpuinfo (pytest-benchmark records the same in its file)."""
+    """The CPU's brand string, from py-cpuinfo2 (pytest-benchmark records the same in its file)."""
     brand = cpuinfo.get_cpu_info().get("brand_raw")
     return str(brand) if brand else platform.processor() or platform.machine()
 
@@ -26,7 +26,7 @@ def _cpu_model() -> str:
 def last_level_cache_bytes() -> int | None:
     """Size of the largest CPU cache (from sysfs), which separates in-cache from DRAM-bound cases.
 
-    Read from sysfs rather than py-cpuinfo, whose cache fields are strings or integers in units
+    Read from sysfs rather than py-cpuinfo2, whose cache fields are strings or integers in units
     that change with the platform it parsed them from; None where sysfs has no cache entries."""
     sizes = []
     for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
@@ -46,7 +46,8 @@ def _system_id() -> str | None:
         return None
 
 
-def _git_commit() -> dict[str, Any]:
+def git_commit() -> dict[str, Any]:
+    """The commit of this tree ({"id", "dirty"}; both None outside a git checkout)."""
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
@@ -97,8 +98,11 @@ def machine_info() -> dict[str, Any]:
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "blas": _blas(),
+        # The ISA torch's CPU kernels were dispatched for (e.g. AVX2, AVX512): with the BLAS's
+        # kernels, what decides a run's workspaces (analysis.gate.baseline.fingerprint).
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
-        "commit": _git_commit(),
+        "commit": git_commit(),
         "timestamp_utc": datetime.now(UTC).isoformat(),
     }

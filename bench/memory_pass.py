@@ -1,15 +1,9 @@
 """The memory pass: each case's peak, measured in a fresh child process, never timed.
 
-Host peaks come from memray: a ``memray.Tracker`` around the backward call (and the warm
-variant's workspace allocation, which is part of the method's memory), then
-``FileReader(...).metadata.peak_memory``. The tracker counts Python objects one by one
-(``trace_python_allocators=True``): by default memray sees only pymalloc's 1 MiB arenas, so a
-case's peak jumped by 1 MiB whenever the object heap happened to need a new arena inside the
-window (jacrev at N=2, D=M=8: 33 KiB in four runs of six, 1.0 MiB in the other two); counted
-one by one, repeated runs agree within a few hundred bytes. CUDA peaks come from
-``torch.cuda.reset_peak_memory_stats()`` and ``max_memory_allocated()`` above what was allocated
-before the call. Inputs are built before tracking starts, so the figure is the method's own
-working memory, which the cost model predicts.
+Peaks come from :func:`bench.peak.peak_of` (memray on the host, torch.cuda on a GPU) around
+the backward call and the warm variant's workspace allocation, which is part of the method's
+memory. Inputs are built before tracking starts, so the figure is the method's own working
+memory, which the cost model predicts.
 
 Each case runs in its own child, forked from a fork server that has already imported torch,
 numpy and memray: a clean process per case at a fraction of a fresh interpreter's start-up
@@ -23,21 +17,19 @@ The fork server and its children form one process group that dies with the run (
 from __future__ import annotations
 
 import multiprocessing
-import tempfile
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import Any
 
-import memray
 import torch
 
 from bench.cases import Case
 from bench.children import die_with_parent_here, expect_to_be_parent, stop_fork_server
 from bench.inputs import make_inputs
 from bench.methods import METHODS, make_workspace
+from bench.peak import peak_of
 from bench.records import MemoryRecord
 from bench.threads import pinned_threads, threads_in_use
 
@@ -64,25 +56,6 @@ def _warm_up(case: Case) -> None:
     inputs = make_inputs(tiny)
     workspace = make_workspace(inputs[0], inputs[1]) if case.variant == "warm" else None
     METHODS[case.method].backward(*inputs, workspace=workspace)
-
-
-def peak_of(run: Callable[[], None], device: str) -> int:
-    """Peak bytes allocated while ``run()`` executes: memray on the host, torch.cuda on a GPU.
-
-    Only allocations made inside ``run`` count, so inputs built before are not charged.
-    """
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        run()
-        torch.cuda.synchronize()
-        return int(torch.cuda.max_memory_allocated() - before)
-    with tempfile.TemporaryDirectory(prefix="lbb-memray-") as scratch:
-        path = Path(scratch) / "peak.memray"
-        with memray.Tracker(path, native_traces=False, follow_fork=False, trace_python_allocators=True):
-            run()
-        return int(memray.FileReader(path).metadata.peak_memory)
 
 
 def _case_run(case: Case, inputs: tuple[Any, Any, Any]) -> Callable[[], None]:
@@ -123,7 +96,7 @@ def fork_pool() -> ProcessPoolExecutor:
     """A pool whose every task runs in a fresh child forked from a server that imported torch."""
     expect_to_be_parent()  # the fork server, if this starts it, dies with this process
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["bench.forkserver_group", "bench.memory_pass"])
+    context.set_forkserver_preload(["bench.forkserver_group", "bench.memory_pass", "memray"])
     return ProcessPoolExecutor(
         max_workers=1, mp_context=context, max_tasks_per_child=1, initializer=die_with_parent_here
     )

@@ -63,6 +63,9 @@ class Profile:
     # (a family not listed is timed at ``base``), seconds of rounds per measurement, repetitions.
     headline: bool = False  # also stream the full target Jacobians (bench.headline) into DIR/headline
     ab_points: Mapping[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
+    # The memory A/B (bench.abtest.runner.run_peaks): per method family, the (N, D, M) whose peak
+    # both sides measure once each (a family not listed is measured at ``base``).
+    peak_points: Mapping[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
     ab_max_time: float = 0.1
     ab_reps: int = 8
     # The target point (off every axis), and the most seconds one call of a case there may be
@@ -163,6 +166,26 @@ AB_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
 the method, not the interpreter, is timed, and short enough that 8 interleaved repetitions of
 both sides take about 2 minutes."""
 
+PEAK_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    family: (*points, extra)
+    for family, points, extra in (
+        # N=16, D=512, M=64: outputs of 160 KiB, under the BLAS's own workspace on some CPUs
+        # (166 KiB on a Xeon, 599 KiB on an EPYC): a peak the workspace dominates.
+        ("formula", AB_POINTS["formula"], (16, 512, 64)),
+        ("autograd", AB_POINTS["autograd"], (16, 512, 64)),
+        # Jacobian families: a third, larger point where the Jacobian (or its basis) dominates.
+        ("explicit", AB_POINTS["explicit"], (32, 64, 64)),
+        ("jacrev", AB_POINTS["jacrev"], (16, 64, 64)),
+        ("streamed", AB_POINTS["streamed"], (64, 64, 64)),
+        ("ajacobian", AB_POINTS["ajacobian"], (4, 32, 32)),
+        ("ajacobianvec", AB_POINTS["ajacobianvec"], (16, 64, 64)),
+        ("jacfwd", AB_POINTS["jacfwd"], (8, 64, 64)),
+    )
+}
+"""The memory gate's points: the time gate's two per family, where the Jacobian (or for the
+formula and autograd, the results) dominates, plus one more per family (see each comment).
+Each peak is measured once per side in a fresh process: about 0.3 s a measurement."""
+
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
@@ -202,6 +225,7 @@ PROFILES: dict[str, Profile] = {
             max_rounds=200,
             threads=1,
             ab_points=AB_POINTS,
+            peak_points=PEAK_POINTS,
             # formula, autograd at the target: ~0.5 s predicted; measured on one thread 57-67 ms
             # (2026-11-29) and 0.11-0.15 s (2026-11-28) on two 2-core machines of this kind.
             target_time_cap=1.0,
@@ -226,6 +250,7 @@ PROFILES: dict[str, Profile] = {
             max_rounds=1000,
             headline=True,
             ab_points=AB_POINTS,
+            peak_points=PEAK_POINTS,
             target_time_cap=5.0,
             toward_target=(*geometric(128, 5), 3072),  # 128 … 2048, 3072
         ),
@@ -246,6 +271,7 @@ PROFILES: dict[str, Profile] = {
             max_rounds=1000,
             headline=True,
             ab_points=AB_POINTS,
+            peak_points=PEAK_POINTS,
             target_time_cap=30.0,  # lets bfloat16's formula (predicted 4.4 s) run
             toward_target=(*geometric(128, 5), 3072),  # 128 … 2048, 3072
         ),

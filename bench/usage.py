@@ -1,4 +1,6 @@
-"""What every command shares: one usage error (one line, exit 2), one parser base, run-directory names.
+"""What every command shares: one usage error (one line, exit 2), one parser base, run-directory names,
+and the parsing of a comma-separated list of names (``--methods``, ``--passes``), for the sweep
+and the gate alike.
 
 asv has one ``Command`` base for its subcommands and pytest-benchmark one CLI; here each
 ``python -m`` entry point had its own copy of a ``UsageError`` and a parser class, the UTC stamp
@@ -9,6 +11,7 @@ in the lowest layer, so that bench/ and analysis/ both use them.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -30,6 +33,16 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+def split_names(text: str, known: Sequence[str] | Mapping[str, object], what: str) -> tuple[str, ...]:
+    """The listed names, each once, in the order given: ``--methods a,a`` runs a's cases once;
+    UsageError naming the unknown ones and what is known."""
+    items = tuple(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
+    unknown = [item for item in items if item not in known]
+    if unknown or not items:
+        raise UsageError(f"unknown {what} {', '.join(unknown) or repr(text)}; choose from {', '.join(known)}")
+    return items
 
 
 def stamp() -> str:

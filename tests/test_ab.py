@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import ab as stats
-from analysis.regress_cli import main
-from bench.ab import Side, ab_cases, run_ab
+from analysis.gate import memory as peaks_gate
+from analysis.gate import timing as stats
+from analysis.gate.cli import main
+from bench.abtest.runner import ABError, Side, SideServer, ab_cases, peak_cases, run_ab, run_peaks
+from bench.abtest.worktree import RefError, checkout, is_dirty, resolve_commit
 from bench.profiles import PROFILES
-from bench.worktree import RefError, checkout, is_dirty, resolve_commit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,9 +51,35 @@ def test_interval_covers_the_true_shift_about_as_often_as_it_says():
     assert 0.92 <= hits / 400 <= 0.99
 
 
-def test_too_few_pairs_give_an_unbounded_interval_that_never_fails():
+def test_too_few_pairs_for_an_interval_are_not_compared_never_held_even_at_three_times_slower():
     gate = stats.gate_method("m[cpu-float32]", _pairs("m[cpu-float32-N1-D1-M1]", [3.0] * 5), 0.05, 0.95)
-    assert math.isinf(gate.high) and gate.verdict == "held"
+    assert math.isinf(gate.high) and gate.verdict == "not compared"
+    assert "5 pairs are too few for a 95% interval (at least 6)" in gate.note
+
+
+def test_six_pairs_are_the_fewest_with_a_95_percent_signed_rank_interval():
+    # All 2^n sign patterns are equally likely; the interval exists once the most extreme one,
+    # P(T = 0) = 2^-n, lies within alpha/2 = 0.025: 2^-5 = 0.031 does not, 2^-6 = 0.016 does.
+    assert stats.min_pairs(0.95) == 6
+    assert stats.min_pairs(0.90) == 5  # 2^-5 = 0.031 <= 0.05
+
+
+def test_a_method_that_held_with_a_wide_spread_is_inconclusive_and_its_cases_get_more_reps():
+    rng = np.random.default_rng(5)
+    wide = _pairs("w[cpu-float32-N1-D1-M1]", _noisy(rng, 0.0, 8, spread=0.2))
+    tight = _pairs("t[cpu-float32-N1-D1-M1]", _noisy(rng, 0.0, 16, spread=0.005))
+    verdicts = {g.method: g for g in stats.gate({"pairs": wide + tight}, 0.05, 0.95)}
+    assert verdicts["w[cpu-float32]"].verdict == "inconclusive" and verdicts["w[cpu-float32]"].mde > 0.10
+    assert verdicts["t[cpu-float32]"].verdict == "held" and verdicts["t[cpu-float32]"].mde < 0.10
+    assert stats.needs_more({"pairs": wide + tight}, 0.05, 0.95) == ["w[cpu-float32-N1-D1-M1]"]
+
+
+def test_a_method_with_too_few_pairs_needs_more_but_one_the_base_lacks_does_not():
+    few = _pairs("f[cpu-float32-N1-D1-M1]", [1.0] * 3)
+    lacking = _pairs("new[cpu-float32-N1-D1-M1]", [1.0] * 3)
+    for pair in lacking:
+        pair["base"] = {"status": "missing", "reason": "method new is not in this tree"}
+    assert stats.needs_more({"pairs": few + lacking}, 0.05, 0.95) == ["f[cpu-float32-N1-D1-M1]"]
 
 
 def test_a_ten_percent_slowdown_with_two_percent_noise_fails():
@@ -211,7 +238,7 @@ def test_regress_with_a_bad_against_exits_2_before_measuring(tmp_path, capsys):
 
 
 def test_no_against_no_baseline_commit_and_a_dirty_tree_exits_2(tmp_path, capsys, monkeypatch):
-    import analysis.regress_cli as cli
+    import analysis.gate.cli as cli
 
     baseline = json.loads((ROOT / "reports" / "baseline" / "quick-cpu.json").read_text())
     baseline["commit"] = None
@@ -258,7 +285,9 @@ def test_a_changed_method_shows_up_in_the_ab_and_an_unchanged_one_does_not(repo,
     verdicts = {g.method: g for g in stats.gate(data, 0.05, 0.95)}
     assert verdicts["formula-torch[cpu-float32]"].verdict == "worse"
     assert verdicts["formula-torch[cpu-float32]"].ratio > 5
-    assert verdicts["formula-numpy[cpu-float32]"].verdict == "held"
+    unchanged = verdicts["formula-numpy[cpu-float32]"]
+    assert unchanged.verdict in ("held", "inconclusive")  # 6 pairs: an interval, but a wide one
+    assert 0.5 < unchanged.ratio < 2
     first = {pair["first"] for pair in data["pairs"]}
     assert first == {"base", "head"}  # the order within pairs is random
 
@@ -268,3 +297,130 @@ def test_every_method_family_has_its_own_ab_points():
     from bench.profiles import AB_POINTS
 
     assert set(AB_POINTS) == set(FAMILIES)
+
+
+# --- the memory A/B --------------------------------------------------------------------------------
+
+
+def _inject(repo: Path, old: str, new: str) -> None:
+    methods = repo / "bench" / "methods.py"
+    text = methods.read_text()
+    assert old in text
+    methods.write_text(text.replace(old, new))
+
+
+@pytest.mark.slow
+def test_the_memory_ab_names_an_extra_dw_copy_and_both_jacobians_held_at_once(repo, tmp_path):
+    """formula-torch keeping a copy of dW grows by |dW|; explicit-torch-cold holding dY/dX while it
+    builds dY/dW grows by the smaller Jacobian; formula-numpy is untouched and holds to the jitter."""
+    commit = _git(repo, "rev-parse", "HEAD")
+    _inject(
+        repo,
+        'Method("formula-torch", "formula", "torch", "dX = dY·Wᵀ, dW = Xᵀ·dY with torch matmul", _formula)',
+        'Method("formula-torch", "formula", "torch", "copies dW", '
+        "lambda X, W, dY, workspace: "
+        "(lambda g: (g[0], g[1], g[1].clone())[:2])(_formula(X, W, dY, workspace)))",
+    )
+    _inject(repo, "    del jac  # freed before dY/dW exists", "    # (not freed)")
+    profile = PROFILES["quick"]
+    cases = peak_cases(profile, ["formula-torch", "formula-numpy", "explicit-torch"], "cpu")
+    with checkout(repo, commit) as tree:
+        data = run_peaks(
+            Side("base", tree, commit), Side("head", repo, commit, True), cases, profile,
+            tmp_path / "peaks.json", seed=0, progress=lambda _: None,
+        )  # fmt: skip
+    assert data["status"] == "complete"
+    verdicts = {v.case: v for v in peaks_gate.gate(data)}
+    dw = verdicts["formula-torch[cpu-float32-N64-D1024-M1024]"]
+    assert dw.verdict == "worse" and dw.growth >= 1024 * 1024 * 4  # one float32 dW
+    both = verdicts["explicit-torch-cold[cpu-float32-N16-D64-M64]"]
+    dydx = (16 * 64) ** 2 * 4  # (N·M)×(N·D) floats, held while dY/dW is built
+    assert both.verdict == "worse" and 0.99 * dydx <= both.growth <= dydx
+    assert verdicts["explicit-torch-warm[cpu-float32-N16-D64-M64]"].verdict == "held"  # one workspace
+    assert all(v.verdict == "held" for c, v in verdicts.items() if c.startswith("formula-numpy"))
+    worst = peaks_gate.worst_by_label(list(verdicts.values()))
+    assert worst["formula-torch"].case == "formula-torch[cpu-float32-N64-D1024-M1024]"
+
+
+def test_a_peak_within_the_jitter_holds_and_one_beyond_it_is_worse():
+    ok = {"status": "ok"}
+    base = ok | {"peak_bytes": 10 * 2**20}
+    assert peaks_gate.verdict_of("c", base, ok | {"peak_bytes": 10 * 2**20 + 4096}).verdict == "held"
+    assert peaks_gate.verdict_of("c", base, ok | {"peak_bytes": 10 * 2**20 + 20_000}).verdict == "worse"
+    small = ok | {"peak_bytes": 100_000}
+    assert peaks_gate.verdict_of("c", small, ok | {"peak_bytes": 104_096}).verdict == "held"  # one page
+    assert peaks_gate.verdict_of("c", small, ok | {"peak_bytes": 104_097}).verdict == "worse"
+    assert peaks_gate.verdict_of("c", small, ok | {"peak_bytes": 90_000}).verdict == "better"
+
+
+def test_a_case_the_head_now_fails_is_worse_and_one_the_base_lacks_is_not_compared():
+    ok = {"status": "ok", "peak_bytes": 1000}
+    failed = {"status": "failed", "reason": "wrong gradients: relative error 0.5"}
+    missing = {"status": "missing", "reason": "method new is not in this tree"}
+    worse = peaks_gate.verdict_of("c", ok, failed)
+    assert worse.verdict == "worse" and "wrong gradients" in worse.note
+    assert peaks_gate.verdict_of("c", missing, ok).verdict == "not compared"
+    assert peaks_gate.exit_status([peaks_gate.verdict_of("c", missing, ok)], allow_partial=False) == 2
+    assert peaks_gate.exit_status([peaks_gate.verdict_of("c", missing, ok)], allow_partial=True) == 0
+    assert peaks_gate.exit_status([worse], allow_partial=True) == 1
+
+
+def test_a_memory_ab_markdown_names_the_worst_case_of_each_method():
+    def peak(value: int) -> dict:
+        return {"status": "ok", "peak_bytes": value}
+
+    data = {
+        "base": {"commit": "a" * 40, "dirty": False},
+        "head": {"commit": "b" * 40, "dirty": False},
+        "pairs": [
+            {"case": "f[cpu-float32-N1-D1-M1]", "base": peak(2**20), "head": peak(2**21)},
+            {"case": "f[cpu-float32-N2-D2-M2]", "base": peak(2**20), "head": peak(2**20)},
+        ],
+    }
+    text = peaks_gate.markdown(data, peaks_gate.gate(data))
+    assert "REGRESSED" in text
+    assert "| `f` | `f[cpu-float32-N1-D1-M1]` | 1.0 MiB | 2.0 MiB | +1.0 MiB (+100.0%) | worse |" in text
+
+
+def test_a_tree_without_the_method_registry_is_refused_before_any_process_starts(tmp_path):
+    with pytest.raises(ABError, match=r"has no bench/methods.py: it predates the method registry"):
+        SideServer(Side("base", tmp_path, "c" * 40), 1, tmp_path / "worker.log")
+
+
+@pytest.mark.slow
+def test_a_base_whose_methods_do_not_import_fails_with_one_line_and_keeps_the_traceback(repo, tmp_path):
+    (repo / "bench" / "methods.py").write_text("def broken(:\n")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "broken")
+    commit = _git(repo, "rev-parse", "HEAD")
+    profile = PROFILES["smoke"]
+    cases = ab_cases(profile, ["formula-numpy"], "cpu")
+    with checkout(repo, commit) as tree, pytest.raises(ABError) as caught:
+        run_peaks(
+            Side("base", tree, commit), Side("head", ROOT, None), cases, profile, tmp_path / "peaks.json"
+        )
+    message = str(caught.value)
+    assert "\n" not in message and "SyntaxError" in message
+    assert "Traceback" in (tmp_path / "worker-base.log").read_text()
+    assert json.loads((tmp_path / "peaks.json").read_text())["status"].startswith("failed")
+
+
+def test_a_stale_gate_worktree_is_pruned_and_a_live_one_is_kept(repo, tmp_path):
+    import fcntl
+    import os
+
+    from bench.abtest.worktree import prune_stale
+
+    commit = _git(repo, "rev-parse", "HEAD")
+    stale, live = tmp_path / "lbb-base-stale", tmp_path / "lbb-base-live"
+    for scratch in (stale, live):
+        scratch.mkdir()
+        _git(repo, "worktree", "add", "--detach", "--quiet", str(scratch / "tree"), commit)
+    holder = os.open(live / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # a gate that is still running
+    try:
+        assert prune_stale(repo) == [stale / "tree"]
+    finally:
+        os.close(holder)
+    listed = _git(repo, "worktree", "list")
+    assert str(stale) not in listed and str(live / "tree") in listed
+    assert not stale.exists()

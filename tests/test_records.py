@@ -111,7 +111,8 @@ def test_built_timing_entry_uses_pytest_benchmarks_quartiles():
     ("name", "read"),
     [(RUN_FILE, read_run), (RUNTIME_FILE, read_timings), (MEMORY_FILE, read_memory)],
 )
-def test_committed_fixture_loads_and_writes_back_byte_for_byte_equal_json(name, read):
+def test_committed_fixture_loads_and_writes_back_to_equal_json(name, read):
+    """Parsed equality (the fixture was written by an older json.dump, so its bytes may differ)."""
     loaded = read(FIXTURE)
     written = json.loads((FIXTURE / name).read_text())
     if name == RUN_FILE:
@@ -221,12 +222,13 @@ def _schema_999(run_dir: Path) -> bytes:
     return (run_dir / RUN_FILE).read_bytes()
 
 
+@pytest.mark.slow  # a fresh interpreter per entry point
 @pytest.mark.parametrize(
     "command",
     [
         ["analysis"],
         [
-            "analysis.regress_cli",
+            "analysis.gate.cli",
             "regress",
             "--gate",
             "memory",

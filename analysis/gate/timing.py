@@ -1,6 +1,6 @@
-"""The A/B time gate's statistics: per method, head/base with a confidence interval, and what it can see.
+"""How the time gate decides: per method, head ÷ base with a confidence interval, and what it can see.
 
-Input is ``ab.json`` from :mod:`bench.ab`: pairs of measurements (base and head of one case,
+Input is ``ab.json`` from :mod:`bench.abtest.runner`: pairs of measurements (base and head of one case,
 timed back to back in fresh processes), each the **minimum** of its rounds. Per pair the
 statistic is ``log(head / base)``; a method pools the pairs of all its cases (log ratios are free
 of the cases' scale).
@@ -19,9 +19,14 @@ throughout.
 - **Verdict**: ``worse`` when the whole interval lies above ``log(1 + threshold)``, ``better``
   when it lies wholly below ``-log(1 + threshold)``, ``held`` otherwise. A case that the base
   measured and the head now fails is ``worse`` too.
+- **Too few pairs**: with fewer pairs than :func:`min_pairs` (6 at 95%) no interval exists at
+  all (it is [0, ∞]), and such a method is ``not compared``, never ``held``: a gate that could
+  not have seen a 2.4× slowdown must not say it passed.
 - **Minimum detectable effect**: the slowdown this run's spread lets the gate catch with 80%
-  power: ``log(1 + threshold) + (estimate − lower) · (z₁₋α/₂ + z₀.₈) / z₁₋α/₂``. A method whose
-  MDE is above the slowdown you care about needs more repetitions, or a quieter machine.
+  power: ``log(1 + threshold) + (estimate − lower) · (z₁₋α/₂ + z₀.₈) / z₁₋α/₂``. A method that
+  held with an MDE above ``max_mde`` (10%) is ``inconclusive``: a slowdown of that size could
+  have passed unseen. That warns and does not fail; :func:`needs_more` names its cases so the
+  A/B can give them more repetitions first.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ import numpy as np
 from scipy import stats
 
 POWER = 0.8
+MAX_MDE = 0.10
+"""A method that held with a larger minimum detectable effect is reported inconclusive."""
 
 
 @dataclass
@@ -47,9 +54,10 @@ class MethodGate:
     high: float
     mde: float  # smallest slowdown caught with 80% power, e.g. 0.07 for +7%
     spread: float  # interquartile range of the pairs' ratios, e.g. 0.04
-    verdict: str  # "worse", "better", "held", "not compared"
+    verdict: str  # "worse", "better", "held", "inconclusive", "not compared"
     note: str = ""
     case_ratios: dict[str, float] = field(default_factory=dict)
+    reps: int = 0  # repetitions that timed this method (the profile's plus any extra ones)
 
 
 def method_key(case: str) -> str:
@@ -66,6 +74,14 @@ def _signed_rank_counts(n: int) -> np.ndarray:
     for rank in range(1, n + 1):
         counts[rank:] = counts[rank:] + counts[:-rank].copy()
     return counts
+
+
+def min_pairs(confidence: float) -> int:
+    """The fewest pairs for which a signed-rank interval at ``confidence`` is bounded (6 at 95%)."""
+    n = 1
+    while hodges_lehmann(np.zeros(n), confidence)[1] == -math.inf:
+        n += 1
+    return n
 
 
 def hodges_lehmann(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
@@ -103,9 +119,12 @@ def _status_problems(pairs: list[dict[str, Any]]) -> tuple[list[str], list[str]]
     return sorted(set(regressions)), sorted(set(uncompared))
 
 
-def gate_method(method: str, pairs: list[dict[str, Any]], threshold: float, confidence: float) -> MethodGate:
+def gate_method(
+    method: str, pairs: list[dict[str, Any]], threshold: float, confidence: float, max_mde: float = MAX_MDE
+) -> MethodGate:
     regressions, uncompared = _status_problems(pairs)
     both = [p for p in pairs if p["base"]["status"] == "ok" and p["head"]["status"] == "ok"]
+    reps = len({p.get("rep", i) for i, p in enumerate(pairs)})
     if regressions:
         return MethodGate(
             method,
@@ -117,6 +136,7 @@ def gate_method(method: str, pairs: list[dict[str, Any]], threshold: float, conf
             math.nan,
             "worse",
             "now fails: " + "; ".join(regressions[:3]),
+            reps=reps,
         )
     if not both:
         return MethodGate(
@@ -129,6 +149,7 @@ def gate_method(method: str, pairs: list[dict[str, Any]], threshold: float, conf
             math.nan,
             "not compared",
             "; ".join(uncompared[:3]) or "no pairs",
+            reps=reps,
         )
     logs = np.array([math.log(p["head"]["min_s"] / p["base"]["min_s"]) for p in both])
     estimate, low, high = hodges_lehmann(logs, confidence)
@@ -136,11 +157,22 @@ def gate_method(method: str, pairs: list[dict[str, Any]], threshold: float, conf
     limit = math.log1p(threshold)
     mde = math.expm1(limit + (estimate - low) * (z + stats.norm.ppf(POWER)) / z)
     verdict = "worse" if low > limit else "better" if high < -limit else "held"
+    if not math.isfinite(low) or not math.isfinite(high):
+        verdict = "not compared"
+    elif verdict == "held" and mde > max_mde:
+        verdict = "inconclusive"
     by_case: dict[str, list[float]] = {}
     for pair, value in zip(both, logs, strict=True):
         by_case.setdefault(pair["case"], []).append(value)
     q1, q3 = np.percentile(logs, [25, 75])
     note = f"{len(by_case)} cases"
+    if verdict == "not compared":
+        note = (
+            f"{len(both)} pairs are too few for a {confidence:.0%} interval "
+            f"(at least {min_pairs(confidence)}): no change of any size could be seen"
+        )
+    elif verdict == "inconclusive":
+        note += f"; a slowdown under {mde:+.0%} could pass unseen (more --reps, or a quieter machine)"
     if uncompared:
         note += f"; not compared: {'; '.join(uncompared[:3])}"
     return MethodGate(
@@ -154,15 +186,33 @@ def gate_method(method: str, pairs: list[dict[str, Any]], threshold: float, conf
         verdict,
         note,
         {case: math.exp(float(np.median(v))) for case, v in sorted(by_case.items())},
+        reps,
     )
 
 
-def gate(data: dict[str, Any], threshold: float, confidence: float) -> list[MethodGate]:
+def gate(
+    data: dict[str, Any], threshold: float, confidence: float, max_mde: float = MAX_MDE
+) -> list[MethodGate]:
     """One verdict per method (label, device, dtype) of an ``ab.json``."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     for pair in data["pairs"]:
         grouped.setdefault(method_key(pair["case"]), []).append(pair)
-    return [gate_method(m, pairs, threshold, confidence) for m, pairs in sorted(grouped.items())]
+    return [gate_method(m, pairs, threshold, confidence, max_mde) for m, pairs in sorted(grouped.items())]
+
+
+def needs_more(
+    data: dict[str, Any], threshold: float, confidence: float, max_mde: float = MAX_MDE
+) -> list[str]:
+    """The cases of every method that more repetitions could decide: inconclusive, or too few pairs.
+
+    A method that is worse, better, or not compared for a reason repetitions cannot cure (a side
+    that fails or lacks it) is left as it is.
+    """
+    undecided = set()
+    for g in gate(data, threshold, confidence, max_mde):
+        if g.verdict == "inconclusive" or (g.verdict == "not compared" and g.pairs > 0):
+            undecided.add(g.method)
+    return sorted({p["case"] for p in data["pairs"] if method_key(p["case"]) in undecided})
 
 
 def _ratio(value: float) -> str:
@@ -177,28 +227,37 @@ def markdown(data: dict[str, Any], gates: list[MethodGate], threshold: float, co
     """The A/B section of ``regress.md``: one row per method, worst first."""
     base, head = data["base"], data["head"]
     worse = [g for g in gates if g.verdict == "worse"]
-    name = {"worse": 0, "not compared": 1, "held": 2, "better": 3}
+    name = {"worse": 0, "not compared": 1, "inconclusive": 2, "held": 3, "better": 4}
+    extra = data.get("extra_reps") or {}
     lines = [
         f"### Time: interleaved A/B, {'REGRESSED' if worse else 'passed'}",
+        "",
+        "Compared against **the base commit, measured in this job on this machine**: times from "
+        "another run or machine differ by ×2.4 or more for unchanged code, so they are never the control.",
         "",
         f"Head `{(head['commit'] or 'working tree')[:12]}`"
         f"{' (with uncommitted changes)' if head['dirty'] else ''} "
         f"against base `{(base['commit'] or '?')[:12]}`, measured in this job on this machine: "
-        f"{data['reps']} repetitions of {len(data['cases'])} cases, each side in a fresh process, "
-        f"in random order (profile {data['profile']}, status {data.get('status')}).",
+        f"{data['reps']} repetitions of {len(data['cases'])} cases"
+        + (f", then {sum(extra.values())} extra ones for methods still undecided" if extra else "")
+        + f", each side in a fresh process, in random order (profile {data['profile']}, "
+        f"status {data.get('status')}"
+        + (f"; {data['stopped']}" if data.get("stopped") and extra else "")
+        + ").",
         f"A method fails when its whole {confidence:.0%} interval of head ÷ base lies above "
         f"×{1 + threshold:.2f} (+{threshold:.0%}). MDE: the slowdown this run would catch with "
-        f"{POWER:.0%} power.",
+        f"{POWER:.0%} power; a method that held with an MDE above {MAX_MDE:.0%} is inconclusive "
+        f"(it warns, it does not fail), one with too few pairs for an interval is not compared.",
         "",
-        "| method | pairs | head ÷ base | interval | spread (IQR) | MDE | verdict | note |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| method | reps | pairs | head ÷ base | interval | spread (IQR) | MDE | verdict | note |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for g in sorted(
         gates, key=lambda g: (name.get(g.verdict, 9), -(g.ratio if math.isfinite(g.ratio) else 0))
     ):
         interval = "–" if not math.isfinite(g.low) else f"{_ratio(g.low)} … {_ratio(g.high)}"
         lines.append(
-            f"| `{g.method}` | {g.pairs} | {_ratio(g.ratio)} | {interval} | {_pct(g.spread)} "
+            f"| `{g.method}` | {g.reps} | {g.pairs} | {_ratio(g.ratio)} | {interval} | {_pct(g.spread)} "
             f"| {_pct(g.mde)} | {g.verdict} | {g.note} |"
         )
     return "\n".join(lines) + "\n"

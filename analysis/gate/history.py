@@ -3,8 +3,8 @@
 ``regress`` appends one line per case after each gate; the report reads the lines back to plot
 normalised time over commits. Writer and reader live together so that a field renamed on one
 side cannot silently empty the trend on the other. The metrics' schema, the machine identity
-and the thread wording are shared with the baseline (:mod:`analysis.regress` imports them from
-here), because a history line and a baseline entry describe the same per-case medians.
+and the thread wording are shared with the baseline (:mod:`analysis.gate.baseline` imports them
+from here), because a history line and a baseline entry describe the same per-case medians.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from analysis.load import Run
 BASELINE_SCHEMA = 2
 """2: normalised time against the run's median roof, and the profile's thread count recorded.
 Times in a baseline are history: shown beside a run, never gated. History lines carry it too."""
-DEFAULT_HISTORY = Path("reports/history.jsonl")
+DEFAULT_HISTORY = Path(__file__).resolve().parents[2] / "reports" / "history.jsonl"
+"""Resolved from the project's root, not the current directory."""
 TIME_METRICS = ("norm_time", "ratio", "raw_time")
 
 

@@ -1,26 +1,20 @@
-"""Memory gated against a committed baseline; times from other runs kept as history, never gated.
+"""The committed baseline: one machine's run, shown beside this one as a record; a gate only where sound.
 
-Peak bytes are deterministic (memray counts Python objects one by one; torch.cuda counts the
-caching allocator's blocks), so a baseline made on another machine still gates them: over 175
-cases of unchanged code on two machines of this kind, half the speed apart, the largest move
-was 1.8%, a few hundred bytes. Times are not: on that second machine unchanged code moved by
-×2.4 to ×5.3 in raw time and +34% to +174% even divided by the roofs measured in the same run.
-So the time gate is the interleaved A/B of :mod:`bench.ab` and :mod:`analysis.ab` (base and
-head timed in the same job), and this module only *shows* a run's times beside the baseline's,
-labelled as coming from another run.
+Peak bytes are exact on one machine but not across CPU kinds: unchanged code measured on a
+2-core AMD EPYC (OpenBLAS ``Haswell`` kernels) against a baseline from a 2-core Intel Xeon
+(``SkylakeX``) came out 18 cases "worse" (+5% to +330%) and 13 "better", because torch's CPU
+kernels (MKL, oneDNN) pick other code paths and workspaces there. Times differ even between
+machines of one kind (×2.4 to ×5.3). So the gate's control is the base commit measured in the
+same job (:mod:`analysis.gate.memory`, :mod:`analysis.gate.timing`), and this module:
 
-Per case:
-
-- ``peak_bytes``: fails above +5% and at least 64 KiB more (a few KiB of allocator noise on a
-  20 KiB case cannot fail a build); a case whose memory the baseline measured and the run now
-  fails to measure is a regression too.
-- ``norm_time`` (time ÷ the time its work takes at the run's median roof), ``ratio`` (÷ the
-  formula at the same size) and ``raw_time``: shown per method as the geometric mean of the
-  cases' changes, never gated.
-
-A gate that compares nothing is not a pass: a run without the baseline's memory cases (no
-``memory.json``, a partial run, another method subset) is *incomplete*, exit 2, unless
-``allow_partial`` says so.
+- makes and reads the baseline file (``nox -s baseline``), every field checked on load;
+- says in one line which machine the baseline came from and whether it may gate this one
+  (:func:`soundness`): only when the CPU model, the BLAS's kernels, torch's CPU capability and
+  the library versions are the same, and the profile and thread count match;
+- compares a run's peaks with it per case: gated (``worse`` above +5% and 64 KiB) when sound,
+  shown as history across machines (``not gated``) otherwise; a missing baseline is a note,
+  never a failure;
+- shows a run's times beside the baseline's, per method, never gated.
 """
 
 from __future__ import annotations
@@ -35,16 +29,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.ab import method_key
-from analysis.history import BASELINE_SCHEMA, TIME_METRICS, describe_threads, machine_id
-from analysis.history import DEFAULT_HISTORY as DEFAULT_HISTORY  # re-exported: regress's CLI names it
-from analysis.history import append_history as append_history  # the writer lives with its reader
+from analysis.gate.history import BASELINE_SCHEMA, TIME_METRICS, describe_threads, machine_id
+from analysis.gate.timing import method_key
 from analysis.load import Run, load_run
 from bench.costs import TIME_DRIVER
 from bench.methods import METHODS
 from bench.units import format_bytes
 
-DEFAULT_BASELINE = Path("reports/baseline/quick-cpu.json")
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_BASELINE = REPO / "reports" / "baseline" / "quick-cpu.json"
+"""Resolved from the project's root, not the current directory, so ``regress`` finds it anywhere."""
 MAX_SAMPLES = 64
 MEMORY_FLOOR = 64 * 1024
 NOT_MEASURED = "not measured in the current run"
@@ -222,17 +216,71 @@ def read_baseline(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_like_for_like(baseline: dict[str, Any], run: Run, baseline_path: Path) -> None:
-    """A baseline gates only a run of its own profile on its own thread count."""
-    profile = run.meta.get("profile", {})
+def fingerprint(machine: dict[str, Any]) -> dict[str, Any]:
+    """What decides which kernels, and so which workspaces, a CPU run uses: CPU model, BLAS
+    kernels, torch's CPU capability, library versions. Two runs with equal fingerprints allocate
+    alike; two without may not."""
+    blas = sorted({str(b.get("architecture")) for b in machine.get("blas") or [] if b.get("architecture")})
+    return {
+        "cpu_model": machine.get("cpu_model"),
+        "blas_kernels": blas,
+        "cpu_capability": machine.get("cpu_capability"),
+        "torch": machine.get("torch"),
+        "numpy": machine.get("numpy"),
+    }
+
+
+def describe_machine(machine: dict[str, Any]) -> str:
+    """``AMD EPYC (BLAS Haswell, torch 2.13.0+cpu)``."""
+    facts = fingerprint(machine)
+    kernels = "/".join(facts["blas_kernels"]) or "?"
+    capability = f", {facts['cpu_capability']}" if facts["cpu_capability"] else ""
+    return f"{facts['cpu_model']} (BLAS {kernels}{capability}, torch {facts['torch']})"
+
+
+@dataclass(frozen=True)
+class Soundness:
+    """Whether a baseline may gate a run, and one line that says so and why."""
+
+    gates: bool
+    line: str
+    source: str = ""  # "baseline from <machine>, commit <id>, <date>"
+
+
+def soundness(baseline: dict[str, Any], meta: dict[str, Any]) -> Soundness:
+    """A baseline gates a run only of its own profile and threads, on a machine of its fingerprint.
+
+    Every other comparison is history across machines: shown, never gated. The line names the
+    baseline's machine and commit, and what differs when it does not gate.
+    """
+    machine = meta.get("machine", {})
+    where = (
+        f"baseline from {describe_machine(baseline.get('machine', {}))}, commit "
+        f"{str(baseline.get('commit') or '?')[:12]}, {str(baseline.get('created_utc') or '?')[:10]}"
+    )
+    profile = meta.get("profile", {})
     ours = (profile.get("name"), profile.get("threads"))
     theirs = (baseline.get("profile"), baseline.get("threads"))
     if ours != theirs:
-        raise BaselineError(
-            f"baseline {baseline_path} is of profile {theirs[0]} on {describe_threads(theirs[1])}, "
-            f"the run {run.path} of profile {ours[0]} on {describe_threads(ours[1])}; "
-            "compare runs of the same profile"
+        return Soundness(
+            False,
+            f"{where}: a record only, not gated: it is of profile {theirs[0]} on "
+            f"{describe_threads(theirs[1])}, this run of profile {ours[0]} on {describe_threads(ours[1])}",
+            where,
         )
+    mine, its = fingerprint(machine), fingerprint(baseline.get("machine", {}))
+    differ = [key for key in mine if mine[key] != its[key]]
+    if differ:
+        return Soundness(
+            False,
+            f"{where}: a record only, not gated: this run is on {describe_machine(machine)} "
+            f"({', '.join(k.replace('_', ' ') for k in differ)} differ), and peaks depend on the "
+            "CPU's kernels; the same-job A/B is the gate",
+            where,
+        )
+    return Soundness(
+        True, f"{where}: gates this run (same CPU model, BLAS kernels and library versions)", where
+    )
 
 
 @dataclass
@@ -242,7 +290,7 @@ class Verdict:
     baseline: float
     current: float
     change: float
-    verdict: str  # "worse", "better", "held", "not gated", "missing"
+    verdict: str  # "worse", "better", "held", "not gated", "missing"; "not gated" for a record
     note: str = ""
     scope: str = "case"  # "method": values are relative to the baseline (its cases' geometric mean)
 
@@ -273,20 +321,29 @@ def _peak_verdict(case: str, base: int, cur: dict[str, Any] | None, limits: Thre
     return Verdict(case, "peak_bytes", base, math.nan, math.nan, verdict, note)
 
 
+def _record(verdict: Verdict) -> Verdict:
+    """The same comparison, shown as history across machines: never gated."""
+    verdict.note = f"{verdict.verdict} if it gated; {verdict.note}".rstrip("; ")
+    verdict.verdict = "not gated"
+    return verdict
+
+
 def compare(
-    baseline: dict[str, Any], current: dict[str, dict[str, Any]], limits: Thresholds
+    baseline: dict[str, Any], current: dict[str, dict[str, Any]], limits: Thresholds, gates: bool = True
 ) -> list[Verdict]:
-    """Memory and failures gate per case; times are shown per method, never gated.
+    """Memory and failures gate per case when ``gates``; times are shown per method, never gated.
 
     A case whose peak the baseline has and the run lacks is ``missing``: the caller decides
-    whether an incomplete comparison may pass (``allow_partial``).
+    whether an incomplete comparison may pass (``allow_partial``). Without ``gates`` every peak
+    verdict is ``not gated`` (history across machines), its note saying what it would have been.
     """
     verdicts = []
     pooled: dict[tuple[str, str], list[float]] = {}
     for case, base in sorted(baseline["cases"].items()):
         cur = current.get(case)
         if "peak_bytes" in base:
-            verdicts.append(_peak_verdict(case, base["peak_bytes"], cur, limits))
+            verdict = _peak_verdict(case, base["peak_bytes"], cur, limits)
+            verdicts.append(verdict if gates or verdict.verdict == "missing" else _record(verdict))
         if cur is None:
             continue
         for metric in TIME_METRICS:
@@ -315,6 +372,7 @@ class Outcome:
     verdicts: list[Verdict]
     limits: Thresholds = field(default_factory=Thresholds)
     files: dict[str, Path] = field(default_factory=dict)
+    sound: Soundness = field(default_factory=lambda: Soundness(True, ""))
 
     @property
     def worse(self) -> list[Verdict]:
@@ -330,7 +388,7 @@ class Outcome:
 
     @property
     def compared(self) -> list[Verdict]:
-        return [v for v in self.verdicts if v.metric == "peak_bytes" and v.verdict != "missing"]
+        return [v for v in self.verdicts if v.metric == "peak_bytes" and v.verdict not in ("missing",)]
 
     @property
     def times(self) -> list[Verdict]:
@@ -338,28 +396,33 @@ class Outcome:
 
     def memory_line(self) -> str:
         """Counts of what was compared, and the largest move among the peaks that held."""
-        held = [v for v in self.verdicts if v.metric == "peak_bytes" and v.verdict == "held"]
+        held = [v for v in self.verdicts if v.metric == "peak_bytes" and v.verdict in ("held", "not gated")]
         expected = len(self.compared) + len(self.missing)
-        text = f"peak memory: {len(self.compared)} of {expected} baseline cases compared"
+        shown = "gated" if self.sound.gates else "shown, not gated"
+        text = f"peak memory against the baseline: {len(self.compared)} of {expected} cases {shown}"
         if self.missing:
             text += f", {len(self.missing)} missing" + (
                 " (allowed: --allow-partial)" if self.limits.allow_partial else ""
             )
         if held:
             largest = max(held, key=lambda v: abs(v.change))
+            what = "held" if self.sound.gates else "compared"
             if largest.change == 0:
-                text += f"; {len(held)} held, every one to the byte"
+                text += f"; {len(held)} {what}, every one to the byte"
             else:
-                text += f"; {len(held)} held, largest move {largest.change:+.2%} ({largest.case})"
+                text += f"; {len(held)} {what}, largest move {largest.change:+.2%} ({largest.case})"
         return text
 
     @property
     def incomplete(self) -> bool:
+        if not self.sound.gates:
+            return False  # a record cannot be incomplete: it gates nothing
         return (bool(self.missing) and not self.limits.allow_partial) or not self.compared
 
     @property
     def exit_status(self) -> int:
-        """1: something got worse; 2: the comparison is incomplete (nothing lost silently); 0: passed."""
+        """1: something got worse; 2: a gating comparison is incomplete (nothing lost silently); 0:
+        passed, or the baseline is only a record here (another machine kind: it cannot fail)."""
         if self.worse:
             return 1
         return 2 if self.incomplete else 0
@@ -389,15 +452,26 @@ def _rows(verdicts: list[Verdict]) -> list[str]:
 def markdown(outcome: Outcome, baseline_path: Path, run: Run) -> str:
     head = "| case | metric | baseline | current | change | verdict | note |\n" + "| --- " * 7 + "|"
     state = "REGRESSED" if outcome.worse else "INCOMPLETE" if outcome.incomplete else "passed"
+    if not outcome.sound.gates:
+        state = "a record, not gated"
     lines = [
-        f"### Memory: {state}",
+        f"### Memory against the committed baseline: {state}",
         "",
-        f"Run `{run.path}` against the committed baseline `{baseline_path}` (peak bytes are "
-        "deterministic, so a baseline from another machine gates them).",
+        f"Run `{run.path}` against `{baseline_path}`: {outcome.sound.line}.",
         "",
         f"**{outcome.memory_line()}; {len(outcome.worse)} worse, {len(outcome.better)} better.**",
     ]
-    for title, group in (("Worse", outcome.worse), ("Better", outcome.better), ("Missing", outcome.missing)):
+    moved = [
+        v
+        for v in outcome.verdicts
+        if v.verdict == "not gated" and v.scope == "case" and v.note.split()[0] != "held"
+    ]
+    for title, group in (
+        ("Worse", outcome.worse),
+        ("Better", outcome.better),
+        ("Missing", outcome.missing),
+        ("Moved beyond the gate's limits (history across machines)", moved),
+    ):
         if group:
             lines += ["", f"#### {title}", "", head, *_rows(group[:50])]
             if len(group) > 50:
@@ -438,9 +512,9 @@ def gate_memory(
     if methods is not None:
         baseline["cases"] = {c: e for c, e in baseline["cases"].items() if method_of(c) in methods}
     run = load_run(run_dir)
-    check_like_for_like(baseline, run, baseline_path)
+    sound = soundness(baseline, run.meta)
     current = metrics_of(run)
-    return Outcome(compare(baseline, current, limits), limits), run, current
+    return Outcome(compare(baseline, current, limits, sound.gates), limits, sound=sound), run, current
 
 
 def summary_json(outcome: Outcome, baseline_path: Path, run: Run) -> dict[str, Any]:
@@ -448,6 +522,8 @@ def summary_json(outcome: Outcome, baseline_path: Path, run: Run) -> dict[str, A
         "baseline": str(baseline_path),
         "current": str(run.path),
         "thresholds": outcome.limits.__dict__,
+        "gated": outcome.sound.gates,
+        "baseline_line": outcome.sound.line,
         "worse": len(outcome.worse),
         "better": len(outcome.better),
         "missing": len(outcome.missing),

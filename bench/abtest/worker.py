@@ -1,38 +1,48 @@
-"""One side of an A/B timing: a server that forks a fresh child per measurement.
+"""One side of an A/B: a server that forks a fresh child per measurement, of time or of peak bytes.
 
-Started by :mod:`bench.ab` as ``python -P bench/ab_worker.py`` with ``PYTHONPATH`` set to the
-side's source tree (the working tree, or a ``git worktree`` of the base commit), so that
-``import bench.methods`` loads *that side's* methods, while this file (the harness: inputs,
-warm-up, timing loop, correctness check) is always the head's. That is the decision behind the
-gate: one harness measures both sides, so a change to the harness cannot pose as a change of
-the code under test, and a change to ``bench/methods.py`` (or anything it imports) shows up.
+Started by :mod:`bench.abtest.runner` as ``python -P bench/abtest/worker.py`` with ``PYTHONPATH``
+set to the side's source tree (the working tree, or a ``git worktree`` of the base commit), so
+that ``import bench.methods`` loads *that side's* methods, while this file (the harness: inputs,
+warm-up, timing loop, correctness check, peak tracking) is always the head's. That is the
+decision behind the gate: one harness measures both sides, so a change to the harness cannot
+pose as a change of the code under test, and a change to ``bench/methods.py`` (or anything it
+imports) shows up.
 
 The worker therefore imports nothing from ``bench`` but the methods' public API, which has
 been stable since the first commit: ``METHODS[name].backward(X, W, dY, workspace=...)``,
-``METHODS[name].prepare(...)`` where it exists, and ``make_workspace(X, W)``.
+``METHODS[name].prepare(...)`` where it exists, and ``make_workspace(X, W)``. The peak is taken
+by the head's :func:`bench.peak.peak_of`, loaded from this file's own tree by path, so the gate
+and the memory pass measure a peak the same way.
 
 Protocol: one JSON request per line on stdin, one JSON line back on stdout, prefixed ``AB ``
-(anything else a library prints there is ignored). The server imports torch and the side's
-methods once and does no computing itself; each request is measured in a child forked from it,
-so no measurement inherits another's allocator state, caches or lazy initialisation, at a
-fraction of a fresh interpreter's start-up cost. Server and children ask the kernel to kill
-them when their parent dies (``PR_SET_PDEATHSIG``), so a killed gate leaves no process behind.
+(anything else a library prints there is ignored). A request's ``kind`` is ``time`` (rounds of
+the prepared call, each round's seconds) or ``peak`` (one tracked call, its peak bytes). The
+server imports torch and the side's methods once and does no computing itself; each request is
+measured in a child forked from it, so no measurement inherits another's allocator state,
+caches or lazy initialisation, at a fraction of a fresh interpreter's start-up cost. Server and
+children ask the kernel to kill them when their parent dies (``PR_SET_PDEATHSIG``), so a killed
+gate leaves no process behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import json
 import os
 import signal
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 PREFIX = "AB "
-HALF = ("float16", "bfloat16")
+HEAD_BENCH = Path(__file__).resolve().parent.parent
+WARM_UP_GEMM = 256
+"""Edge of the square GEMM a peak child runs before tracking, as the memory pass does: the BLAS
+allocates its process-lifetime buffers (OpenBLAS takes ~32 MiB on first use) outside the window."""
 
 
 def _die_with_parent() -> None:
@@ -47,13 +57,30 @@ def _reply(data: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _inputs(request: dict[str, Any]) -> tuple[Any, Any, Any]:
+_PEAK: list[Any] = []
+
+
+def _head_peak() -> Any:
+    """The head's ``bench.peak`` module, loaded by path (``bench`` on the path is the side's tree),
+    once per server, with memray, before the first peak child is forked."""
+    if _PEAK:
+        return _PEAK[0]
+    spec = importlib.util.spec_from_file_location("lbb_head_peak", HEAD_BENCH / "peak.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import memray  # noqa: F401  (imported once here, not in every child)
+
+    _PEAK.append(module)
+    return module
+
+
+def _inputs(request: dict[str, Any], n: int, d: int, m: int) -> tuple[Any, Any, Any]:
     """Seeded standard-normal X, W, dY: the same for both sides of a pair."""
     import numpy as np
     import torch
 
     rng = np.random.default_rng(request["seed"])
-    n, d, m = request["n"], request["d"], request["m"]
     wide = np.float64 if request["dtype"] == "float64" else np.float32
     arrays = [rng.standard_normal(shape, dtype=wide) for shape in ((n, d), (d, m), (n, m))]
     if request["backend"] == "numpy":
@@ -78,17 +105,27 @@ def _relative_error(got: tuple[Any, Any], inputs: tuple[Any, Any, Any]) -> float
     return max(errors)
 
 
-def measure(request: dict[str, Any]) -> dict[str, Any]:
+def _method(request: dict[str, Any]) -> Any:
+    from bench.methods import METHODS  # the side's code under test
+
+    return METHODS.get(request["method"])
+
+
+def _workspace(request: dict[str, Any], inputs: tuple[Any, Any, Any]) -> Any:
+    from bench.methods import make_workspace
+
+    return make_workspace(inputs[0], inputs[1]) if request["variant"] == "warm" else None
+
+
+def measure_time(request: dict[str, Any]) -> dict[str, Any]:
     """Check the side's result, warm up once, then time rounds; each round's seconds."""
     import torch
 
-    from bench.methods import METHODS, make_workspace  # the side's code under test
-
-    method = METHODS.get(request["method"])
+    method = _method(request)
     if method is None:
         return {"status": "missing", "reason": f"method {request['method']} is not in this tree"}
-    inputs = _inputs(request)
-    workspace = make_workspace(inputs[0], inputs[1]) if request["variant"] == "warm" else None
+    inputs = _inputs(request, request["n"], request["d"], request["m"])
+    workspace = _workspace(request, inputs)
     error = _relative_error(method.backward(*inputs, workspace=workspace), inputs)
     if not error <= request["tolerance"]:
         return {"status": "failed", "reason": f"wrong gradients: relative error {error:.3g}"}
@@ -119,24 +156,49 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
         run()
         sync()  # CUDA work is finished when the clock stops
         times.append(time.perf_counter() - start)
-    return {
-        "status": "ok",
-        "times": times,
-        "max_rel_error": error,
-        "threads": torch.get_num_threads(),
-        "methods_file": sys.modules["bench.methods"].__file__,
-    }
+    return {"status": "ok", "times": times, "max_rel_error": error, "threads": torch.get_num_threads()}
+
+
+def measure_peak(request: dict[str, Any]) -> dict[str, Any]:
+    """One tracked call's peak bytes, after the memory pass's warm-up (a GEMM and a tiny call).
+
+    The workspace of the warm variant is allocated inside the tracked window: it is the method's
+    memory. The gradients are checked after the window, so a wrong answer is no peak.
+    """
+    method = _method(request)
+    if method is None:
+        return {"status": "missing", "reason": f"method {request['method']} is not in this tree"}
+    a, b, _ = _inputs(request, WARM_UP_GEMM, WARM_UP_GEMM, WARM_UP_GEMM)
+    _ = a @ b
+    tiny = _inputs(request, 2, 3, 4)
+    method.backward(*tiny, workspace=_workspace(request, tiny))
+    inputs = _inputs(request, request["n"], request["d"], request["m"])
+    result: list[Any] = []
+
+    def run() -> None:
+        result.append(method.backward(*inputs, workspace=_workspace(request, inputs)))
+
+    peak = _head_peak().peak_of(run, request["device"])
+    error = _relative_error(result[0], inputs)
+    if not error <= request["tolerance"]:
+        return {"status": "failed", "reason": f"wrong gradients: relative error {error:.3g}"}
+    return {"status": "ok", "peak_bytes": peak, "max_rel_error": error}
+
+
+MEASURES = {"time": measure_time, "peak": measure_peak}
 
 
 def _in_child(request: dict[str, Any]) -> dict[str, Any]:
-    """Run ``measure`` in a forked child; its result (or failure) comes back through a pipe."""
+    """Run the request's measurement in a forked child; its result (or failure) comes back through a pipe."""
+    if request.get("kind") == "peak" and not request["device"].startswith("cuda"):
+        _head_peak()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read)
         _die_with_parent()
         try:
-            result = measure(request)
+            result = MEASURES[request.get("kind", "time")](request)
         except BaseException as exc:  # a failure is data with a reason
             result = {"status": "failed", "reason": traceback.format_exception_only(exc)[-1].strip()}
         with os.fdopen(write, "w") as handle:
