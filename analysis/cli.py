@@ -15,9 +15,13 @@ import sys
 from pathlib import Path
 
 from analysis.extrapolate import HEADLINE
-from analysis.history import DEFAULT_HISTORY
+from analysis.gate.history import DEFAULT_HISTORY
 from analysis.load import RunLoadError
 from analysis.report import build_report
+from bench.cli import HEADLINE_DIR
+from bench.fields import RecordError
+from bench.records import read_run
+from bench.store import RUN_FILE
 from bench.usage import Parser, UsageError, default_run_dir, parse_target
 
 
@@ -27,6 +31,23 @@ def check_paths(out: Path, history: Path | None) -> None:
         raise UsageError(f"--out {out} is a file, not a directory for the report")
     if history is not None and history.is_dir():
         raise UsageError(f"--history {history} is a directory, not a JSON Lines file")
+
+
+def with_headlines(run_dirs: list[Path]) -> list[Path]:
+    """The runs, each followed by the streamed headline pass its profile ran into ``DIR/headline``
+    when that pass is complete: ``lbb report DIR`` shows what ``lbb bench`` showed."""
+    runs = []
+    for run_dir in run_dirs:
+        runs.append(run_dir)
+        streamed = run_dir / HEADLINE_DIR
+        if streamed not in run_dirs and (streamed / RUN_FILE).exists():
+            try:
+                complete = read_run(streamed).status == "complete"
+            except RecordError:
+                complete = False  # an unreadable headline is left out, as lbb bench leaves it out
+            if complete:
+                runs.append(streamed)
+    return runs
 
 
 def default_out(run_dirs: list[Path]) -> Path:
@@ -51,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         target = parse_target(args.target)
         out = args.out or default_out(args.runs)
         check_paths(out, args.history)
-        page = build_report(args.runs, out, target, args.history)
+        page = build_report(with_headlines(args.runs), out, target, args.history)
     except (UsageError, RunLoadError, ValueError, OSError) as exc:  # OSError: a file it cannot write
         print(f"report: error: {exc}", file=sys.stderr)
         return 2

@@ -31,7 +31,6 @@ from bench.store import MEMORY_FILE, RUNTIME_FILE
 NOISY_IQR = 0.10
 """IQR/median above which a timing is flagged noisy (torch.utils.benchmark's threshold)."""
 
-RESULTS_FILE = "results.csv"
 HEADLINE_FIELDS = (
     "dydx_seconds",
     "dydw_seconds",
@@ -219,8 +218,17 @@ def load_run(run_dir: Path | str) -> Run:
     return Run(path, meta, frame, warnings, record, by_case)
 
 
-def write_results(run: Run) -> Path:
-    """Write the tidy table as results.csv in the run directory."""
-    target = run.path / RESULTS_FILE
+def results_path(run: Run, out: Path, index: int = 0) -> Path:
+    """Where the report writes the tidy table of its ``index``-th run: ``out/results-1-<run id>.csv``
+    (the run id with anything but letters, digits, ``.``, ``_`` and ``-`` replaced), never into the
+    run directory itself, so a committed run stays untouched however often it is reported. The
+    position keeps two runs of one name apart."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", run.run_id)[:80]
+    return Path(out) / f"results-{index + 1}-{slug}.csv"
+
+
+def write_results(run: Run, out: Path, index: int = 0) -> Path:
+    """Write the tidy table of ``run`` (the ``index``-th of a report) under the report directory ``out``."""
+    target = results_path(run, out, index)
     run.cases.to_csv(target, index=False)
     return target

@@ -1,6 +1,7 @@
 """The self-contained HTML report: a pure function of saved run directories.
 
-``build_report(run_dirs, out)`` loads the runs, writes each run's ``results.csv``, analyses
+``build_report(run_dirs, out)`` loads the runs, writes each run's ``results-<run_id>.csv`` under
+``out`` (never into a run directory: only ``out`` is written), analyses
 them (:mod:`analysis.study`), draws the first screen's two figures and every plot the data
 supports (PNG + CSV, :mod:`analysis.figures`) into ``out`` and renders ``out/index.html`` from
 the package's Jinja2 template with the PNGs embedded, so the page needs no network and no CDN.
@@ -21,8 +22,8 @@ from analysis import tables
 from analysis.environment import environment
 from analysis.extrapolate import HEADLINE
 from analysis.figures import draw_figures, draw_first_screen
-from analysis.history import load_history
-from analysis.load import RESULTS_FILE, write_results
+from analysis.gate.history import load_history
+from analysis.load import results_path, write_results
 from analysis.output import ReportWriteError, write_atomically
 from analysis.study import Analysis, analyse
 from analysis.summary import summary
@@ -105,11 +106,11 @@ def render(
             RawFiles(
                 name=run.run_id,
                 files=[
-                    Link(name, _rel(run.path / name, out))
-                    for name in (RUNTIME_FILE, MEMORY_FILE, RUN_FILE, RESULTS_FILE)
+                    *(Link(n, _rel(run.path / n, out)) for n in (RUNTIME_FILE, MEMORY_FILE, RUN_FILE)),
+                    Link("results.csv", _rel(results_path(run, out, index), out)),
                 ],
             )
-            for run in analysis.runs
+            for index, run in enumerate(analysis.runs)
         ],
     }
     return _TEMPLATES.get_template(TEMPLATE).render(context)
@@ -127,11 +128,11 @@ def build_report(
     analysis = analyse(run_dirs, target)
     trend = load_history(history)
     out.mkdir(parents=True, exist_ok=True)
-    for run in analysis.runs:
+    for index, run in enumerate(analysis.runs):
         try:
-            write_results(run)
+            write_results(run, out, index)
         except OSError as exc:
-            raise ReportWriteError(f"cannot write {run.path / RESULTS_FILE}: {exc}") from exc
+            raise ReportWriteError(f"cannot write {results_path(run, out, index)}: {exc}") from exc
     first = draw_first_screen(analysis, out)
     figures = draw_figures(analysis, out, trend)
     page = out / REPORT_FILE

@@ -196,7 +196,11 @@ def _prepare_autograd(X: Array, W: Array, dY: Array) -> Prepared:
         x.grad = None
         w.grad = None
 
-    return Prepared(run=lambda: y.backward(dY, retain_graph=True), reset=reset)
+    def run() -> Grads:
+        y.backward(dY, retain_graph=True)
+        return x.grad, w.grad  # the leaves' gradients, so every prepared run returns (dX, dW)
+
+    return Prepared(run=run, reset=reset)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from analysis.extrapolate import (
     measured_vs_extrapolated,
 )
 from analysis.fits import exponents
-from analysis.load import RESULTS_FILE, RunLoadError, load_run, write_results
+from analysis.load import RunLoadError, load_run, write_results
 from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 from tests.synthetic import cost_law, power_law, write_run
 
@@ -49,10 +49,14 @@ def test_load_gives_one_row_per_case_with_time_memory_and_roofs(tmp_path):
     )
 
 
-def test_results_csv_is_written_beside_the_run_files(tmp_path):
-    run = load_run(write_run(tmp_path / "r", LAW))
-    path = write_results(run)
-    assert path == tmp_path / "r" / RESULTS_FILE
+def test_results_csv_is_written_under_the_report_directory_not_into_the_run(tmp_path):
+    run_dir = write_run(tmp_path / "r", LAW)
+    before = sorted(p.name for p in run_dir.iterdir())
+    run = load_run(run_dir)
+    (tmp_path / "out").mkdir()
+    path = write_results(run, tmp_path / "out")
+    assert path == tmp_path / "out" / f"results-1-{run.run_id}.csv"
+    assert sorted(p.name for p in run_dir.iterdir()) == before
     header = path.read_text().splitlines()[0].split(",")
     for column in ("method", "backend", "device", "dtype", "n", "d", "m", "status", "time_median_s",
                    "time_iqr_s", "time_rounds", "peak_bytes", "predicted_peak_bytes", "jacobian_dydx_bytes",

@@ -84,6 +84,7 @@ def test_resume_combined_with_out_gives_one_line_error(capsys, tmp_path):
     _assert_one_line_error(status, err, "cannot be combined with --out")
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_module_entry_point_exits_2_on_bad_profile(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--profile", "huge", "--out", str(tmp_path / "r")],

@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def test_smoke_run_json_holds_machine_versions_roofs_and_profile(smoke_run):
     assert run["profile"]["name"] == "smoke"
     assert run["status"] == "complete"
     assert run["options"]["device"] == "cpu"
-    assert len(run["run_id"]) == 32 and int(run["run_id"], 16) >= 0  # uuid4 hex, unique per run
+    assert uuid.UUID(hex=run["run_id"]).version == 4 and run["run_id"] == uuid.UUID(run["run_id"]).hex
     assert run["run_name"] == smoke_run.name
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import matplotlib.figure
@@ -30,6 +30,14 @@ PLOTS = (
     "efficiency",
 )
 FIXTURE = Path(__file__).parent / "data" / "quick-cpu"
+
+
+@pytest.fixture
+def without_plots(monkeypatch) -> None:
+    """For tests of the page's text and tables: the first screen's two figures are still drawn,
+    the measured plots (7.5 of a synthetic report's 9.5 s here) are not. Tests of the plots
+    themselves, and of which ones are drawn, build the real thing."""
+    monkeypatch.setattr("analysis.report.draw_figures", lambda analysis, out, history=None: {})
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +104,7 @@ def test_report_of_two_runs_overlays_them_with_the_machine_as_a_dimension(two_ru
     assert "machine-a" in two_run_report.read_text() and "machine-b" in two_run_report.read_text()
 
 
-def test_report_cli_rebuilds_from_a_run_directory(tmp_path, capsys):
+def test_report_cli_rebuilds_from_a_run_directory(tmp_path, capsys, without_plots):
     run = write_run(tmp_path / "run", LAW)
     assert report_main([str(run), "--target", "32,1024,1024"]) == 0
     page = run / "report" / "index.html"
@@ -129,12 +137,18 @@ def test_report_cli_names_the_corrupt_file(tmp_path, capsys):
     assert f"{run / 'memory.json'}: corrupt JSON" in capsys.readouterr().err
 
 
-def test_report_builds_from_the_committed_real_quick_run(tmp_path):
-    """A real quick run on a 2-core CPU (raw samples stripped), committed under tests/data."""
-    run = tmp_path / "quick-cpu"
-    shutil.copytree(FIXTURE, run)  # the report writes results.csv into the run directory
+def _digest(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+def test_report_builds_from_the_committed_real_quick_run_and_leaves_it_byte_for_byte(tmp_path):
+    """A real quick run on a 2-core CPU (raw samples stripped), committed under tests/data: the
+    report writes only under its --out, so the committed files stay as they are."""
+    before = _digest(FIXTURE)
     out = tmp_path / "out"
-    page = build_report([run], out).read_text()
+    page = build_report([FIXTURE], out).read_text()
+    assert _digest(FIXTURE) == before
+    assert len(list(out.glob("results-*.csv"))) == 1
     assert "256.0 GiB" in page
     assert "16.0 TiB" in page
     assert page.count("data:image/png;base64,") == len(PLOTS)
@@ -169,8 +183,9 @@ def test_report_of_a_run_where_nothing_fit_the_budget_still_builds_and_lists_rea
 
 
 def test_report_plots_trends_over_commits_when_history_exists(tmp_path):
+    from analysis.gate.baseline import metrics_of
+    from analysis.gate.history import append_history
     from analysis.load import load_run
-    from analysis.regress import append_history, metrics_of
 
     history = tmp_path / "history.jsonl"
     for seed in range(3):
@@ -185,12 +200,13 @@ def test_report_plots_trends_over_commits_when_history_exists(tmp_path):
 
 def test_report_trend_skips_history_lines_of_an_older_schema(tmp_path):
     """norm_time changed meaning between schemas; older lines would put a false step in the trend."""
-    run = write_run(tmp_path / "run", LAW)
+    from analysis.gate.history import BASELINE_SCHEMA, load_history
+
     history = tmp_path / "history.jsonl"
     line = {"run_id": "old", "commit": "c" * 40, "date": "2026-11-01", "case": "x", "label": "formula-torch"}
-    history.write_text(json.dumps(line | {"metrics": {"norm_time": 2.0}}) + "\n")
-    page = build_report([run], tmp_path / "out", history=history).read_text()
-    assert "Normalised time over commits" not in page
+    current = line | {"run_id": "new", "schema": BASELINE_SCHEMA, "metrics": {"norm_time": 1.0}}
+    history.write_text(json.dumps(line | {"metrics": {"norm_time": 2.0}}) + "\n" + json.dumps(current) + "\n")
+    assert load_history(history)["run_id"].tolist() == ["new"]
 
 
 def test_report_names_a_corrupt_history_line(tmp_path, capsys):
@@ -213,7 +229,7 @@ def test_report_of_a_memory_only_run_builds_and_says_no_time_was_measured(tmp_pa
     assert pd.read_csv(page.parent / "extrapolation.csv")["time_s"].isna().all()
 
 
-def test_report_environment_names_the_threads_the_timed_cases_ran_on(tmp_path):
+def test_report_environment_names_the_threads_the_timed_cases_ran_on(tmp_path, without_plots):
     run = write_run(tmp_path / "pinned", LAW)
     runtime = json.loads((run / "runtime.json").read_text())
     for bench in runtime["benchmarks"]:
@@ -223,7 +239,7 @@ def test_report_environment_names_the_threads_the_timed_cases_ran_on(tmp_path):
     assert "<th>threads the timed cases ran on</th><td>numpy on cpu: 1, torch on cpu: 1</td>" in page
 
 
-def test_two_runs_of_the_same_name_in_different_directories_are_two_runs(tmp_path, capsys):
+def test_two_runs_of_the_same_name_in_different_directories_are_two_runs(tmp_path, capsys, without_plots):
     first = write_run(tmp_path / "a" / "r1", LAW, run_id="r1")
     second = write_run(tmp_path / "b" / "r1", LAW, run_id="r1", seed=5)
     for path, uid in ((first, "1" * 32), (second, "2" * 32)):
@@ -231,8 +247,9 @@ def test_two_runs_of_the_same_name_in_different_directories_are_two_runs(tmp_pat
         meta |= {"run_id": uid, "run_name": "r1"}
         (path / "run.json").write_text(json.dumps(meta))
     assert report_main([str(first), str(second), "--out", str(tmp_path / "both")]) == 0
-    results = pd.read_csv(tmp_path / "both" / "runtime_vs_size.csv")
-    assert set(results["run_id"]) == {"a/r1", "b/r1"}
+    tables = sorted((tmp_path / "both").glob("results-*.csv"))
+    assert [p.name for p in tables] == ["results-1-a_r1.csv", "results-2-b_r1.csv"]
+    assert {pd.read_csv(p)["run_id"].iloc[0] for p in tables} == {"a/r1", "b/r1"}
 
 
 def _one_line_error(capsys) -> str:
@@ -269,14 +286,14 @@ def test_report_target_whose_jacobian_exceeds_1_eib_exits_2_with_one_line(tmp_pa
     assert err.endswith("targets beyond 1 EiB are refused")
 
 
-def test_report_target_just_under_1_eib_still_builds(tmp_path):
+def test_report_target_just_under_1_eib_still_builds(tmp_path, without_plots):
     """4·N·D·M² bytes of dY/dW at N = D = M = 23000 is 1.12e18, just under 2**60."""
     run = write_run(tmp_path / "run", LAW)
     assert report_main([str(run), "--target", "23000,23000,23000", "--out", str(tmp_path / "out")]) == 0
     assert "Extrapolation to N=23000, D=23000, M=23000" in (tmp_path / "out" / "index.html").read_text()
 
 
-def test_a_failed_png_write_leaves_no_empty_file_and_names_it(tmp_path, capsys, monkeypatch):
+def test_a_failed_png_write_leaves_no_empty_file_and_names_it(tmp_path, capsys, monkeypatch, without_plots):
     """As on a full disk: the PNG is created, nothing lands in it, and the write fails with ENOSPC.
     The PNG drawn before stays whole, and no 0-byte or temporary file is left beside it."""
     run = write_run(tmp_path / "run", LAW)
@@ -321,7 +338,7 @@ def test_table_cells_show_large_numbers_with_separators_and_missing_ones_as_a_da
     assert table.rows == [["274,877,906,944", "1,234", "–"]]
 
 
-def test_the_template_escapes_a_run_name_with_a_script_tag(tmp_path):
+def test_the_template_escapes_a_run_name_with_a_script_tag(tmp_path, without_plots):
     run = write_run(tmp_path / "run", LAW, run_id="<script>alert(1)</script>")
     page = build_report([run], tmp_path / "out").read_text()
     assert "<script" not in page
@@ -398,7 +415,9 @@ def test_bytes_figure_adds_the_gpu_memory_a_run_recorded(tmp_path):
     assert data["GPU memory, NVIDIA H200"] == 150 * 10**9
 
 
-def test_extrapolation_table_and_summary_show_the_error_against_a_time_measured_at_the_target(tmp_path):
+def test_extrapolation_table_and_summary_show_the_error_against_a_time_measured_at_the_target(
+    tmp_path, without_plots
+):
     """formula-torch measured twice as slow at the target as its cost law: the extrapolation from
     the smaller sizes (which follow the law exactly) is off by -50%, outside its interval."""
 
@@ -422,7 +441,7 @@ def test_extrapolation_table_and_summary_show_the_error_against_a_time_measured_
     assert "<span class='measured'>measured</span>" in summary
 
 
-def test_no_performance_target_cell_reads_more_than_100_percent_of_a_roof(tmp_path):
+def test_no_performance_target_cell_reads_more_than_100_percent_of_a_roof(tmp_path, without_plots):
     """A run faster than its own roofs (formula 1.5× the GEMM roof, warm explicit 1.5× the copy
     bandwidth): the table says the roof was underestimated instead of printing 150%."""
     run = write_run(tmp_path / "run", cost_law(per_byte=1 / 30e9, per_flop=1 / 150e9, constant=0.0))
