@@ -1,8 +1,8 @@
-"""``python -m analysis``: see :mod:`analysis.cli`."""
+"""``python -m analysis``: see :mod:`analysis.report.cli`."""
 
 import sys
 
-from analysis.cli import main
+from analysis.report.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

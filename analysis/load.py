@@ -1,7 +1,7 @@
 """Run directories → one tidy pandas DataFrame, one row per case.
 
 Reads ``run.json``, ``runtime.json`` (pytest-benchmark format) and ``memory.json`` through
-``bench.records``, which checks every field. A missing, corrupt or invalid file is one clear
+``bench.rundir.records``, which checks every field. A missing, corrupt or invalid file is one clear
 error naming the file (and the field); a partial run (one pass missing, or cases missing from a
 pass) loads what it has and says what is missing.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.records import (
+from bench.rundir.records import (
     MemoryRecord,
     RecordError,
     RunMeta,
@@ -26,7 +26,7 @@ from bench.records import (
     read_run,
     read_timings,
 )
-from bench.store import MEMORY_FILE, RUNTIME_FILE
+from bench.rundir.store import MEMORY_FILE, RUNTIME_FILE
 
 NOISY_IQR = 0.10
 """IQR/median above which a timing is flagged noisy (torch.utils.benchmark's threshold)."""
@@ -52,10 +52,6 @@ def run_name(meta: dict[str, Any], path: Path) -> str:
     """``run_name`` from run.json, an older run's ``run_id`` that is a name, or the directory's name."""
     legacy = str(meta.get("run_id", ""))
     return str(meta.get("run_name") or (legacy if legacy and not UID.fullmatch(legacy) else path.name))
-
-
-class RunLoadError(ValueError):
-    """A run directory that cannot be read: the message names the file and what is wrong."""
 
 
 @dataclass
@@ -189,16 +185,14 @@ def _combine(timed: dict, memory: dict, meta: dict[str, Any], run_id: str) -> pd
 
 
 def load_run(run_dir: Path | str) -> Run:
-    """Load one run directory; raises RunLoadError naming the file (and field) on bad input."""
+    """Load one run directory; raises RecordError (the one error class for a bad run file) naming
+    the file (and field) on bad input."""
     path = Path(run_dir)
     if not path.is_dir():
-        raise RunLoadError(f"{path}: not a directory")
-    try:
-        record = read_run(path)
-        timings = read_timings(path)
-        memory = read_memory(path)
-    except RecordError as exc:
-        raise RunLoadError(str(exc)) from None
+        raise RecordError(f"{path}: not a directory")
+    record = read_run(path)  # RecordError, naming the file and field, for a file it cannot trust
+    timings = read_timings(path)
+    memory = read_memory(path)
     meta = record.to_json()
     warnings = []
     if timings is None:
@@ -206,7 +200,7 @@ def load_run(run_dir: Path | str) -> Run:
     if memory is None:
         warnings.append(f"{path / MEMORY_FILE}: missing; no peak memory in this run")
     if timings is None and memory is None:
-        raise RunLoadError(f"{path}: holds neither {RUNTIME_FILE} nor {MEMORY_FILE}; nothing to analyse")
+        raise RecordError(f"{path}: holds neither {RUNTIME_FILE} nor {MEMORY_FILE}; nothing to analyse")
     timed = _runtime_rows(timings) if timings is not None else {}
     peaks = _memory_rows(memory) if memory is not None else {}
     expected = record.cases

@@ -1,8 +1,8 @@
-"""``python -m bench``: see :mod:`bench.cli`."""
+"""``python -m bench``: see :mod:`bench.sweep.cli`."""
 
 import sys
 
-from bench.cli import main
+from bench.sweep.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

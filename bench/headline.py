@@ -18,8 +18,9 @@ tile. Per device:
 
 Ctrl-C or SIGTERM at any point leaves valid files, run.json "interrupted" and a record of how
 far the pass got (a finished dY/dX pass is kept in run.json's device entry). The directory is
-locked for the whole run (``bench.lock``), the peak child dies with the run (``bench.children``),
-and a run file that cannot be written stops the run with one line and exit status 2.
+locked for the whole run (``bench.rundir.lock``), the peak child dies with the run
+(``bench.harness.children``), and a run file that cannot be written stops the run with one line
+and exit status 2.
 """
 
 from __future__ import annotations
@@ -36,16 +37,19 @@ from typing import Any
 
 import torch
 
-from bench import budget as budgets
-from bench import children, costs
+from bench import costs
 from bench.cases import Case
+from bench.harness import budget as budgets
+from bench.harness import children
+from bench.harness.machine import machine_info
+from bench.harness.progress import Progress
+from bench.harness.roofs import local_roof, roof_buffer_bytes, timed_seconds
 from bench.inputs import dx_relative_error, make_inputs, synchronizer
-from bench.lock import RunLockedError, run_lock
-from bench.machine import machine_info
 from bench.methods import METHODS
 from bench.profiles import TARGET
-from bench.progress import Progress
-from bench.records import (
+from bench.rundir.directory import choose_devices, prepare_run_dir, refuse_existing_run
+from bench.rundir.lock import RunLockedError, run_lock
+from bench.rundir.records import (
     MemoryRecord,
     NotTimed,
     RunMeta,
@@ -56,9 +60,7 @@ from bench.records import (
     write_run_meta,
     write_timings,
 )
-from bench.roofs import local_roof, roof_buffer_bytes, timed_seconds
-from bench.rundir import choose_devices, prepare_run_dir, refuse_existing_run
-from bench.store import RunFileError
+from bench.rundir.store import RunFileError
 from bench.streamed import stream_jacobian, tile_plan
 from bench.tiles import Tile, default_block_bytes, plan
 from bench.units import format_bytes
@@ -138,7 +140,7 @@ def _sampled(tiles: Any, stride: int) -> list[Tile]:
 
 @dataclass
 class HeadlineFiles:
-    """The run's three files as they stand; ``save`` rewrites them together through bench.records."""
+    """The run's three files as they stand; ``save`` rewrites them together through bench.rundir.records."""
 
     out: Path
     meta: RunMeta
@@ -155,7 +157,7 @@ class HeadlineFiles:
 
 def _peak_child(params: dict[str, Any]) -> dict[str, Any]:
     """Runs in a fresh process: peak of the formula and of the streamed passes, as timed."""
-    from bench.peak import peak_of
+    from bench.harness.peak import peak_of
 
     case = Case.from_dict(params)
     inputs = make_inputs(case)
@@ -176,7 +178,7 @@ def _peak_child(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _measure_peaks(case: Case, block: int, full_dw: bool) -> dict[str, int]:
-    from bench.memory_pass import fork_pool
+    from bench.sweep.memory_pass import fork_pool
 
     pool = fork_pool()
     try:

@@ -58,7 +58,7 @@ class Profile:
     max_time: float  # seconds of timed rounds per case (pytest-benchmark's --benchmark-max-time)
     min_rounds: int
     max_rounds: int
-    threads: int | None = None  # CPU threads for torch and the BLAS (None: all cores); bench.threads
+    threads: int | None = None  # CPU threads for torch and the BLAS (None: all cores); bench.harness.threads
     # The A/B time gate (bench.ab): per method family, the few (N, D, M) it times on both sides
     # (a family not listed is timed at ``base``), seconds of rounds per measurement, repetitions.
     headline: bool = False  # also stream the full target Jacobians (bench.headline) into DIR/headline

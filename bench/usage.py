@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from bench.budget import MAX_BYTES
 from bench.costs import jacobian_bytes
+from bench.harness.budget import MAX_BYTES
 
 EXIT_OK, EXIT_WORSE, EXIT_USAGE = 0, 1, 2
 """0: done or passed; 1: a regression (or a case failed); 2: bad input, or a gate that compared too little."""

@@ -15,7 +15,7 @@ import numpy as np
 from bench.cases import Case
 from bench.methods import METHODS
 from bench.profiles import PROFILES, Profile, build_cases
-from bench.records import (
+from bench.rundir.records import (
     MemoryRecord,
     RunMeta,
     TimingEntry,

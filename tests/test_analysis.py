@@ -21,8 +21,9 @@ from analysis.extrapolate import (
     measured_vs_extrapolated,
 )
 from analysis.fits import exponents
-from analysis.load import RunLoadError, load_run, write_results
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from analysis.load import load_run, write_results
+from bench.rundir.fields import RecordError
+from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 from tests.synthetic import cost_law, power_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
@@ -132,7 +133,7 @@ def test_holdout_catches_a_law_the_model_cannot_express(tmp_path):
 def test_missing_run_file_is_an_error_naming_it(tmp_path):
     path = write_run(tmp_path / "r", LAW)
     (path / RUN_FILE).unlink()
-    with pytest.raises(RunLoadError, match=rf"{path / RUN_FILE}: missing"):
+    with pytest.raises(RecordError, match=rf"{path / RUN_FILE}: missing"):
         load_run(path)
 
 
@@ -140,14 +141,14 @@ def test_missing_run_file_is_an_error_naming_it(tmp_path):
 def test_corrupt_file_is_an_error_naming_it(tmp_path, name):
     path = write_run(tmp_path / "r", LAW)
     (path / name).write_text('{"benchmarks": [')
-    with pytest.raises(RunLoadError, match=rf"{path / name}: corrupt JSON"):
+    with pytest.raises(RecordError, match=rf"{path / name}: corrupt JSON"):
         load_run(path)
 
 
 def test_memory_file_of_wrong_shape_is_an_error_naming_it(tmp_path):
     path = write_run(tmp_path / "r", LAW)
     (path / MEMORY_FILE).write_text('{"not": "a list"}')
-    with pytest.raises(RunLoadError, match=rf"{path / MEMORY_FILE}: expected a list"):
+    with pytest.raises(RecordError, match=rf"{path / MEMORY_FILE}: expected a list"):
         load_run(path)
 
 
@@ -156,7 +157,7 @@ def test_runtime_entry_without_case_fields_is_an_error_naming_the_entry(tmp_path
     runtime = json.loads((path / RUNTIME_FILE).read_text())
     del runtime["benchmarks"][2]["extra_info"]["n"]
     (path / RUNTIME_FILE).write_text(json.dumps(runtime))
-    with pytest.raises(RunLoadError, match=rf"{path / RUNTIME_FILE}: entry 2 is not a valid case"):
+    with pytest.raises(RecordError, match=rf"{path / RUNTIME_FILE}: entry 2 is not a valid case"):
         load_run(path)
 
 
@@ -187,7 +188,7 @@ def test_run_with_neither_result_file_is_an_error(tmp_path):
     path = write_run(tmp_path / "r", LAW)
     (path / MEMORY_FILE).unlink()
     (path / RUNTIME_FILE).unlink()
-    with pytest.raises(RunLoadError, match="nothing to analyse"):
+    with pytest.raises(RecordError, match="nothing to analyse"):
         load_run(path)
 
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from bench.cli import main
-from bench.store import RUN_FILE, write_json_atomic
+from bench.rundir.store import RUN_FILE, write_json_atomic
+from bench.sweep.cli import main
 
 
 def _run(capsys, *argv: str) -> tuple[int, str]:

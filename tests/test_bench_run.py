@@ -18,10 +18,10 @@ import pytest
 import torch
 
 from bench.cases import Case
-from bench.cli import main
 from bench.methods import METHODS
 from bench.profiles import PROFILES, build_cases
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from bench.sweep.cli import main
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.budget import default_budget, host_available_bytes, over_budget_reason, parse_bytes
 from bench.cases import Case
+from bench.harness.budget import default_budget, host_available_bytes, over_budget_reason, parse_bytes
 
 
 @pytest.mark.parametrize(
@@ -45,8 +45,8 @@ def test_small_case_fits_budget():
 
 
 def test_default_budget_is_half_of_the_memory_available_to_the_device(monkeypatch):
-    monkeypatch.setattr("bench.budget.host_available_bytes", lambda: 10 * 2**30 + 1)
-    monkeypatch.setattr("bench.budget.cuda_free_bytes", lambda: 3 * 2**30)
+    monkeypatch.setattr("bench.harness.budget.host_available_bytes", lambda: 10 * 2**30 + 1)
+    monkeypatch.setattr("bench.harness.budget.cuda_free_bytes", lambda: 3 * 2**30)
     assert default_budget("cpu") == 5 * 2**30  # half, rounded down
     assert default_budget("cuda") == 3 * 2**29
 
@@ -70,8 +70,8 @@ def test_jacfwd_case_whose_dm_squared_basis_would_not_fit_is_over_budget_while_j
 
 
 def test_sweep_skips_jacfwd_with_the_guards_reason_when_only_its_basis_is_too_big():
-    from bench.cli import skip_reasons
     from bench.profiles import PROFILES
+    from bench.sweep.cli import skip_reasons
 
     full = PROFILES["full"]  # no Jacobian cap: only the memory guard decides
     cases = [Case(m, "", "cpu", "float32", 1, 256, 256) for m in ("jacfwd-torch", "jacrev-torch")]
@@ -109,9 +109,9 @@ CHEAP_AT_TARGET = ("formula-numpy", "formula-torch", "autograd-torch")
 
 @pytest.mark.parametrize("name", USER_PROFILES)
 def test_every_user_profile_measures_the_formula_and_autograd_at_the_target_and_skips_the_rest(name):
-    from bench.cli import skip_reasons
     from bench.methods import METHODS
     from bench.profiles import PROFILES, TARGET, build_cases
+    from bench.sweep.cli import skip_reasons
 
     profile = PROFILES[name]
     at_target = [c for c in build_cases(profile, METHODS, ["cpu"]) if (c.n, c.d, c.m) == TARGET]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.commands import COMMANDS, main
+from analysis.lbb import COMMANDS, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +53,7 @@ def test_lbb_bench_measures_then_writes_the_report(tmp_path):
         [
             sys.executable,
             "-m",
-            "analysis.commands",
+            "analysis.lbb",
             "bench",
             "--profile",
             "smoke",
@@ -83,7 +83,7 @@ def test_the_lbb_script_imports_nothing_heavy_so_memory_pass_children_start_fast
     module, _, function = pyproject["project"]["scripts"]["lbb"].partition(":")
     probe = (
         f"import sys; from {module} import {function}; "
-        "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'analysis.commands') if m in sys.modules))"
+        "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'analysis.lbb') if m in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"

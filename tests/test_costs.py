@@ -188,7 +188,7 @@ targets, not an assertion here."""
 @pytest.mark.slow
 def test_api_jacobian_peaks_hold_what_the_cost_model_counts_and_at_most_a_workspace_more():
     from bench.cases import Case
-    from bench.memory_pass import run_memory_pass
+    from bench.sweep.memory_pass import run_memory_pass
 
     cases = [
         Case(name.replace("-dydx", "-torch"), "", "cpu", "float32", *s) for name, s in MEMRAY_CASES.items()

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from analysis.cli import with_headlines
 from analysis.gate.baseline import DEFAULT_BASELINE
 from analysis.gate.cli import main as gate_main
 from analysis.gate.history import DEFAULT_HISTORY
-from bench import children
-from bench.cli import HEADLINE_DIR
-from bench.cli import main as bench_main
-from bench.lock import run_lock
-from bench.store import RUN_FILE, write_json_atomic
+from analysis.report.cli import with_headlines
+from bench.harness import children
+from bench.rundir.lock import run_lock
+from bench.rundir.store import RUN_FILE, write_json_atomic
+from bench.sweep.cli import HEADLINE_DIR
+from bench.sweep.cli import main as bench_main
 from tests.test_run_safety import _alive, _descendants, _resumable_run, _wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,7 +162,7 @@ def test_report_of_a_sweep_with_a_real_headline_run_adds_it(tmp_path, monkeypatc
     class Complete:
         status = "complete"
 
-    monkeypatch.setattr("analysis.cli.read_run", lambda path: Complete())
+    monkeypatch.setattr("analysis.report.cli.read_run", lambda path: Complete())
     assert with_headlines([sweep]) == [sweep, sweep / HEADLINE_DIR]
     Complete.status = "interrupted"
     assert with_headlines([sweep]) == [sweep]
@@ -181,7 +181,7 @@ time.sleep(60)
 
 PARENT = """
 import sys
-from bench import children
+from bench.harness import children
 with children.supervised():
     try:
         children.run_in_own_group([sys.executable, "-c", sys.argv[1], sys.argv[2]])

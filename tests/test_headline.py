@@ -7,14 +7,14 @@ import re
 
 import pytest
 
-from analysis.cli import main as report_main
 from analysis.load import load_run
-from analysis.report import build_report
+from analysis.report.cli import main as report_main
+from analysis.report.page import build_report
 from bench import headline
 from bench.headline import main
 from bench.inputs import TOLERANCE
-from bench.lock import run_lock
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from bench.rundir.lock import run_lock
+from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 from tests.synthetic import cost_law, write_run
 
 pytestmark = pytest.mark.slow

@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from analysis.commands import write_report
-from bench.cli import HEADLINE_DIR, Options, run_headline_pass
+from analysis.lbb import write_report
 from bench.profiles import PROFILES
-from bench.store import RUN_FILE
+from bench.rundir.store import RUN_FILE
+from bench.sweep.cli import HEADLINE_DIR, Options, run_headline_pass
 from tests.synthetic import cost_law, write_run
 
 pytestmark = pytest.mark.slow

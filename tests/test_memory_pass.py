@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cases import Case
-from bench.memory_pass import run_memory_pass
+from bench.sweep.memory_pass import run_memory_pass
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ def test_each_child_reports_its_own_peak_not_the_previous_cases():
 
 
 def test_failure_while_measuring_is_a_failed_record_with_its_reason(monkeypatch):
-    from bench import memory_pass
+    from bench.sweep import memory_pass
 
     def explode(*args, **kwargs):
         raise RuntimeError("allocator exploded")

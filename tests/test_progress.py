@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from bench.progress import STEPS, Progress
+from bench.harness.progress import STEPS, Progress
 
 
 def test_without_a_terminal_a_thousand_updates_print_one_line_per_tenth_and_one_at_the_end():

@@ -1,4 +1,4 @@
-"""bench.records owns the run-directory formats: what it writes it reads back unchanged, and a
+"""bench.rundir.records owns the run-directory formats: what it writes it reads back unchanged, and a
 value that would turn into silently wrong output is refused on load with one line naming the
 file and the field (issue 13, defect 5), by the report, the regression gate and --resume alike."""
 
@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from bench.cases import Case
-from bench.cli import main as bench_main
-from bench.records import (
+from bench.rundir.records import (
     MemoryRecord,
     NotTimed,
     RecordError,
@@ -31,7 +30,8 @@ from bench.records import (
     write_run_meta,
     write_timings,
 )
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from bench.sweep.cli import main as bench_main
 from tests.synthetic import power_law, write_run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import pytest
 from analysis.gate.baseline import BASELINE_SCHEMA, make_baseline
 from analysis.gate.cli import main
 from analysis.load import load_run
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 from tests.synthetic import cost_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
@@ -159,7 +159,7 @@ def _baseline_with(case_change) -> str:
     ("content", "message"),
     [
         (None, "does not exist; create one with: nox -s baseline"),
-        ("{ not json", "is corrupt JSON"),
+        ("{ not json", ": corrupt JSON"),
         (
             json.dumps({"schema": BASELINE_SCHEMA - 1, "cases": {}}),
             f"this suite reads schema {BASELINE_SCHEMA}",

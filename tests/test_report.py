@@ -13,9 +13,9 @@ import matplotlib.figure
 import pandas as pd
 import pytest
 
-from analysis.cli import main as report_main
-from analysis.report import build_report
-from analysis.tables import shown
+from analysis.report.cli import main as report_main
+from analysis.report.page import build_report
+from analysis.report.tables import shown
 from tests.synthetic import cost_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
@@ -37,7 +37,7 @@ def without_plots(monkeypatch) -> None:
     """For tests of the page's text and tables: the first screen's two figures are still drawn,
     the measured plots (7.5 of a synthetic report's 9.5 s here) are not. Tests of the plots
     themselves, and of which ones are drawn, build the real thing."""
-    monkeypatch.setattr("analysis.report.draw_figures", lambda analysis, out, history=None: {})
+    monkeypatch.setattr("analysis.report.page.draw_figures", lambda analysis, out, history=None: {})
 
 
 @pytest.fixture(scope="module")
@@ -406,8 +406,8 @@ def test_bytes_figure_csv_holds_the_targets_jacobian_bytes_from_the_cost_model_a
 
 
 def test_bytes_figure_adds_the_gpu_memory_a_run_recorded(tmp_path):
-    from analysis.anatomy import bytes_data
     from analysis.load import load_run
+    from analysis.report.anatomy import bytes_data
 
     run = load_run(write_run(tmp_path / "run", LAW))
     run.meta["machine"]["gpus"] = [{"name": "NVIDIA H200", "memory_bytes": 150 * 10**9}]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.targets import ROOF_NOISE, check_targets, roof_label
-from bench import roofs
+from bench.harness import roofs
 from bench.profiles import TARGET
 
 

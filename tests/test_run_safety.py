@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import cli, roofs
-from bench.cli import main, parse_options
-from bench.lock import LOCK_FILE, RunLockedError, run_lock
-from bench.records import RunMeta, mark_status, write_run_meta
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
+from bench.harness import roofs
+from bench.rundir.lock import LOCK_FILE, RunLockedError, run_lock
+from bench.rundir.records import RunMeta, mark_status, write_run_meta
+from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
+from bench.sweep import cli
+from bench.sweep.cli import main, parse_options
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = ["--profile", "smoke", "--device", "cpu"]
@@ -197,7 +198,7 @@ def _sigkill_and_wait(parent: subprocess.Popen, ready: bool) -> tuple[list[int],
 
 MID_CASE = """
 import time
-from bench.memory_pass import fork_pool
+from bench.sweep.memory_pass import fork_pool
 pool = fork_pool()
 pool.submit(time.sleep, 60).result()  # a case that is still measuring when its run is killed
 """
@@ -275,6 +276,10 @@ def test_only_a_running_run_is_marked_interrupted_or_failed(tmp_path):
         ({"methods": ["no-such-method"]}, "malformed options (methods="),
         ({"memory_budget": -1}, "run.json: options.memory_budget is -1, not a whole number >= 1"),
         ({"device": None}, "run.json: options.device is None, not a string"),
+        ({"device": "gpu"}, "run.json: options.device is 'gpu', not one of cpu, cuda, all"),
+        ({"passes": ["warmup"]}, "run.json: options.passes is ['warmup'], not a list of runtime and memory"),
+        ({"memory_budget": 2**61}, "run.json: options.memory_budget is 2305843009213693952, above the 1 EiB"),
+        ({"profile": "huge"}, "malformed options (profile='huge')"),
     ],
 )
 def test_resume_of_a_malformed_or_headline_run_exits_2_without_rewriting_run_json(

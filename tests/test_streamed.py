@@ -9,8 +9,8 @@ import torch
 
 from bench import costs
 from bench.cases import Case
-from bench.memory_pass import run_memory_pass
 from bench.streamed import stream_jacobian, streamed_backward, tile_plan
+from bench.sweep.memory_pass import run_memory_pass
 from bench.tiles import plan
 
 SHAPES = [(1, 1, 1), (2, 3, 5), (7, 3, 4), (5, 9, 2), (3, 70, 90), (16, 64, 64)]

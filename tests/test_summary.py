@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bench.records import read_memory, read_run, read_timings
-from bench.summary import summary_table
+from bench.rundir.records import read_memory, read_run, read_timings
+from bench.sweep.console import summary_table
 from tests.synthetic import cost_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)

@@ -19,7 +19,6 @@ same job (:mod:`analysis.gate.memory`, :mod:`analysis.gate.timing`), and this mo
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from analysis.gate.timing import method_key
 from analysis.load import Run, load_run
 from bench.costs import TIME_DRIVER
 from bench.methods import METHODS
+from bench.rundir.fields import RecordError, load_json
 from bench.units import format_bytes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -194,11 +194,9 @@ def read_baseline(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise BaselineError(f"baseline {path} is a directory, not a baseline file")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise BaselineError(f"baseline {path} is corrupt JSON ({exc.msg} at line {exc.lineno})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"baseline {path} cannot be read ({exc})") from None
+        data = load_json(path, required=True)  # the one JSON reader, with its one-line errors
+    except RecordError as exc:
+        raise BaselineError(f"baseline {exc}") from None
     if not isinstance(data, dict) or "cases" not in data:
         raise BaselineError(f"baseline {path} holds no cases; is it a baseline file?")
     if data.get("schema") != BASELINE_SCHEMA:

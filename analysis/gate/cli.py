@@ -52,15 +52,16 @@ from analysis.gate.baseline import (
 )
 from analysis.gate.baseline import markdown as baseline_markdown
 from analysis.gate.history import DEFAULT_HISTORY, append_history
-from analysis.load import RunLoadError, load_run
-from analysis.output import write_atomically
-from bench import children
+from analysis.load import load_run
+from analysis.report.output import write_atomically
 from bench.abtest.runner import AB_FILE, PEAKS_FILE, ABError, Side, ab_cases, peak_cases, run_ab, run_peaks
 from bench.abtest.worktree import RefError, checkout, head_commit, is_dirty, repo_root, resolve_commit
-from bench.lock import RunLockedError, run_lock
+from bench.harness import children
 from bench.methods import METHODS
 from bench.profiles import PROFILES, Profile
-from bench.store import RUN_FILE, RunFileError, write_json_atomic
+from bench.rundir.fields import RecordError
+from bench.rundir.lock import RunLockedError, run_lock
+from bench.rundir.store import RUN_FILE, RunFileError, write_json_atomic
 from bench.usage import EXIT_USAGE, Parser, UsageError, split_names, stamp
 
 HEAD_TREE = Path(__file__).resolve().parents[2]
@@ -512,7 +513,7 @@ def _baseline(args: argparse.Namespace) -> int:
     return 0
 
 
-ERRORS = (UsageError, BaselineError, RunLoadError, RefError, ABError, RunFileError, RunLockedError, OSError)
+ERRORS = (UsageError, BaselineError, RecordError, RefError, ABError, RunFileError, RunLockedError, OSError)
 
 
 def _gate(args: argparse.Namespace) -> int:

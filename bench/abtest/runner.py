@@ -19,7 +19,7 @@ control measured here and now: the base commit, checked out in a worktree
 One harness, the head's, measures both sides and imports only the methods from each side's
 tree. The result files are rewritten atomically after every pair, so an interrupted A/B keeps
 what it measured and says "interrupted". The servers run in process groups of their own that
-the gate kills on any way out (:mod:`bench.children`), and ask the kernel to kill them if the
+the gate kills on any way out (:mod:`bench.harness.children`), and ask the kernel to kill them if the
 gate is SIGKILLed. The verdicts live in :mod:`analysis.gate`.
 """
 
@@ -39,14 +39,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from bench import children
 from bench.cases import Case, variants_of
+from bench.harness import children
+from bench.harness.machine import machine_info
+from bench.harness.threads import thread_env
 from bench.inputs import TOLERANCE, seed_of
-from bench.machine import machine_info
 from bench.methods import METHODS
 from bench.profiles import Profile
-from bench.store import write_json_atomic
-from bench.threads import thread_env
+from bench.rundir.store import write_json_atomic
 
 WORKER = Path(__file__).with_name("worker.py")
 AB_FILE = "ab.json"
@@ -138,7 +138,7 @@ class SideServer:
 
     Its stderr goes to ``log`` (a side whose methods cannot be imported leaves its traceback
     there, and the gate prints one line naming the file). It runs in a process group of its
-    own, adopted by :mod:`bench.children`, so it dies with the gate however the gate ends.
+    own, adopted by :mod:`bench.harness.children`, so it dies with the gate however the gate ends.
     """
 
     def __init__(self, side: Side, threads: int | None, log: Path) -> None:
@@ -268,7 +268,7 @@ def _measured(data: dict[str, Any], out: Path, body: Callable[[], None]) -> dict
     try:
         body()
         data["status"] = "complete"
-    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM under bench.children.supervised
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM under bench.harness.children.supervised
         data["status"] = "interrupted"
         raise
     except BaseException as exc:

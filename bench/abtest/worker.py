@@ -11,7 +11,7 @@ imports) shows up.
 The worker therefore imports nothing from ``bench`` but the methods' public API, which has
 been stable since the first commit: ``METHODS[name].backward(X, W, dY, workspace=...)``,
 ``METHODS[name].prepare(...)`` where it exists, and ``make_workspace(X, W)``. The peak is taken
-by the head's :func:`bench.peak.peak_of`, loaded from this file's own tree by path, so the gate
+by the head's :func:`bench.harness.peak.peak_of`, loaded from this file's own tree by path, so the gate
 and the memory pass measure a peak the same way.
 
 Protocol: one JSON request per line on stdin, one JSON line back on stdout, prefixed ``AB ``
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "AB "
-HEAD_BENCH = Path(__file__).resolve().parent.parent
+HEAD_PEAK = Path(__file__).resolve().parents[1] / "harness" / "peak.py"
 WARM_UP_GEMM = 256
 """Edge of the square GEMM a peak child runs before tracking, as the memory pass does: the BLAS
 allocates its process-lifetime buffers (OpenBLAS takes ~32 MiB on first use) outside the window."""
@@ -61,11 +61,11 @@ _PEAK: list[Any] = []
 
 
 def _head_peak() -> Any:
-    """The head's ``bench.peak`` module, loaded by path (``bench`` on the path is the side's tree),
+    """The head's ``bench.harness.peak`` module, loaded by path (``bench`` on the path is the side's tree),
     once per server, with memray, before the first peak child is forked."""
     if _PEAK:
         return _PEAK[0]
-    spec = importlib.util.spec_from_file_location("lbb_head_peak", HEAD_BENCH / "peak.py")
+    spec = importlib.util.spec_from_file_location("lbb_head_peak", HEAD_PEAK)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

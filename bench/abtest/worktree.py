@@ -4,7 +4,7 @@
 repository's objects (no clone, no network) and the head's installed dependencies: the A/B
 worker imports the base's ``bench`` through ``PYTHONPATH``. The worktree is removed, and its
 administrative entry pruned, however the block ends (return, exception, Ctrl-C, and SIGTERM,
-which :func:`bench.children.supervised` turns into an exception).
+which :func:`bench.harness.children.supervised` turns into an exception).
 
 A gate that was SIGKILLed runs no cleanup, so each worktree's scratch directory holds an
 ``flock``ed ``.lock`` while in use: the next :func:`checkout` removes every ``lbb-base-*``

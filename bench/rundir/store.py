@@ -67,12 +67,3 @@ def _write(path: Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def read_json(path: Path, default: Any = None) -> Any:
-    """Parsed JSON from ``path``, or ``default`` when the file does not exist."""
-    path = Path(path)
-    if not path.exists():
-        return default
-    with path.open() as handle:
-        return json.load(handle)

@@ -1,13 +1,13 @@
 """pytest plugin for the runtime pass: cases from a file, results saved after every case.
 
-``python -m bench`` runs ``pytest -p bench.runtime_plugin bench/bench_runtime.py`` with
+``python -m bench`` runs ``pytest -p bench.sweep.runtime_plugin bench/sweep/bench_runtime.py`` with
 ``--lbb-cases FILE`` (the cases and the skip reasons decided by the memory guard) and
 ``--lbb-out FILE`` (runtime.json). After each case the plugin asks pytest-benchmark's own hook
 for its JSON, merges the entries of earlier (resumed) runs and the cases that were not
 measured, and writes the file atomically, so an interrupted run keeps every finished case and
 ``pytest-benchmark compare`` reads the file as its own.
 
-The child dies with the run that started it (``--lbb-parent``, see ``bench.children``), and a
+The child dies with the run that started it (``--lbb-parent``, see ``bench.harness.children``), and a
 runtime.json that cannot be written (full disk, I/O error) ends the whole session with
 a ``RUN_FILE_EXIT`` status: pytest would otherwise count the teardown error against the case and go on,
 losing every later case the same way.
@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 
 from bench.cases import Case
-from bench.children import die_with_parent
-from bench.progress import Progress
-from bench.store import FATAL_ERRNOS, SCHEMA_VERSION, RunFileError, read_json, write_json_atomic
+from bench.harness.children import die_with_parent
+from bench.harness.progress import Progress
+from bench.rundir.fields import load_json
+from bench.rundir.store import FATAL_ERRNOS, SCHEMA_VERSION, RunFileError, write_json_atomic
 
 RUN_FILE_EXIT = {error: 80 + k for k, error in enumerate(FATAL_ERRNOS)}
 """pytest's exit status when runtime.json cannot be written: one per cause (disk full, I/O
@@ -71,14 +72,14 @@ def pytest_configure(config: pytest.Config) -> None:
     parent = config.getoption("--lbb-parent")
     if parent is not None:
         die_with_parent(parent)
-    spec = read_json(Path(cases_file))
+    spec = load_json(Path(cases_file), required=True)
     out = Path(config.getoption("--lbb-out"))
     settings = RuntimeSettings(
         cases=[Case.from_dict(c) for c in spec["cases"]],
         skip_reasons=spec["skip_reasons"],
         memory_budgets=spec.get("memory_budgets", {}),
         out=out,
-        previous=read_json(out, default={}),
+        previous=load_json(out, required=False) or {},
         **spec["timing"],
     )
     settings.not_measured = {

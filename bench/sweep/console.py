@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.cases import Case
-from bench.records import MemoryRecord, RunMeta, Timings
+from bench.rundir.records import MemoryRecord, RunMeta, Timings
 from bench.units import MISSING, format_bytes, format_time
 
 Point = tuple[int, int, int]

@@ -3,7 +3,7 @@
 Both are computed, never drawn by hand. The structure comes from :func:`bench.methods.jacobians`
 on a small case (the notes' N=2, D=2, M=3), whose inputs have distinct entries so that every
 non-zero cell can be named (``w₁₂`` is W[0, 1]). The sizes at the target come from
-:mod:`bench.costs`, the machine's memory from each run's ``run.json``. :mod:`analysis.plots`
+:mod:`bench.costs`, the machine's memory from each run's ``run.json``. :mod:`analysis.report.plots`
 draws the frames returned here, and writes each beside its PNG as CSV.
 """
 
@@ -104,23 +104,14 @@ def bytes_data(runs: list[Run], target: tuple[int, int, int], dtype: str = "floa
     for run in runs:
         machine = run.meta.get("machine", {})
         suffix = f" ({run.run_id})" if many else ""
-        if machine.get("ram_bytes"):
-            rows.append(
-                {
-                    "quantity": f"this machine's RAM{suffix}",
-                    "kind": "machine",
-                    "bytes": int(machine["ram_bytes"]),
-                    "source": f"run.json of {run.run_id}",
-                }
-            )
-        for gpu in (machine.get("gpus") or [])[:1]:
-            if gpu.get("memory_bytes"):
-                rows.append(
-                    {
-                        "quantity": f"GPU memory, {gpu.get('name', 'GPU')}{suffix}",
-                        "kind": "machine",
-                        "bytes": int(gpu["memory_bytes"]),
-                        "source": f"run.json of {run.run_id}",
-                    }
-                )
+        memories = [(f"this machine's RAM{suffix}", machine.get("ram_bytes"))]
+        memories += [
+            (f"GPU memory, {gpu.get('name', 'GPU')}{suffix}", gpu.get("memory_bytes"))
+            for gpu in (machine.get("gpus") or [])[:1]
+        ]
+        rows += [
+            {"quantity": name, "kind": "machine", "bytes": int(size), "source": f"run.json of {run.run_id}"}
+            for name, size in memories
+            if size
+        ]
     return pd.DataFrame(rows, columns=["quantity", "kind", "bytes", "source"])

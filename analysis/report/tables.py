@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.formatting import format_cell, format_size, format_time
-from analysis.study import Analysis
-from analysis.summary import signed_percent, sweep_extrapolation
+from analysis.report.first_screen import signed_percent, sweep_extrapolation
+from analysis.report.formatting import format_cell, format_size, format_time
+from analysis.report.study import Analysis
 from bench.units import format_bytes
 
 RUN_COLUMN = "run_id"

@@ -14,7 +14,7 @@ import numpy as np
 import psutil
 import torch
 
-from bench.budget import host_available_bytes
+from bench.harness.budget import host_available_bytes
 
 
 def _cpu_model() -> str:
@@ -48,7 +48,7 @@ def _system_id() -> str | None:
 
 def git_commit() -> dict[str, Any]:
     """The commit of this tree ({"id", "dirty"}; both None outside a git checkout)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True

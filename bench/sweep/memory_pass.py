@@ -1,6 +1,6 @@
 """The memory pass: each case's peak, measured in a fresh child process, never timed.
 
-Peaks come from :func:`bench.peak.peak_of` (memray on the host, torch.cuda on a GPU) around
+Peaks come from :func:`bench.harness.peak.peak_of` (memray on the host, torch.cuda on a GPU) around
 the backward call and the warm variant's workspace allocation, which is part of the method's
 memory. Inputs are built before tracking starts, so the figure is the method's own working
 memory, which the cost model predicts.
@@ -11,7 +11,7 @@ cost. One-off lazy initialisation (functorch's first jacrev, BLAS buffers) is pa
 by a tiny warm-up call before tracking, so it is not charged to the case.
 
 The fork server and its children form one process group that dies with the run (see
-``bench.children``): an interrupted pass kills the case in flight instead of waiting for it.
+``bench.harness.children``): an interrupted pass kills the case in flight instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from typing import Any
 import torch
 
 from bench.cases import Case
-from bench.children import die_with_parent_here, expect_to_be_parent, stop_fork_server
+from bench.harness.children import die_with_parent_here, expect_to_be_parent, stop_fork_server
+from bench.harness.peak import peak_of
+from bench.harness.threads import pinned_threads, threads_in_use
 from bench.inputs import make_inputs
 from bench.methods import METHODS, make_workspace
-from bench.peak import peak_of
-from bench.records import MemoryRecord
-from bench.threads import pinned_threads, threads_in_use
+from bench.rundir.records import MemoryRecord
 
 
 def _record(case: Case, status: str, peak: int | None, reason: str, tracker: str) -> MemoryRecord:
@@ -96,7 +96,7 @@ def fork_pool() -> ProcessPoolExecutor:
     """A pool whose every task runs in a fresh child forked from a server that imported torch."""
     expect_to_be_parent()  # the fork server, if this starts it, dies with this process
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["bench.forkserver_group", "bench.memory_pass", "memray"])
+    context.set_forkserver_preload(["bench.harness.forkserver_group", "bench.sweep.memory_pass", "memray"])
     return ProcessPoolExecutor(
         max_workers=1, mp_context=context, max_tasks_per_child=1, initializer=die_with_parent_here
     )

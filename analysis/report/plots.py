@@ -6,7 +6,9 @@ Several runs overlay: colour is the method, line style the run (machine).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -19,7 +21,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.ticker import FuncFormatter, LogLocator
 
 from analysis.fits import GROUP, AxesByRun, axis_names, loglog_slope, runs_on_axis
-from analysis.output import write_atomically
+from analysis.report.output import write_atomically
 from bench.costs import TIME_DRIVER
 from bench.units import format_bytes, format_time
 
@@ -75,11 +77,33 @@ def _save(fig: plt.Figure, data: pd.DataFrame, out: Path, name: str) -> Path:
     return png
 
 
-def _grid(axes_names: list[str], devices: list[str]) -> tuple[plt.Figure, np.ndarray]:
+@dataclass
+class Panels:
+    """A figure of one panel per axis (rows) and device (columns), with the series' colours (by
+    method label) and line styles (by run): the setup every per-axis plot shares."""
+
+    fig: plt.Figure
+    grid: np.ndarray
+    colours: dict[str, Any]
+    styles: dict[str, str]
+    runs: int
+    panels: list[tuple[plt.Axes, str, str, pd.DataFrame]]  # (ax, axis, device, its rows)
+
+
+def _panels(frame: pd.DataFrame, data: pd.DataFrame, axes: AxesByRun) -> Panels:
+    """Panels for the rows of ``data`` (a subset of ``frame``, whose labels and runs set the styles)."""
+    names = axis_names(axes)
+    devices = sorted(data["device"].unique()) or ["cpu"]
     fig, grid = plt.subplots(
-        len(axes_names), len(devices), figsize=(6.2 * len(devices), 3.6 * len(axes_names)), squeeze=False
+        len(names), len(devices), figsize=(6.2 * len(devices), 3.6 * len(names)), squeeze=False
     )
-    return fig, grid
+    panels = [
+        (grid[i, j], axis, device, runs_on_axis(data[data["device"] == device], axes, axis))
+        for i, axis in enumerate(names)
+        for j, device in enumerate(devices)
+    ]
+    colours, styles = _colours(list(frame["label"].unique())), _style_by_run(frame)
+    return Panels(fig, grid, colours, styles, frame["run_id"].nunique(), panels)
 
 
 def _legend(fig: plt.Figure, grid: np.ndarray) -> None:
@@ -127,47 +151,38 @@ def scaling_plot(
     prediction (dashed) and the device's memory (grey lines) from ``limits``.
     """
     column = "time_median_s" if metric == "time" else "peak_bytes"
-    measured = frame[frame[column].notna()]
-    devices = sorted(measured["device"].unique()) or ["cpu"]
-    names = axis_names(axes)
-    colours, styles = _colours(list(frame["label"].unique())), _style_by_run(frame)
-    runs = frame["run_id"].nunique()
-    fig, grid = _grid(names, devices)
+    layout = _panels(frame, frame[frame[column].notna()], axes)
+    fig, grid, colours, styles, runs = layout.fig, layout.grid, layout.colours, layout.styles, layout.runs
     rows = []
-    for i, axis in enumerate(names):
-        for j, device in enumerate(devices):
-            ax = grid[i, j]
-            on_axis = runs_on_axis(measured[measured["device"] == device], axes, axis)
-            for (run, label), group in on_axis.groupby(["run_id", "label"]):
-                colour, style = colours[label], styles[run]
-                name = _series_name(label, run, runs)
-                ax.plot(group["size"], group[column], "o", color=colour, ms=4, label=name)
-                fit = loglog_slope(group["size"], group[column]) if metric == "time" else None
-                line = np.full(len(group), np.nan)
-                if fit is not None:
-                    x, y = np.log(group["size"].to_numpy(float)), np.log(group[column].to_numpy(float))
-                    line = np.exp(y.mean() + fit.exponent * (x - x.mean()))
-                    ax.plot(group["size"], line, style, color=colour, lw=1)
-                elif metric == "memory":
-                    line = group["predicted_peak_bytes"].to_numpy(float)
-                    ax.plot(group["size"], line, "--", color=colour, lw=1)
-                for size, value, model in zip(group["size"], group[column], line, strict=True):
-                    rows.append({"run_id": run, "label": label, "device": device, "axis": axis,
-                                 "size": size, column: value, "line": model})  # fmt: skip
-            if metric == "memory" and limits:
-                _memory_lines(ax, {key: v for key, v in limits.items() if key[1] == device})
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
-            if metric == "time":
-                ax.yaxis.set_major_formatter(TIME_FORMAT)
-            else:
-                _bytes_axis(ax.yaxis)
-            ax.set_xlabel(AXIS_TITLES.get(axis, axis))
-            ax.set_ylabel("median time" if metric == "time" else "peak memory")
-            ax.set_title(
-                f"{device}: {'time' if metric == 'time' else 'peak memory'} along {axis}", fontsize=10
-            )
-            ax.grid(True, which="major", alpha=0.3)
+    for ax, axis, device, on_axis in layout.panels:
+        for (run, label), group in on_axis.groupby(["run_id", "label"]):
+            colour, style = colours[label], styles[run]
+            name = _series_name(label, run, runs)
+            ax.plot(group["size"], group[column], "o", color=colour, ms=4, label=name)
+            fit = loglog_slope(group["size"], group[column]) if metric == "time" else None
+            line = np.full(len(group), np.nan)
+            if fit is not None:
+                x, y = np.log(group["size"].to_numpy(float)), np.log(group[column].to_numpy(float))
+                line = np.exp(y.mean() + fit.exponent * (x - x.mean()))
+                ax.plot(group["size"], line, style, color=colour, lw=1)
+            elif metric == "memory":
+                line = group["predicted_peak_bytes"].to_numpy(float)
+                ax.plot(group["size"], line, "--", color=colour, lw=1)
+            for size, value, model in zip(group["size"], group[column], line, strict=True):
+                rows.append({"run_id": run, "label": label, "device": device, "axis": axis,
+                             "size": size, column: value, "line": model})  # fmt: skip
+        if metric == "memory" and limits:
+            _memory_lines(ax, {key: v for key, v in limits.items() if key[1] == device})
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        if metric == "time":
+            ax.yaxis.set_major_formatter(TIME_FORMAT)
+        else:
+            _bytes_axis(ax.yaxis)
+        ax.set_xlabel(AXIS_TITLES.get(axis, axis))
+        ax.set_ylabel("median time" if metric == "time" else "peak memory")
+        ax.set_title(f"{device}: {'time' if metric == 'time' else 'peak memory'} along {axis}", fontsize=10)
+        ax.grid(True, which="major", alpha=0.3)
     note = (
         "solid/dashed lines: fitted power laws"
         if metric == "time"
@@ -236,40 +251,34 @@ def efficiency_plot(frame: pd.DataFrame, axes: AxesByRun, out: Path) -> Path:
     data = frame[frame["time_median_s"].notna()].copy()
     gemm_bound = data["family"].map(TIME_DRIVER) == "flops"
     data["fraction"] = np.where(gemm_bound, data["frac_gemm_roof"], data["frac_copy_roof"])
-    names = axis_names(axes)
-    devices = sorted(data["device"].unique()) or ["cpu"]
-    colours, styles = _colours(list(frame["label"].unique())), _style_by_run(frame)
-    runs = frame["run_id"].nunique()
-    fig, grid = _grid(names, devices)
+    layout = _panels(frame, data, axes)
+    fig, grid, colours, styles, runs = layout.fig, layout.grid, layout.colours, layout.styles, layout.runs
     rows = []
-    for i, axis in enumerate(names):
-        for j, device in enumerate(devices):
-            ax = grid[i, j]
-            on_axis = runs_on_axis(data[data["device"] == device], axes, axis)
-            for (run, label, family), group in on_axis.groupby(["run_id", "label", "family"]):
-                roof = "GEMM" if TIME_DRIVER[family] == "flops" else "copy"
-                name = _series_name(f"{label} (÷ {roof} roof)", run, runs)
-                ax.plot(
-                    group["size"],
-                    group["fraction"],
-                    "o" + styles[run],
-                    color=colours[label],
-                    ms=3,
-                    lw=1,
-                    label=name,
-                )
-                rows += [
-                    {"run_id": run, "label": label, "device": device, "axis": axis, "roof": roof,
-                     "size": s, "fraction": v}
-                    for s, v in zip(group["size"], group["fraction"], strict=True)
-                ]  # fmt: skip
-            ax.axhline(1, color="black", lw=0.8)
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
-            ax.set_xlabel(AXIS_TITLES.get(axis, axis))
-            ax.set_ylabel("fraction of roof")
-            ax.set_title(f"{device}: efficiency along {axis}", fontsize=10)
-            ax.grid(True, alpha=0.3)
+    for ax, axis, device, on_axis in layout.panels:
+        for (run, label, family), group in on_axis.groupby(["run_id", "label", "family"]):
+            roof = "GEMM" if TIME_DRIVER[family] == "flops" else "copy"
+            name = _series_name(f"{label} (÷ {roof} roof)", run, runs)
+            ax.plot(
+                group["size"],
+                group["fraction"],
+                "o" + styles[run],
+                color=colours[label],
+                ms=3,
+                lw=1,
+                label=name,
+            )
+            rows += [
+                {"run_id": run, "label": label, "device": device, "axis": axis, "roof": roof,
+                 "size": s, "fraction": v}
+                for s, v in zip(group["size"], group["fraction"], strict=True)
+            ]  # fmt: skip
+        ax.axhline(1, color="black", lw=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(AXIS_TITLES.get(axis, axis))
+        ax.set_ylabel("fraction of roof")
+        ax.set_title(f"{device}: efficiency along {axis}", fontsize=10)
+        ax.grid(True, alpha=0.3)
     _legend(fig, grid)
     fig.tight_layout()
     return _save(fig, pd.DataFrame(rows), out, "efficiency")
@@ -429,7 +438,7 @@ def trend_plot(history: pd.DataFrame, out: Path) -> Path:
 def structure_plot(data: pd.DataFrame, out: Path) -> Path:
     """The sparsity pattern of dY/dX and dY/dW at a small case, every non-zero cell named by the
     input entry it equals, each with its non-zero fraction and its zero bytes at the target
-    written beside it (``data`` from :func:`analysis.anatomy.structure_data`)."""
+    written beside it (``data`` from :func:`analysis.report.anatomy.structure_data`)."""
     parts = [data[data["jacobian"] == name] for name in ("dY/dX", "dY/dW")]
     kron = {"dY/dX": "I_N ⊗ Wᵀ", "dY/dW": "X ⊗ I_M"}
     shape = {"dY/dX": "(N·M)×(N·D)", "dY/dW": "(N·M)×(D·M)"}
@@ -481,7 +490,7 @@ BYTES_COLOURS = {"problem": "#4c9a5a", "formula": "#4c9a5a", "jacobian": "#c0392
 
 def bytes_plot(data: pd.DataFrame, target: tuple[int, int, int], out: Path) -> Path:
     """Where the bytes go at the target, on a log scale: the problem and the formula against the
-    dense Jacobians against the machine (``data`` from :func:`analysis.anatomy.bytes_data`)."""
+    dense Jacobians against the machine (``data`` from :func:`analysis.report.anatomy.bytes_data`)."""
     fig, ax = plt.subplots(figsize=(11.5, 0.42 * len(data) + 1.1))
     y = np.arange(len(data))[::-1]
     values = data["bytes"].to_numpy(float)

@@ -1,6 +1,6 @@
 """Field checks for the run directory's files: each refusal is one line naming file and field.
 
-:mod:`bench.records` reads every record through :class:`Where`, so a value that cannot be
+:mod:`bench.rundir.records` reads every record through :class:`Where`, so a value that cannot be
 trusted (a negative time, an unknown status, a case whose name does not match its parameters)
 stops the reader with :class:`RecordError` instead of reaching a table or a gate.
 """

@@ -1,7 +1,7 @@
 """Where a run goes and on which devices: one helper for the sweep and the headline alike.
 
 A run directory must be writable and hold no run yet (a run is never overwritten; the check is
-repeated once the directory is locked, see :mod:`bench.lock`), and ``--device all`` means every
+repeated once the directory is locked, see :mod:`bench.rundir.lock`), and ``--device all`` means every
 device present, with a reason recorded for each one left out.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from bench.store import RUN_FILES
+from bench.rundir.store import RUN_FILES
 from bench.usage import UsageError, default_run_dir
 
 CUDA_MISSING = "CUDA is not available on this machine (torch.cuda.is_available() is False)"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.formatting import format_size
 from analysis.load import Run
+from analysis.report.formatting import format_size
 
 
 def _threads_used(run: Run) -> str:

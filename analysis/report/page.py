@@ -2,8 +2,8 @@
 
 ``build_report(run_dirs, out)`` loads the runs, writes each run's ``results-<run_id>.csv`` under
 ``out`` (never into a run directory: only ``out`` is written), analyses
-them (:mod:`analysis.study`), draws the first screen's two figures and every plot the data
-supports (PNG + CSV, :mod:`analysis.figures`) into ``out`` and renders ``out/index.html`` from
+them (:mod:`analysis.report.study`), draws the first screen's two figures and every plot the data
+supports (PNG + CSV, :mod:`analysis.report.figures`) into ``out`` and renders ``out/index.html`` from
 the package's Jinja2 template with the PNGs embedded, so the page needs no network and no CDN.
 This module only assembles the page: the numbers come from the modules it calls, the markup
 from the template, which escapes every value it is given.
@@ -18,23 +18,23 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from analysis import tables
-from analysis.environment import environment
 from analysis.extrapolate import HEADLINE
-from analysis.figures import draw_figures, draw_first_screen
 from analysis.gate.history import load_history
 from analysis.load import results_path, write_results
-from analysis.output import ReportWriteError, write_atomically
-from analysis.study import Analysis, analyse
-from analysis.summary import summary
+from analysis.report import tables
+from analysis.report.environment import environment
+from analysis.report.figures import draw_figures, draw_first_screen
+from analysis.report.first_screen import summary
+from analysis.report.output import ReportWriteError, write_atomically
+from analysis.report.study import Analysis, analyse
 from bench.methods import METHODS
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 
 REPORT_FILE = "index.html"
 TEMPLATE = "report.html.j2"
 
 _TEMPLATES = Environment(
-    loader=PackageLoader("analysis", "templates"),
+    loader=PackageLoader("analysis.report", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
     undefined=StrictUndefined,  # a context key the template expects but was not given is an error
     keep_trailing_newline=True,
@@ -123,7 +123,7 @@ def build_report(
 
     ``history`` is the regress history (JSON Lines); when it has entries, a trend plot is added.
     Every file is written whole or not at all; one that cannot be written raises
-    :class:`~analysis.output.ReportWriteError` naming it.
+    :class:`~analysis.report.output.ReportWriteError` naming it.
     """
     analysis = analyse(run_dirs, target)
     trend = load_history(history)

@@ -17,12 +17,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from analysis import cli as report_cli
 from analysis.gate import cli as gate_cli
 from analysis.gate.history import DEFAULT_HISTORY
-from analysis.report import build_report
-from bench import cli as bench_cli
+from analysis.report import cli as report_cli
+from analysis.report.page import build_report
 from bench import headline
+from bench.sweep import cli as bench_cli
 from bench.usage import EXIT_USAGE
 
 

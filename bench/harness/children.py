@@ -95,7 +95,7 @@ def kill_groups() -> None:
 def stop_fork_server() -> None:
     """Kill multiprocessing's fork server and the children it forked, and reset it.
 
-    The server puts itself in its own group (``bench.forkserver_group``), so its pid is the
+    The server puts itself in its own group (``bench.harness.forkserver_group``), so its pid is the
     group id. ``_stop`` (private) reaps it and clears its state, so the next pool starts a fresh
     server instead of connecting to a dead one.
     """

@@ -1,6 +1,6 @@
 """Which plots the report draws: every plot the data can support, and no empty ones.
 
-:mod:`analysis.plots` draws one figure each; this module decides which ones a set of runs can
+:mod:`analysis.report.plots` draws one figure each; this module decides which ones a set of runs can
 fill. A run with no timings gets no time plots; a run that sweeps no axis (a headline run
 alone: one size per method) gets no per-axis plots, which would be grids of zero rows.
 """
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import plots
-from analysis.anatomy import bytes_data, structure_data
 from analysis.fits import axis_names
-from analysis.study import Analysis
+from analysis.report import plots
+from analysis.report.anatomy import bytes_data, structure_data
+from analysis.report.study import Analysis
 
 
 def draw_first_screen(analysis: Analysis, out: Path) -> dict[str, Path]:

@@ -15,7 +15,7 @@ writer), ``memory.json`` (a list of ``MemoryRecord``), and ``runtime.json``, whi
 pytest-benchmark's own format so that ``pytest-benchmark compare`` reads it: ``TimingEntry`` is
 one of its benchmark entries, kept whole, with the fields this project reads checked. The
 runtime pass's pytest child writes that file through pytest-benchmark's own hook
-(``bench.runtime_plugin``); the headline and the synthetic test runs write it here.
+(``bench.sweep.runtime_plugin``); the headline and the synthetic test runs write it here.
 """
 
 from __future__ import annotations
@@ -30,8 +30,16 @@ import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
 from bench.cases import Case
-from bench.fields import RecordError, Where, load_json, shown
-from bench.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, SCHEMA_VERSION, RunFileError, write_json_atomic
+from bench.harness.budget import MAX_BYTES
+from bench.rundir.fields import RecordError, Where, load_json, shown
+from bench.rundir.store import (
+    MEMORY_FILE,
+    RUN_FILE,
+    RUNTIME_FILE,
+    SCHEMA_VERSION,
+    RunFileError,
+    write_json_atomic,
+)
 
 MEMORY_STATUSES = ("ok", "skipped", "failed")
 NOT_TIMED_STATUSES = ("skipped", "failed")
@@ -125,13 +133,25 @@ class RunMeta:
         )
 
 
+DEVICES = ("cpu", "cuda", "all")
+PASSES = ("runtime", "memory")
+"""The values ``options.device`` and ``options.passes`` may take: the format's own vocabulary."""
+
+
 def _options(value: Any, where: Where) -> dict[str, Any]:
+    """The stored options, each field checked once, here (``--resume`` reuses them as they are;
+    it only adds that today's code knows the profile and the methods)."""
     options = where.obj(value, "options")
     where.text(options.get("profile"), "options.profile")
-    where.text(options.get("device"), "options.device")
+    if where.text(options.get("device"), "options.device") not in DEVICES:
+        where.fail("options.device", f"is {shown(options['device'])}, not one of {', '.join(DEVICES)}")
     where.names(options.get("methods"), "options.methods")
-    where.names(options.get("passes"), "options.passes")
-    where.whole(options.get("memory_budget"), "options.memory_budget", 1, optional=True)
+    passes = where.names(options.get("passes"), "options.passes")
+    if not set(passes) <= set(PASSES):
+        where.fail("options.passes", f"is {shown(passes)}, not a list of {' and '.join(PASSES)}")
+    budget = where.whole(options.get("memory_budget"), "options.memory_budget", 1, optional=True)
+    if budget is not None and budget > MAX_BYTES:
+        where.fail("options.memory_budget", f"is {budget}, above the 1 EiB limit")
     return options
 
 

@@ -1,6 +1,6 @@
 """Peak bytes of one call: memray on the host, torch.cuda statistics on a GPU. The one definition.
 
-The memory pass (:mod:`bench.memory_pass`) and the memory A/B's worker (:mod:`bench.abtest.worker`)
+The memory pass (:mod:`bench.sweep.memory_pass`) and the memory A/B's worker (:mod:`bench.abtest.worker`)
 both measure with this function, so a peak in a run and a peak in the gate mean the same thing.
 The worker runs with the *side's* tree on ``PYTHONPATH`` and loads this file by path from the
 head's tree, so it imports nothing from ``bench``; memray and torch are imported where they are

@@ -1,6 +1,6 @@
 """The runtime pass: one benchmark body for every case (method × variant × device × dtype × size).
 
-Collected only by ``python -m bench`` (through ``bench.runtime_plugin``), never by the tests.
+Collected only by ``python -m bench`` (through ``bench.sweep.runtime_plugin``), never by the tests.
 Per case, outside the timed region: seeded inputs are built on the device, a workspace is
 allocated for the warm variant, the result is checked against the float64 formula (a timing
 of a wrong answer is worthless), and the roof this case is compared with (copy bandwidth for
@@ -21,11 +21,11 @@ import torch
 
 from bench.cases import Case
 from bench.costs import TIME_DRIVER
+from bench.harness.roofs import formula_shapes, local_roof
+from bench.harness.threads import threads_in_use
 from bench.inputs import TOLERANCE, make_inputs, relative_error, synchronizer
 from bench.methods import METHODS, make_workspace
-from bench.roofs import formula_shapes, local_roof
-from bench.runtime_plugin import RuntimeSettings
-from bench.threads import threads_in_use
+from bench.sweep.runtime_plugin import RuntimeSettings
 
 
 def _rounds(seconds_per_call: float, settings: RuntimeSettings) -> int:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.formatting import format_size, format_time
-from analysis.study import Analysis
+from analysis.report.formatting import format_size, format_time
+from analysis.report.study import Analysis
 from bench.costs import jacobian_bytes
 from bench.units import format_bytes
 

@@ -8,7 +8,7 @@ holds the pipe the server watches, so a server whose parent was SIGKILLed waits 
 
 import os
 
-from bench.children import die_with_parent_here, expect_to_be_parent
+from bench.harness.children import die_with_parent_here, expect_to_be_parent
 
 if os.getpid() != os.getpgid(0):
     os.setpgid(0, 0)

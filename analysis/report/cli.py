@@ -16,12 +16,11 @@ from pathlib import Path
 
 from analysis.extrapolate import HEADLINE
 from analysis.gate.history import DEFAULT_HISTORY
-from analysis.load import RunLoadError
-from analysis.report import build_report
-from bench.cli import HEADLINE_DIR
-from bench.fields import RecordError
-from bench.records import read_run
-from bench.store import RUN_FILE
+from analysis.report.page import build_report
+from bench.rundir.fields import RecordError
+from bench.rundir.records import read_run
+from bench.rundir.store import RUN_FILE
+from bench.sweep.cli import HEADLINE_DIR
 from bench.usage import Parser, UsageError, default_run_dir, parse_target
 
 
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or default_out(args.runs)
         check_paths(out, args.history)
         page = build_report(with_headlines(args.runs), out, target, args.history)
-    except (UsageError, RunLoadError, ValueError, OSError) as exc:  # OSError: a file it cannot write
+    except (UsageError, RecordError, ValueError, OSError) as exc:  # OSError: a file it cannot write
         print(f"report: error: {exc}", file=sys.stderr)
         return 2
     print(f"report: {page}")

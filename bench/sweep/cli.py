@@ -10,8 +10,8 @@
 Every file is written atomically, so an interrupted run keeps its finished cases; ``--resume
 DIR`` runs only the cases that DIR does not have yet, with the options stored in DIR.
 
-One run at a time per directory: the run holds ``DIR/.lock`` (``bench.lock``) from start to
-finish, and its children die with it (``bench.children``). Ctrl-C or SIGTERM leaves run.json
+One run at a time per directory: the run holds ``DIR/.lock`` (``bench.rundir.lock``) from start to
+finish, and its children die with it (``bench.harness.children``). Ctrl-C or SIGTERM leaves run.json
 "interrupted"; a run file that cannot be written (full disk) stops the run with one line naming
 the file, exit status 2, and run.json "failed: disk full" when it can still be written.
 """
@@ -30,16 +30,20 @@ from typing import IO, Any
 
 import torch
 
-from bench import budget as budgets
-from bench import children
 from bench.cases import Case
-from bench.lock import RunLockedError, run_lock
-from bench.machine import git_commit, machine_info
-from bench.memory_pass import run_memory_pass, skipped_record
+from bench.harness import budget as budgets
+from bench.harness import children
+from bench.harness.machine import git_commit, machine_info
+from bench.harness.progress import Progress
+from bench.harness.roofs import measure_roofs, roof_buffer_bytes
+from bench.harness.threads import pinned_threads, thread_env
 from bench.methods import METHODS
 from bench.profiles import PROFILES, TARGET, Profile, build_cases
-from bench.progress import Progress
-from bench.records import (
+from bench.rundir.directory import choose_devices, prepare_run_dir, refuse_existing_run
+from bench.rundir.lock import RunLockedError, run_lock
+from bench.rundir.records import (
+    DEVICES,
+    PASSES,
     MemoryRecord,
     RecordError,
     RunMeta,
@@ -50,17 +54,13 @@ from bench.records import (
     write_memory,
     write_run_meta,
 )
-from bench.roofs import measure_roofs, roof_buffer_bytes
-from bench.rundir import choose_devices, prepare_run_dir, refuse_existing_run
-from bench.runtime_plugin import RUN_FILE_EXIT
-from bench.store import RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
-from bench.summary import summary_table
-from bench.threads import pinned_threads, thread_env
+from bench.rundir.store import RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
+from bench.sweep.console import summary_table
+from bench.sweep.memory_pass import run_memory_pass, skipped_record
+from bench.sweep.runtime_plugin import RUN_FILE_EXIT
 from bench.usage import Parser, UsageError, split_names, stamp
 
 RESUME_HINT = "use --resume {out} or another --out"
-DEVICES = ("cpu", "cuda", "all")
-PASSES = ("runtime", "memory")
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | 
 def resume_options(run_dir: Path) -> Options:
     """The stored options of a run that can be resumed; UsageError (one line) otherwise.
 
-    Every file is checked (``bench.records``) before anything is written: a resume refused here
+    Every file is checked (``bench.rundir.records``) before anything is written: a resume refused here
     leaves the run exactly as it was.
     """
     try:
@@ -143,7 +143,7 @@ def resume_options(run_dir: Path) -> Options:
         memory_budget=stored.get("memory_budget"),
         passes=tuple(stored["passes"]),
     )
-    _check_options(options, where)
+    _check_known(options, where)
     return options
 
 
@@ -161,18 +161,11 @@ def _check_same_code(run_dir: Path, machine: Mapping[str, Any]) -> None:
         )
 
 
-def _check_options(options: Options, where: str) -> None:
-    checks = {
-        "profile": options.profile in PROFILES,
-        "device": options.device in DEVICES,
-        "methods": bool(options.methods) and all(m in METHODS for m in options.methods),
-        "memory_budget": options.memory_budget is None
-        or (type(options.memory_budget) is int and 0 < options.memory_budget <= budgets.MAX_BYTES),
-        "passes": bool(options.passes) and all(p in PASSES for p in options.passes),
-    }
-    bad = [name for name, ok in checks.items() if not ok]
-    if bad:
-        shown = ", ".join(f"{name}={getattr(options, name)!r}" for name in bad)
+def _check_known(options: Options, where: str) -> None:
+    """What records cannot know: whether this code still has the stored profile and methods."""
+    unknown = [m for m in options.methods if m not in METHODS]
+    if options.profile not in PROFILES or unknown:
+        shown = f"profile={options.profile!r}" if options.profile not in PROFILES else f"methods={unknown!r}"
         raise UsageError(f"{where}: malformed options ({shown})")
 
 
@@ -245,12 +238,12 @@ def _run_pytest(run_dir: Path, cases: list[Case], reasons: dict[str, str], run: 
         write_json_atomic(Path(handle.name), spec)
         command = [
             sys.executable, "-m", "pytest", str(bench_file),
-            "-p", "bench.runtime_plugin",
+            "-p", "bench.sweep.runtime_plugin",
             "-o", "python_files=bench_runtime.py",
             "-o", "python_functions=bench_*",
             "-p", "no:cacheprovider",
             "-p", "no:xdist",  # pytest-benchmark turns itself off under xdist
-            "--rootdir", str(bench_file.parent.parent),
+            "--rootdir", str(bench_file.parents[2]),
             "-v", "--no-header", "-rfE", "--tb=line",
             "--capture=no",  # stdout goes to the log below; stderr keeps the progress bar
             f"--lbb-progress=runtime pass, {cases[0].backend if cases else ''}",
