@@ -127,12 +127,43 @@ def test_a_case_the_head_now_fails_is_worse_and_named():
     assert gate.verdict == "worse" and "wrong gradients" in gate.note
 
 
-def test_a_method_the_base_does_not_have_is_not_compared_and_says_why():
+def test_a_method_the_base_does_not_have_is_new_and_says_why():
     pairs = _pairs("new[cpu-float32-N1-D1-M1]", [1.0] * 4)
     for pair in pairs:
         pair["base"] = {"status": "missing", "reason": "method new is not in this tree"}
     gate = stats.gate_method("new[cpu-float32]", pairs, 0.05, 0.95)
-    assert gate.verdict == "not compared" and "not in this tree" in gate.note
+    assert gate.verdict == "new" and "not in the base tree" in gate.note
+
+
+def test_a_new_method_does_not_make_the_time_gate_incomplete(monkeypatch, tmp_path, capsys):
+    """Adding a method must not turn CI red: only methods the base has can be compared too little."""
+    import analysis.gate.cli as cli
+
+    ok = {"status": "ok", "reason": ""}
+    side = Side("base", tmp_path, "a" * 40)
+    described = {"commit": "a" * 40, "dirty": False}
+    data = {
+        "pairs": [],
+        "reps": 8,
+        "extra_reps": {},
+        "base": described,
+        "head": described,
+        "cases": [],
+        "profile": "quick",
+    }
+    for rep in range(8):
+        data["pairs"] += [
+            {"case": "old[cpu-float32-N1-D1-M1]", "rep": rep, "base": ok | {"min_s": 1.0},
+             "head": ok | {"min_s": 1.0}},
+            {"case": "new[cpu-float32-N1-D1-M1]", "rep": rep, "head": ok | {"min_s": 1.0},
+             "base": {"status": "missing", "reason": "method new is not in this tree"}},
+        ]  # fmt: skip
+    monkeypatch.setattr(cli, "run_ab", lambda *args, **kwargs: data)
+    report = cli.Report(tmp_path, "regress", "t")
+    args = cli._parser().parse_args(["regress", "--gate", "time"])
+    cli._time_ab(args, side, side, cli.PROFILES["quick"], report)
+    assert report.status == 0
+    assert "new[cpu-float32]" in capsys.readouterr().out
 
 
 def test_markdown_lists_every_method_with_interval_and_mde():
@@ -214,6 +245,8 @@ def test_a_shallow_clone_without_the_base_says_to_fetch_it(repo, tmp_path):
     _git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow))
     with pytest.raises(RefError, match="not in this shallow clone; fetch the history first"):
         resolve_commit(shallow, parent)
+    with pytest.raises(RefError, match=r"^the baseline's commit [0-9a-f]{40} is not in this shallow clone"):
+        resolve_commit(shallow, parent, what="the baseline's commit")  # no --against given: not named
 
 
 def test_the_base_worktree_holds_the_commit_and_is_removed_afterwards(repo):

@@ -133,6 +133,16 @@ def test_baseline_and_history_are_found_from_any_directory(tmp_path, monkeypatch
     assert "does not exist" not in capsys.readouterr().err
 
 
+def test_a_missing_default_baseline_is_a_note_and_never_a_failure(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("analysis.gate.cli.DEFAULT_BASELINE", tmp_path / "no-baseline.json")
+    out = tmp_path / "g"
+    code = gate_main(["regress", "--current", str(FIXTURE), "--gate", "memory", "--out", str(out),
+                      "--history", str(tmp_path / "h.jsonl")])  # fmt: skip
+    assert code == 0
+    assert "does not exist; nothing to show the run against (not a failure)" in capsys.readouterr().out
+    assert "No baseline: nothing compared." in (out / "regress.md").read_text()
+
+
 def test_resume_at_another_commit_is_refused_naming_both_and_leaves_the_run(tmp_path, capsys):
     before = _resumable_run(tmp_path, passes=["runtime"])
     data = json.loads(before)

@@ -201,15 +201,13 @@ def _head() -> Side:
     return Side("head", HEAD_TREE, head_commit(HEAD_TREE), is_dirty(HEAD_TREE))
 
 
-def _base_commit(args: argparse.Namespace, baseline: dict[str, Any] | None, baseline_path: Path) -> str:
+def _base_commit(args: argparse.Namespace, baseline: dict[str, Any] | None) -> str:
     repo = repo_root(HEAD_TREE)
     if args.against is not None:
         return resolve_commit(repo, args.against)
     recorded = (baseline or {}).get("commit")
     if recorded:
-        return resolve_commit(
-            repo, recorded, what=f"the baseline's commit (from {baseline_path}; or give --against)"
-        )
+        return resolve_commit(repo, recorded, what="the baseline's commit")
     if is_dirty(repo):
         raise RefError(
             "no --against given, the baseline records no commit, and the working tree has uncommitted "
@@ -231,7 +229,7 @@ def _check_out_dir(out: Path) -> None:
 
 def _print_time(gates: list[timing.MethodGate]) -> None:
     worse = [g for g in gates if g.verdict == "worse"]
-    compared = [g for g in gates if g.verdict != "not compared"]
+    compared = [g for g in gates if g.verdict not in ("not compared", "new")]
     unsure = [g for g in gates if g.verdict == "inconclusive"]
     print(
         f"time (A/B): {len(worse)} worse, {len(unsure)} inconclusive, "
@@ -428,8 +426,7 @@ class Plan:
 def _plan_regress(args: argparse.Namespace) -> Plan:
     ab_wanted = args.current is None or args.against is not None
     record = _read_record(args) if (args.gate != "time" or args.against is None) else None
-    baseline_path = record[1] if record else (args.baseline or DEFAULT_BASELINE)
-    base_commit = _base_commit(args, record[0] if record else None, baseline_path) if ab_wanted else None
+    base_commit = _base_commit(args, record[0] if record else None) if ab_wanted else None
     profile = _profile(args.profile or (record[0].get("profile") if record else None) or "quick")
     _methods(args.methods)
     _check_device(args.device)

@@ -19,6 +19,7 @@ throughout.
 - **Verdict**: ``worse`` when the whole interval lies above ``log(1 + threshold)``, ``better``
   when it lies wholly below ``-log(1 + threshold)``, ``held`` otherwise. A case that the base
   measured and the head now fails is ``worse`` too.
+- **New**: a method the base tree does not have is ``new``: shown, neither compared nor a failure.
 - **Too few pairs**: with fewer pairs than :func:`min_pairs` (6 at 95%) no interval exists at
   all (it is [0, ∞]), and such a method is ``not compared``, never ``held``: a gate that could
   not have seen a 2.4× slowdown must not say it passed.
@@ -54,7 +55,7 @@ class MethodGate:
     high: float
     mde: float  # smallest slowdown caught with 80% power, e.g. 0.07 for +7%
     spread: float  # interquartile range of the pairs' ratios, e.g. 0.04
-    verdict: str  # "worse", "better", "held", "inconclusive", "not compared"
+    verdict: str  # "worse", "better", "held", "inconclusive", "not compared", "new"
     note: str = ""
     case_ratios: dict[str, float] = field(default_factory=dict)
     reps: int = 0  # repetitions that timed this method (the profile's plus any extra ones)
@@ -139,6 +140,7 @@ def gate_method(
             reps=reps,
         )
     if not both:
+        new = bool(pairs) and all(p["base"]["status"] == "missing" for p in pairs)
         return MethodGate(
             method,
             0,
@@ -147,8 +149,10 @@ def gate_method(
             math.nan,
             math.nan,
             math.nan,
-            "not compared",
-            "; ".join(uncompared[:3]) or "no pairs",
+            "new" if new else "not compared",
+            "not in the base tree: nothing to compare with"
+            if new
+            else "; ".join(uncompared[:3]) or "no pairs",
             reps=reps,
         )
     logs = np.array([math.log(p["head"]["min_s"] / p["base"]["min_s"]) for p in both])
@@ -227,7 +231,7 @@ def markdown(data: dict[str, Any], gates: list[MethodGate], threshold: float, co
     """The A/B section of ``regress.md``: one row per method, worst first."""
     base, head = data["base"], data["head"]
     worse = [g for g in gates if g.verdict == "worse"]
-    name = {"worse": 0, "not compared": 1, "inconclusive": 2, "held": 3, "better": 4}
+    name = {"worse": 0, "not compared": 1, "inconclusive": 2, "held": 3, "better": 4, "new": 5}
     extra = data.get("extra_reps") or {}
     lines = [
         f"### Time: interleaved A/B, {'REGRESSED' if worse else 'passed'}",
