@@ -1,0 +1,216 @@
+"""The streamed explicit method compiled for the CPU, on every core, and the in-cache roof it is held to.
+
+Why numba: an LLVM JIT that comes as a wheel (numba, llvmlite), so nothing is compiled at install
+time and no compiler is needed at run time; ``prange`` spreads a loop over every core; and
+``cache=True`` keeps the machine code on disk, so a fresh process (the memory pass and the A/B
+fork one per case) loads it in milliseconds instead of compiling again. A C extension or Cython
+would need a compiler when installed; ``streamed-torch`` keeps a Python loop and torch calls per
+tile, which is what held it to a third of this kernel's speed.
+
+The semantics are ``streamed-torch``'s: every entry of dY/dX = I_N ⊗ Wᵀ and of dY/dW = X ⊗ I_M,
+zeros included, is written once into a tile buffer, and the contraction with vec(dY) then reads
+the whole tile. Beyond it:
+
+- **every core, each with its own tile and its own accumulator**: the result's columns are cut
+  into blocks, and a core takes whole blocks. Its accumulator is the slice of dX (or dW) that
+  the block's columns own, so the slices are disjoint and need no reduction;
+- **the tile from the measured cache**: half the per-core L2 (:func:`tile_bytes`), so that the
+  tile, the accumulator slice and the rows of W or X it copies stay in that core's cache;
+- **a loop order that keeps the accumulator in cache**: column blocks outermost, then every row
+  block of the Jacobian, so one accumulator slice (a tile row) is reused across all row blocks.
+
+Its floor is :func:`incache_roof`: every core at once writing, then reading, a buffer of the
+tile's size in its own cache. That is the most any streamed explicit method could reach here.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+
+DEFAULT_TILE_BYTES = 256 * 2**10
+"""The tile when sysfs says nothing about the caches: half of a common 512 KiB L2."""
+ROW_WIDTH = 512
+"""Columns in a tile row (the accumulator slice): 2 KiB of float32, well inside L1."""
+
+
+def cache_bytes(level: int) -> int | None:
+    """Bytes of this CPU's level-``level`` data (or unified) cache of one core, from sysfs."""
+    for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            if (
+                int((entry / "level").read_text()) != level
+                or (entry / "type").read_text().strip() == "Instruction"
+            ):
+                continue
+            text = (entry / "size").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+        digits = text.rstrip("KMG")
+        if digits.isdigit():
+            return int(digits) * scale
+    return None
+
+
+def tile_bytes() -> int:
+    """Half the per-core L2 (the tile shares it with the accumulator and the rows it copies)."""
+    l2 = cache_bytes(2)
+    return l2 // 2 if l2 else DEFAULT_TILE_BYTES
+
+
+def threads() -> int:
+    """The cores the kernels run on: numba's thread count (set by ``bench.harness.threads``)."""
+    return int(numba.get_num_threads())
+
+
+@numba.njit(cache=True, fastmath=True, inline="always")
+def _contract(tile: Any, width: int, w: int, count: int, vec: Any, r0: int, acc: Any) -> None:
+    """acc += the tile's ``count`` rows weighted by vec[r0:]: every entry of the tile read once.
+
+    Four rows at a time, so the accumulator (a local, contiguous array: LLVM vectorises it) is
+    loaded and stored once per four tile entries rather than once per entry.
+    """
+    i = 0
+    while i + 4 <= count:
+        g0, g1, g2, g3 = vec[r0 + i], vec[r0 + i + 1], vec[r0 + i + 2], vec[r0 + i + 3]
+        t0 = tile[i * width : i * width + w]
+        t1 = tile[(i + 1) * width : (i + 1) * width + w]
+        t2 = tile[(i + 2) * width : (i + 2) * width + w]
+        t3 = tile[(i + 3) * width : (i + 3) * width + w]
+        for j in range(w):
+            acc[j] += t0[j] * g0 + t1[j] * g1 + t2[j] * g2 + t3[j] * g3
+        i += 4
+    while i < count:
+        g = vec[r0 + i]
+        t0 = tile[i * width : i * width + w]
+        for j in range(w):
+            acc[j] += t0[j] * g
+        i += 1
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True)
+def _dydx(wt: Any, dy: Any, tiles: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """dX = vec(dY)ᵀ · dY/dX, each tile of dY/dX written whole, then read whole."""
+    n, m = dy.shape
+    d = wt.shape[1]
+    width = min(ROW_WIDTH, d)
+    per_row = (d + width - 1) // width
+    rows = max(1, tiles.shape[1] // width)
+    vec = dy.ravel()
+    for block in numba.prange(n * per_row):
+        tile = tiles[numba.get_thread_id()]
+        col_n, d0 = block // per_row, (block % per_row) * width
+        w = min(width, d - d0)
+        acc = np.zeros(w, dtype=out.dtype)  # this block's columns of dX: no other block adds to them
+        for r0 in range(0, n * m, rows):
+            count = min(rows, n * m - r0)
+            for i in range(count):  # fill: row (row_n, k) of I_N ⊗ Wᵀ over this block's columns
+                row_n = (r0 + i) // m
+                k = r0 + i - row_n * m
+                t = tile[i * width : i * width + w]
+                if row_n == col_n:
+                    src = wt[k, d0 : d0 + w]
+                    for j in range(w):
+                        t[j] = src[j]
+                else:
+                    for j in range(w):
+                        t[j] = 0.0
+            _contract(tile, width, w, count, vec, r0, acc)
+        out[col_n, d0 : d0 + w] = acc
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True)
+def _dydw(x: Any, dy: Any, tiles: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """dW = vec(dY)ᵀ · dY/dW, each tile of dY/dW written whole, then read whole."""
+    n, m = dy.shape
+    d = x.shape[1]
+    width = min(ROW_WIDTH, m)
+    per_row = (m + width - 1) // width
+    rows = max(1, tiles.shape[1] // width)
+    vec = dy.ravel()
+    for block in numba.prange(d * per_row):
+        tile = tiles[numba.get_thread_id()]
+        col_d, m0 = block // per_row, (block % per_row) * width
+        w = min(width, m - m0)
+        acc = np.zeros(w, dtype=out.dtype)  # this block's columns of dW
+        for r0 in range(0, n * m, rows):
+            count = min(rows, n * m - r0)
+            for i in range(count):  # fill: row (row_n, k) of X ⊗ I_M over this block's columns
+                row_n = (r0 + i) // m
+                k = r0 + i - row_n * m
+                t = tile[i * width : i * width + w]
+                for j in range(w):
+                    t[j] = 0.0
+                if m0 <= k < m0 + w:
+                    t[k - m0] = x[row_n, col_d]
+            _contract(tile, width, w, count, vec, r0, acc)
+        out[col_d, m0 : m0 + w] = acc
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True)
+def _write_then_read(buffers: Any, repeats: int, sums: Any) -> None:  # pragma: no cover - compiled
+    """Each core writes its buffer whole, then reads it whole into a tile row's accumulator: the
+    kernels' own access pattern with nothing to compute, so no streamed kernel can beat it."""
+    for t in numba.prange(buffers.shape[0]):
+        buf = buffers[t]
+        rows = buf.shape[0] // ROW_WIDTH
+        acc = np.zeros(ROW_WIDTH, dtype=buf.dtype)
+        for rep in range(repeats):
+            value = np.float32(rep)
+            for i in range(rows * ROW_WIDTH):
+                buf[i] = value
+            for r in range(rows):
+                row = buf[r * ROW_WIDTH : (r + 1) * ROW_WIDTH]
+                for j in range(ROW_WIDTH):
+                    acc[j] += row[j]
+        sums[t] = acc.sum()
+
+
+def tiles_for(dtype: Any, tile: int | None = None) -> np.ndarray:
+    """One tile per core, allocated by the caller (so a memory tracker sees it)."""
+    elements = (tile or tile_bytes()) // np.dtype(dtype).itemsize
+    return np.empty((threads(), max(ROW_WIDTH, elements)), dtype=dtype)
+
+
+def streamed_compiled(
+    X: np.ndarray, W: np.ndarray, dY: np.ndarray, tile: int | None = None
+) -> tuple[Any, Any]:
+    """(dX, dW) through both Jacobians, tile by tile on every core: float32 and float64."""
+    tiles = tiles_for(X.dtype, tile)
+    dX = np.zeros((X.shape[0], X.shape[1]), dtype=X.dtype)
+    _dydx(np.ascontiguousarray(W.T), np.ascontiguousarray(dY), tiles, dX)
+    dW = np.zeros((W.shape[0], W.shape[1]), dtype=X.dtype)
+    _dydw(np.ascontiguousarray(X), np.ascontiguousarray(dY), tiles, dW)
+    return dX, dW
+
+
+def incache_roof(tile: int | None = None, seconds: float = 0.2) -> dict[str, Any]:
+    """GB/s of every core at once writing, then reading, its own buffer of the tile's size.
+
+    Counted as the streamed kernels count their Jacobian: each byte written once and read once
+    is two bytes of traffic. The fastest of the repeats (interference only adds time).
+    """
+    size = max(tile or tile_bytes(), ROW_WIDTH * 4)
+    buffers = np.empty((threads(), size // 4 // ROW_WIDTH * ROW_WIDTH), dtype=np.float32)
+    sums = np.empty(threads(), dtype=np.float64)
+    _write_then_read(buffers, 1, sums)  # compile (or load) and warm the buffers
+    repeats = max(1, int(2e8 // buffers.size))
+    samples = []
+    start = time.perf_counter()
+    while not samples or (time.perf_counter() - start < seconds and len(samples) < 50):
+        t0 = time.perf_counter()
+        _write_then_read(buffers, repeats, sums)
+        samples.append(time.perf_counter() - t0)
+    moved = 2 * buffers.nbytes * repeats
+    return {
+        "gbps": moved / min(samples) / 1e9,
+        "tile_bytes": size,
+        "threads": threads(),
+        "statistic": f"fastest of {len(samples)} repeats",
+        "seconds": samples,
+    }

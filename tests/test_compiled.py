@@ -1,0 +1,83 @@
+"""The compiled streamed kernel: dX and dW as the dense Jacobians give them, on any tile, shape, cores."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from bench import compiled
+from bench.methods import jacobians
+
+
+def _inputs(n: int, d: int, m: int, dtype: str = "float64", seed: int = 0) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    return tuple(rng.standard_normal(s).astype(dtype) for s in ((n, d), (d, m), (n, m)))
+
+
+def _dense(X: np.ndarray, W: np.ndarray, dY: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """vec(dY)ᵀ times each dense Jacobian from bench.methods.jacobians: the reference."""
+    dydx, dydw = jacobians(X, W)
+    v = dY.reshape(-1)
+    return (v @ dydx).reshape(X.shape), (v @ dydw).reshape(W.shape)
+
+
+@pytest.mark.parametrize(
+    ("shape", "tile"),
+    [
+        ((2, 3, 5), 4 * compiled.ROW_WIDTH * 8),  # everything in one tile
+        ((7, 5, 3), 1),  # the smallest tile: one row of ROW_WIDTH per fill
+        ((3, 600, 7), 2 * compiled.ROW_WIDTH * 8),  # D above a tile row: dX's columns in two blocks
+        ((5, 4, 1030), 3 * compiled.ROW_WIDTH * 8),  # M above a tile row: dW's in three, the last short
+        ((1, 1, 1), 1),
+    ],
+)
+def test_compiled_kernel_agrees_with_the_dense_jacobians_on_odd_shapes_and_tiles(shape, tile):
+    X, W, dY = _inputs(*shape)
+    dX, dW = compiled.streamed_compiled(X, W, dY, tile=tile)
+    want_dx, want_dw = _dense(X, W, dY)
+    np.testing.assert_allclose(dX, want_dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dW, want_dw, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_kernel_gives_the_same_answer_on_one_core_and_on_every_core():
+    X, W, dY = _inputs(6, 530, 520, seed=3)
+    every = compiled.streamed_compiled(X, W, dY, tile=2 * compiled.ROW_WIDTH * 8)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        assert compiled.threads() == 1
+        assert compiled.tiles_for(np.float64, 8192).shape == (1, compiled.ROW_WIDTH * 2)
+        one = compiled.streamed_compiled(X, W, dY, tile=2 * compiled.ROW_WIDTH * 8)
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(one, every, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)  # disjoint column blocks: no reduction order
+
+
+def test_float32_inputs_stay_float32_within_its_epsilon():
+    X, W, dY = _inputs(4, 64, 48, dtype="float32", seed=1)
+    dX, dW = compiled.streamed_compiled(X, W, dY)
+    assert dX.dtype == dW.dtype == np.float32
+    want_dx, want_dw = _dense(*(a.astype(np.float64) for a in (X, W, dY)))
+    for got, want in ((dX, want_dx), (dW, want_dw)):
+        assert np.abs(got - want).max() <= 8 * np.finfo(np.float32).eps * np.abs(want).max()
+
+
+def test_one_tile_per_core_of_the_tile_size_is_allocated_by_the_caller():
+    tiles = compiled.tiles_for(np.float32, 64 * 2**10)
+    assert tiles.shape == (compiled.threads(), 16 * 2**10)
+    assert tiles.dtype == np.float32
+
+
+def test_the_tile_is_half_the_per_core_l2_that_sysfs_reports(monkeypatch):
+    monkeypatch.setattr(compiled, "cache_bytes", lambda level: {2: 512 * 2**10}.get(level))
+    assert compiled.tile_bytes() == 256 * 2**10
+    monkeypatch.setattr(compiled, "cache_bytes", lambda level: None)
+    assert compiled.tile_bytes() == compiled.DEFAULT_TILE_BYTES
+
+
+def test_the_incache_roof_runs_every_core_on_a_buffer_of_the_tile_size():
+    roof = compiled.incache_roof(tile=64 * 2**10, seconds=0.01)
+    assert roof["tile_bytes"] == 64 * 2**10 and roof["threads"] == compiled.threads()
+    assert roof["gbps"] > 0 and all(s > 0 for s in roof["seconds"])
