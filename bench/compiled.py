@@ -94,80 +94,61 @@ def _contract(tile: Any, width: int, w: int, count: int, vec: Any, r0: int, acc:
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True)
-def _dydx(wt: Any, dy: Any, tiles: Any, out: Any) -> None:  # pragma: no cover - compiled
-    """dX = vec(dY)ᵀ · dY/dX, each tile of dY/dX written whole, then read whole."""
+def _stream(dydx: bool, src: Any, dy: Any, tiles: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out = vec(dY)ᵀ · J, each tile of J written whole, then read whole, for J = dY/dX (``dydx``,
+    ``src`` = Wᵀ, out = dX) or J = dY/dW (``src`` = X, out = dW).
+
+    J's columns are (g, c) with g over out's rows and c over its columns; its rows are (n, k),
+    k < M. Row (n, k) of dY/dX = I_N ⊗ Wᵀ holds Wᵀ[k, c] where n = g, zeros elsewhere; row
+    (n, k) of dY/dW = X ⊗ I_M holds X[n, g] at c = k, zeros elsewhere.
+    """
     n, m = dy.shape
-    d = wt.shape[1]
-    width = min(ROW_WIDTH, d)
-    per_row = (d + width - 1) // width
+    groups, columns = out.shape
+    width = min(ROW_WIDTH, columns)
+    per_group = (columns + width - 1) // width
     rows = max(1, tiles.shape[1] // width)
     vec = dy.ravel()
-    for block in numba.prange(n * per_row):
+    for block in numba.prange(groups * per_group):
         tile = tiles[numba.get_thread_id()]
-        col_n, d0 = block // per_row, (block % per_row) * width
-        w = min(width, d - d0)
-        acc = np.zeros(w, dtype=out.dtype)  # this block's columns of dX: no other block adds to them
+        g, c0 = block // per_group, (block % per_group) * width
+        w = min(width, columns - c0)
+        acc = np.zeros(w, dtype=out.dtype)  # this block's columns of the result: no other block adds to them
         for r0 in range(0, n * m, rows):
             count = min(rows, n * m - r0)
-            for i in range(count):  # fill: row (row_n, k) of I_N ⊗ Wᵀ over this block's columns
+            for i in range(count):  # fill: every entry of the tile's rows, zeros included
                 row_n = (r0 + i) // m
                 k = r0 + i - row_n * m
                 t = tile[i * width : i * width + w]
-                if row_n == col_n:
-                    src = wt[k, d0 : d0 + w]
+                if dydx and row_n == g:
                     for j in range(w):
-                        t[j] = src[j]
+                        t[j] = src[k, c0 + j]
                 else:
                     for j in range(w):
                         t[j] = 0.0
+                    if not dydx and c0 <= k < c0 + w:
+                        t[k - c0] = src[row_n, g]
             _contract(tile, width, w, count, vec, r0, acc)
-        out[col_n, d0 : d0 + w] = acc
-
-
-@numba.njit(parallel=True, cache=True, fastmath=True)
-def _dydw(x: Any, dy: Any, tiles: Any, out: Any) -> None:  # pragma: no cover - compiled
-    """dW = vec(dY)ᵀ · dY/dW, each tile of dY/dW written whole, then read whole."""
-    n, m = dy.shape
-    d = x.shape[1]
-    width = min(ROW_WIDTH, m)
-    per_row = (m + width - 1) // width
-    rows = max(1, tiles.shape[1] // width)
-    vec = dy.ravel()
-    for block in numba.prange(d * per_row):
-        tile = tiles[numba.get_thread_id()]
-        col_d, m0 = block // per_row, (block % per_row) * width
-        w = min(width, m - m0)
-        acc = np.zeros(w, dtype=out.dtype)  # this block's columns of dW
-        for r0 in range(0, n * m, rows):
-            count = min(rows, n * m - r0)
-            for i in range(count):  # fill: row (row_n, k) of X ⊗ I_M over this block's columns
-                row_n = (r0 + i) // m
-                k = r0 + i - row_n * m
-                t = tile[i * width : i * width + w]
-                for j in range(w):
-                    t[j] = 0.0
-                if m0 <= k < m0 + w:
-                    t[k - m0] = x[row_n, col_d]
-            _contract(tile, width, w, count, vec, r0, acc)
-        out[col_d, m0 : m0 + w] = acc
+        out[g, c0 : c0 + w] = acc
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True)
 def _write_then_read(buffers: Any, repeats: int, sums: Any) -> None:  # pragma: no cover - compiled
-    """Each core writes its buffer whole, then reads it whole into a tile row's accumulator: the
-    kernels' own access pattern with nothing to compute, so no streamed kernel can beat it."""
+    """Each core writes its buffer whole, a tile row at a time (zeros and one value per row, as
+    the kernels' fill writes its rows), then reads it whole with the kernels' own contraction
+    (:func:`_contract`, weights of one): their access pattern with nothing to look up, so no
+    streamed kernel of this shape can beat it by more than the noise."""
     for t in numba.prange(buffers.shape[0]):
         buf = buffers[t]
         rows = buf.shape[0] // ROW_WIDTH
+        ones = np.ones(rows, dtype=buf.dtype)
         acc = np.zeros(ROW_WIDTH, dtype=buf.dtype)
         for rep in range(repeats):
-            value = np.float32(rep)
-            for i in range(rows * ROW_WIDTH):
-                buf[i] = value
-            for r in range(rows):
-                row = buf[r * ROW_WIDTH : (r + 1) * ROW_WIDTH]
+            for i in range(rows):
+                row = buf[i * ROW_WIDTH : (i + 1) * ROW_WIDTH]
                 for j in range(ROW_WIDTH):
-                    acc[j] += row[j]
+                    row[j] = 0.0
+                row[(i + rep) % ROW_WIDTH] = 1.0
+            _contract(buf, ROW_WIDTH, ROW_WIDTH, rows, ones, 0, acc)
         sums[t] = acc.sum()
 
 
@@ -182,10 +163,11 @@ def streamed_compiled(
 ) -> tuple[Any, Any]:
     """(dX, dW) through both Jacobians, tile by tile on every core: float32 and float64."""
     tiles = tiles_for(X.dtype, tile)
-    dX = np.zeros((X.shape[0], X.shape[1]), dtype=X.dtype)
-    _dydx(np.ascontiguousarray(W.T), np.ascontiguousarray(dY), tiles, dX)
-    dW = np.zeros((W.shape[0], W.shape[1]), dtype=X.dtype)
-    _dydw(np.ascontiguousarray(X), np.ascontiguousarray(dY), tiles, dW)
+    dY = np.ascontiguousarray(dY)
+    dX = np.empty((X.shape[0], X.shape[1]), dtype=X.dtype)
+    _stream(True, np.ascontiguousarray(W.T), dY, tiles, dX)
+    dW = np.empty((W.shape[0], W.shape[1]), dtype=X.dtype)
+    _stream(False, np.ascontiguousarray(X), dY, tiles, dW)
     return dX, dW
 
 
