@@ -61,16 +61,14 @@ _PEAK: list[Any] = []
 
 
 def _head_peak() -> Any:
-    """The head's ``bench.harness.peak`` module, loaded by path (``bench`` on the path is the side's tree),
-    once per server, with memray, before the first peak child is forked."""
+    """The head's ``bench.harness.peak`` module, loaded by path (``bench`` on the path is the side's
+    tree), once per server, before the first peak child is forked."""
     if _PEAK:
         return _PEAK[0]
     spec = importlib.util.spec_from_file_location("lbb_head_peak", HEAD_PEAK)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    import memray  # noqa: F401  (imported once here, not in every child)
-
     _PEAK.append(module)
     return module
 
@@ -190,8 +188,10 @@ MEASURES = {"time": measure_time, "peak": measure_peak}
 
 def _in_child(request: dict[str, Any]) -> dict[str, Any]:
     """Run the request's measurement in a forked child; its result (or failure) comes back through a pipe."""
-    if request.get("kind") == "peak" and not request["device"].startswith("cuda"):
+    if request.get("kind") == "peak":
         _head_peak()
+        if not request["device"].startswith("cuda"):
+            import memray  # noqa: F401  (once in the server, not in every child; never for CUDA)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child

@@ -28,6 +28,10 @@ from types import FrameType
 from typing import IO
 
 PR_SET_PDEATHSIG = 1
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+"""libc's prctl, resolved once at import: a child between fork and exec (``run_in_own_group``'s
+``preexec_fn``) then makes one C call and never takes the dynamic loader's lock, which another
+thread of the parent may have held at the fork."""
 
 _GROUPS: set[int] = set()
 
@@ -42,10 +46,7 @@ def die_with_parent(parent_pid: int | None = None) -> None:
     ``parent_pid`` closes the race where the parent died before the request was made: then this
     process has been re-parented already and kills itself at once.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+    if _PRCTL is None or _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         return
     if parent_pid is not None and os.getppid() != parent_pid:
         os.kill(os.getpid(), signal.SIGKILL)
