@@ -26,35 +26,17 @@ tile's size in its own cache. That is the most any streamed explicit method coul
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numba
 import numpy as np
 
+from bench.harness.machine import cache_bytes
+
 DEFAULT_TILE_BYTES = 256 * 2**10
 """The tile when sysfs says nothing about the caches: half of a common 512 KiB L2."""
 ROW_WIDTH = 512
 """Columns in a tile row (the accumulator slice): 2 KiB of float32, well inside L1."""
-
-
-def cache_bytes(level: int) -> int | None:
-    """Bytes of this CPU's level-``level`` data (or unified) cache of one core, from sysfs."""
-    for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
-        try:
-            if (
-                int((entry / "level").read_text()) != level
-                or (entry / "type").read_text().strip() == "Instruction"
-            ):
-                continue
-            text = (entry / "size").read_text().strip()
-        except (OSError, ValueError):
-            continue
-        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
-        digits = text.rstrip("KMG")
-        if digits.isdigit():
-            return int(digits) * scale
-    return None
 
 
 def tile_bytes() -> int:

@@ -23,19 +23,41 @@ def _cpu_model() -> str:
     return str(brand) if brand else platform.processor() or platform.machine()
 
 
-def last_level_cache_bytes() -> int | None:
-    """Size of the largest CPU cache (from sysfs), which separates in-cache from DRAM-bound cases.
+CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
+
+
+def _size(text: str) -> int | None:
+    """sysfs's ``512K`` → 524288; None for anything else."""
+    scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+    digits = text.rstrip("KMG")
+    return int(digits) * scale if digits.isdigit() else None
+
+
+def cache_bytes(level: int | None = None) -> int | None:
+    """Bytes of one core's level-``level`` data or unified cache, from sysfs; the largest cache of
+    any level when ``level`` is None; None where sysfs says nothing.
 
     Read from sysfs rather than py-cpuinfo2, whose cache fields are strings or integers in units
-    that change with the platform it parsed them from; None where sysfs has no cache entries."""
+    that change with the platform it parsed them from."""
     sizes = []
-    for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
-        text = entry.read_text().strip()
-        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
-        digits = text.rstrip("KMG")
-        if digits.isdigit():
-            sizes.append(int(digits) * scale)
+    for entry in CACHE_DIR.glob("index*"):
+        try:
+            if level is not None and (
+                int((entry / "level").read_text()) != level
+                or (entry / "type").read_text().strip() == "Instruction"
+            ):
+                continue
+            size = _size((entry / "size").read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if size is not None:
+            sizes.append(size)
     return max(sizes) if sizes else None
+
+
+def last_level_cache_bytes() -> int | None:
+    """Size of the largest CPU cache, which separates in-cache from DRAM-bound cases."""
+    return cache_bytes()
 
 
 def _system_id() -> str | None:
