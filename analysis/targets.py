@@ -52,7 +52,9 @@ def check_targets(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per target and (run, method, device): the figure reached and whether it passes."""
     rows = []
     keys = ["run_id", "label", "device", "dtype"]
-    warm = frame[(frame["variant"] == "warm") & frame["time_median_s"].notna()]
+    warm = frame[
+        (frame["family"] == "explicit") & (frame["variant"] == "warm") & frame["time_median_s"].notna()
+    ]
     warm = warm[warm[["jacobian_dydx_bytes", "jacobian_dydw_bytes"]].max(axis=1) >= LARGE_JACOBIAN]
     for key, group in warm.groupby(keys):
         worst, best = group["frac_copy_roof"].min(), group["frac_copy_roof"].max()

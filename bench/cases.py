@@ -15,14 +15,11 @@ from bench.methods import METHODS
 from bench.tiles import default_block_bytes
 from bench.validation import BACKEND_DTYPES
 
-WORKSPACE_VARIANTS: tuple[str, ...] = ("cold", "warm")
-"""Methods that accept a workspace are timed twice: fresh Jacobian memory per call ("cold")
-and a reused, re-zeroed workspace ("warm")."""
-
 
 def variants_of(method: str) -> tuple[str, ...]:
-    """The variants a method is measured in; "" for methods with a single way to run."""
-    return WORKSPACE_VARIANTS if METHODS[method].uses_workspace else ("",)
+    """The variants a method is measured in (``bench.methods.Method.variants``): "" for the
+    method's plain way to run, "cold"/"warm" for fresh or reused memory."""
+    return METHODS[method].variants
 
 
 @dataclass(frozen=True, order=True)
@@ -68,17 +65,28 @@ class Case:
     def predicted(self, block_bytes: int | None = None) -> dict[str, int]:
         """The cost model's counts for this case: what ``extra_info`` and memory records carry.
 
-        ``block_bytes``: the streamed method's tile, when it is not the device's default.
+        ``block_bytes``: the streamed method's tile, when it is not the device's default. The
+        compiled streamed method's tiles are one per core of this process's numba pool, each half
+        the L2 (``bench.compiled.tiles_bytes``), whatever ``block_bytes`` says.
         """
         dydx, dydw = costs.jacobian_bytes(self.n, self.d, self.m, self.dtype)
         block = block_bytes or default_block_bytes(self.device)
+        shape = (self.n, self.d, self.m)
+        if METHODS[self.method].engine == "compiled":
+            from bench.compiled import tiles_bytes  # numba: only for the method that uses it
+
+            block = tiles_bytes(self.dtype)
+            peak = costs.compiled_peak_bytes(*shape, self.dtype, block)
+        else:
+            peak = costs.peak_bytes(self.family, *shape, self.dtype, block, self.variant)
         return {
-            "predicted_peak_bytes": costs.peak_bytes(self.family, self.n, self.d, self.m, self.dtype, block),
+            "predicted_peak_bytes": peak,
             "input_bytes": costs.input_bytes(self.n, self.d, self.m, self.dtype),
             "jacobian_dydx_bytes": dydx,
             "jacobian_dydw_bytes": dydw,
             "flops": costs.flops(self.family, self.n, self.d, self.m),
             "bytes_moved": costs.bytes_moved(self.family, self.n, self.d, self.m, self.dtype),
+            "fresh_bytes": costs.fresh_bytes(self.family, self.variant, *shape, self.dtype, block),
         }
 
     def needed_bytes(self, block_bytes: int | None = None) -> int:

@@ -201,12 +201,20 @@ def _streamed_results_bytes(n: int, d: int, m: int, dtype: str, block_bytes: int
 
 
 def peak_bytes(
-    family: str, n: int, d: int, m: int, dtype: str = "float32", block_bytes: int | None = None
+    family: str,
+    n: int,
+    d: int,
+    m: int,
+    dtype: str = "float32",
+    block_bytes: int | None = None,
+    variant: str = "",
 ) -> int:
     """Predicted peak working memory of one backward call, above the inputs.
 
     - formula: the two results.
-    - autograd: the forward output Y (the graph needs a forward) plus the two gradients.
+    - formula "warm": the reused results it writes into (``out=``), the same bytes.
+    - autograd: the forward output Y (the graph needs a forward) plus the two gradients; "warm"
+      adds the kept ``.grad`` the fresh gradients are added into.
     - explicit: one Jacobian at a time (dY/dX is freed before dY/dW is built) plus results.
       A reused workspace holds max(|dY/dX|, |dY/dW|), so the warm variant predicts the same.
     - jacrev and ajacobianvec: one Jacobian plus its (N·M)² identity basis, plus results.
@@ -228,7 +236,7 @@ def peak_bytes(
     if family == "formula":
         return out
     if family == "autograd":
-        return out + n * m * itemsize(dtype)
+        return (2 if variant == "warm" else 1) * out + n * m * itemsize(dtype)
     if family == "streamed":
         buffer = streamed_buffer_bytes(n, d, m, dtype, block_bytes)
         return _streamed_results_bytes(n, d, m, dtype, block_bytes) + buffer
@@ -241,6 +249,63 @@ def peak_bytes(
         bx, bw = jacfwd_basis_bytes(n, d, m, dtype)
         return max(bx + 2 * jx, bw + 2 * jw) + out
     return max(jx, jw) + jacrev_basis_bytes(n, d, m, dtype) + out
+
+
+MMAP_THRESHOLD = 32 * 2**20
+"""glibc's largest mmap threshold (``DEFAULT_MMAP_THRESHOLD_MAX`` on 64-bit): an allocation above
+it is always its own mmap, returned to the kernel when freed, so every call that allocates one
+first-touches new pages (page faults, about 1.5 GB/s measured on the 2-core EPYC, against
+30 GB/s of copy). Smaller ones are reused from the heap once the dynamic threshold has risen to
+them. Measured at N=64 (dW = Xᵀ·dY on 2 threads, median of 9): 24.0 ms fresh and 24.0 ms into a
+reused ``out=`` at 16 MiB, 29.1 and 31.4 ms at 32 MiB, 55.6 and 36.0 ms at 36 MiB."""
+
+
+def allocations(
+    family: str, variant: str, n: int, d: int, m: int, dtype: str = "float32", block_bytes: int | None = None
+) -> list[int]:
+    """The large blocks one call allocates and first-writes, in bytes (those the time can see).
+
+    A "warm" variant reuses its Jacobian (explicit) or its results (formula: ``out=``); autograd's
+    warm variant keeps ``.grad``, but backward still computes each gradient into a fresh tensor
+    before adding it in, so its allocations are the cold ones. Allocations that a method makes
+    and reads back (jacrev's basis, jacfwd's copies) are counted once each, as allocated.
+    """
+    _check_family(family)
+    size = itemsize(dtype)
+    results = [n * d * size, d * m * size]
+    jx, jw = jacobian_bytes(n, d, m, dtype)
+    if family == "formula":
+        return [] if variant == "warm" else results
+    if family == "autograd":
+        return results
+    if family == "explicit":
+        return results if variant == "warm" else [jx, jw, *results]
+    if family == "streamed":
+        return [streamed_buffer_bytes(n, d, m, dtype, block_bytes), *results]
+    if family == "jacfwd":
+        bx, bw = jacfwd_basis_bytes(n, d, m, dtype)
+        return [bx, 2 * jx, bw, 2 * jw, *results]
+    basis = jacrev_basis_bytes(n, d, m, dtype)
+    twice = 2 if family == "ajacobian" else 1
+    return [basis, twice * jx, basis, twice * jw, *results]
+
+
+def fresh_bytes(
+    family: str, variant: str, n: int, d: int, m: int, dtype: str = "float32", block_bytes: int | None = None
+) -> int:
+    """Bytes of new pages one call first-touches: its :func:`allocations` above :data:`MMAP_THRESHOLD`.
+
+    The time fits take it as a feature of its own, beside FLOPs and bytes moved, so that the
+    page faults of a cold call above the threshold are not mistaken for slower arithmetic.
+    """
+    return sum(b for b in allocations(family, variant, n, d, m, dtype, block_bytes) if b > MMAP_THRESHOLD)
+
+
+def compiled_peak_bytes(n: int, d: int, m: int, dtype: str, tiles_bytes: int) -> int:
+    """``streamed-compiled``'s peak above the inputs: its per-core tiles (``tiles_bytes`` in all,
+    allocated before either pass) and both results. While dY/dX streams, a contiguous Wᵀ stands
+    where dW will be (the same size); each core's accumulator is one tile row (2 KiB), left out."""
+    return tiles_bytes + output_bytes(n, d, m, dtype)
 
 
 CONSERVATIVE_RATES: dict[str, float] = {"flops": 10e9, "bytes": 2e9, "call": 1e-3}

@@ -71,6 +71,12 @@ def dx_relative_error(dX: Any, inputs: tuple[Any, Any, Any]) -> float:
     return _relative(dX, dY @ W.T)
 
 
+def dw_relative_error(dW: Any, inputs: tuple[Any, Any, Any]) -> float:
+    """``relative_error`` of dW alone (a full dY/dW pass of the headline)."""
+    X, _, dY = (_float64(a) for a in inputs)
+    return _relative(dW, X.T @ dY)
+
+
 def _relative(value: Any, want: Any) -> float:
     scale = max(float(abs(want).max()), np.finfo(np.float64).tiny)
     return float(abs(_float64(value) - want).max()) / scale

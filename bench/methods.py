@@ -116,8 +116,22 @@ def jacobians(X: Array, W: Array) -> tuple[Array, Array]:
 # --- the methods -------------------------------------------------------------------------------
 
 
+def _results_in(workspace: Array, n: int, d: int, m: int) -> Grads:
+    """dX (N×D) and dW (D×M) as views of a reused flat buffer: the warm variants' results."""
+    return workspace[: n * d].reshape(n, d), workspace[n * d : n * d + d * m].reshape(d, m)
+
+
 def _formula(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
-    return dY @ W.T, X.T @ dY
+    if workspace is None:  # cold: fresh results, as ``dY @ W.T`` gives them
+        return dY @ W.T, X.T @ dY
+    dX, dW = _results_in(workspace, X.shape[0], X.shape[1], W.shape[1])
+    if isinstance(X, torch.Tensor):
+        torch.matmul(dY, W.T, out=dX)
+        torch.matmul(X.T, dY, out=dW)
+    else:
+        np.matmul(dY, W.T, out=dX)
+        np.matmul(X.T, dY, out=dW)
+    return dX, dW
 
 
 def _explicit(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
@@ -176,25 +190,42 @@ def _streamed(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
     return streamed_backward(X, W, dY)
 
 
+def _streamed_compiled(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
+    from bench.compiled import streamed_compiled  # numba: imported by the methods that need it
+
+    return streamed_compiled(X, W, dY)
+
+
 def _autograd_leaves(X: Array, W: Array) -> tuple[Array, Array, Array]:
     x = X.detach().requires_grad_(True)
     w = W.detach().requires_grad_(True)
     return x, w, x @ w
 
 
+def _keep_grads(x: Array, w: Array, workspace: Array | None) -> None:
+    """``.grad`` reset: None (cold: backward stores fresh tensors), or zeroed views of the reused
+    ``workspace`` (warm, as ``zero_grad(set_to_none=False)`` leaves them: backward adds into them)."""
+    if workspace is None:
+        x.grad = None
+        w.grad = None
+        return
+    dX, dW = _results_in(workspace, x.shape[0], x.shape[1], w.shape[1])
+    x.grad, w.grad = dX.zero_(), dW.zero_()
+
+
 def _autograd(X: Array, W: Array, dY: Array, workspace: Array | None) -> Grads:
     x, w, y = _autograd_leaves(X, W)
+    _keep_grads(x, w, workspace)
     y.backward(dY)
     return x.grad, w.grad
 
 
-def _prepare_autograd(X: Array, W: Array, dY: Array) -> Prepared:
+def _prepare_autograd(X: Array, W: Array, dY: Array, workspace: Array | None) -> Prepared:
     """Forward once, outside the timed region; each round resets ``.grad`` and runs backward."""
     x, w, y = _autograd_leaves(X, W)
 
     def reset() -> None:
-        x.grad = None
-        w.grad = None
+        _keep_grads(x, w, workspace)
 
     def run() -> Grads:
         y.backward(dY, retain_graph=True)
@@ -209,11 +240,23 @@ class Method:
 
     name: str
     family: str  # a key of bench.costs.FAMILIES
-    backend: str  # "numpy" or "torch"
+    backend: str  # "numpy" or "torch": the arrays it takes and returns
     summary: str
     impl: Callable[[Array, Array, Array, Array | None], Grads] = field(repr=False)
-    uses_workspace: bool = False
-    prepare_impl: Callable[[Array, Array, Array], Prepared] | None = field(default=None, repr=False)
+    variants: tuple[str, ...] = ("",)
+    """How it is measured: ("",) one way; ("cold", "warm") fresh or reused Jacobian memory;
+    ("", "warm") fresh results (the name alone, as always) or results written into reused memory."""
+    prepare_impl: Callable[[Array, Array, Array, Array | None], Prepared] | None = field(
+        default=None, repr=False
+    )
+    engine: str = ""
+    """What computes it when that is not the backend's own library (``compiled``: numba); the
+    name is ``<family>-<engine or backend>``."""
+
+    @property
+    def uses_workspace(self) -> bool:
+        """Whether it takes reused memory (see :func:`make_workspace`): its "warm" variant."""
+        return "warm" in self.variants
 
     def backward(self, X: Array, W: Array, dY: Array, workspace: Array | None = None) -> Grads:
         """Return (dL/dX, dL/dW); ``workspace`` (explicit methods only) is reused memory."""
@@ -226,7 +269,7 @@ class Method:
         problem = validate(X, W, dY, self.backend)
         self._check_workspace(problem, workspace)
         if self.prepare_impl is not None:
-            return self.prepare_impl(X, W, dY)
+            return self.prepare_impl(X, W, dY, workspace)
         return Prepared(run=lambda: self.impl(X, W, dY, workspace))
 
     def _check_workspace(self, problem: Problem, workspace: Array | None) -> None:
@@ -234,7 +277,7 @@ class Method:
             return
         if not self.uses_workspace:
             raise TypeError(f"method {self.name} takes no workspace")
-        need = workspace_elements(problem.n, problem.d, problem.m)
+        need = workspace_elements(problem.n, problem.d, problem.m, self.family)
         kind = "torch" if isinstance(workspace, torch.Tensor) else "numpy"
         if kind != problem.backend or dtype_name(workspace) != problem.dtype:
             raise TypeError(
@@ -250,38 +293,67 @@ class Method:
             )
 
 
-def workspace_elements(n: int, d: int, m: int) -> int:
-    """Elements a reusable explicit-Jacobian workspace needs: the larger of the two Jacobians."""
-    return max(n * m * n * d, n * m * d * m)
+def workspace_elements(n: int, d: int, m: int, family: str = "explicit") -> int:
+    """Elements a family's reused workspace needs: the larger of the two Jacobians for the
+    explicit methods, the two results (dX then dW) for the formula and autograd."""
+    if family == "explicit":
+        return max(n * m * n * d, n * m * d * m)
+    return n * d + d * m
 
 
-def make_workspace(X: Array, W: Array) -> Array:
-    """A flat buffer, on the inputs' device and dtype, that the explicit methods can reuse."""
+def make_workspace(X: Array, W: Array, family: str = "explicit") -> Array:
+    """A flat buffer, on the inputs' device and dtype, that a warm variant reuses."""
     n, d = X.shape
     m = W.shape[1]
-    numel = workspace_elements(n, d, m)
+    numel = workspace_elements(n, d, m, family)
     if isinstance(X, torch.Tensor):
         return torch.empty(numel, dtype=X.dtype, device=X.device)
     return np.empty(numel, dtype=X.dtype)
 
 
+JACOBIAN_VARIANTS: tuple[str, ...] = ("cold", "warm")
+"""The explicit methods: fresh Jacobian memory per call ("cold"), or a reused, re-zeroed one."""
+RESULT_VARIANTS: tuple[str, ...] = ("", "warm")
+"""The formula and autograd: fresh results per call (the method's name alone, as it always was),
+or results written into reused memory ("warm": ``out=``, or kept ``.grad`` that backward adds
+into). Above glibc's 32 MiB mmap threshold every fresh result is new pages, first touched inside
+the timed call; the warm variant shows what that costs."""
+
+
 def _registry(*methods: Method) -> Mapping[str, Method]:
     for method in methods:
-        if method.family not in costs.FAMILIES or method.name != f"{method.family}-{method.backend}":
+        if (
+            method.family not in costs.FAMILIES
+            or method.name != f"{method.family}-{method.engine or method.backend}"
+        ):
             raise AssertionError(f"inconsistent registry entry {method.name}")
     return MappingProxyType({method.name: method for method in methods})
 
 
 METHODS: Mapping[str, Method] = _registry(
-    Method("formula-numpy", "formula", "numpy", "dX = dY·Wᵀ, dW = Xᵀ·dY with numpy matmul", _formula),
-    Method("formula-torch", "formula", "torch", "dX = dY·Wᵀ, dW = Xᵀ·dY with torch matmul", _formula),
+    Method(
+        "formula-numpy",
+        "formula",
+        "numpy",
+        "dX = dY·Wᵀ, dW = Xᵀ·dY with numpy matmul",
+        _formula,
+        variants=RESULT_VARIANTS,
+    ),
+    Method(
+        "formula-torch",
+        "formula",
+        "torch",
+        "dX = dY·Wᵀ, dW = Xᵀ·dY with torch matmul",
+        _formula,
+        variants=RESULT_VARIANTS,
+    ),
     Method(
         "explicit-numpy",
         "explicit",
         "numpy",
         "dense dY/dX and dY/dW built in numpy one at a time, each contracted with vec(dY)",
         _explicit,
-        uses_workspace=True,
+        variants=JACOBIAN_VARIANTS,
     ),
     Method(
         "explicit-torch",
@@ -289,7 +361,7 @@ METHODS: Mapping[str, Method] = _registry(
         "torch",
         "dense dY/dX and dY/dW built in torch one at a time, each contracted with vec(dY)",
         _explicit,
-        uses_workspace=True,
+        variants=JACOBIAN_VARIANTS,
     ),
     Method(
         "jacrev-torch",
@@ -328,11 +400,21 @@ METHODS: Mapping[str, Method] = _registry(
         _streamed,
     ),
     Method(
+        "streamed-compiled",
+        "streamed",
+        "numpy",
+        "every Jacobian entry built in a per-core tile of half the L2 and contracted by a compiled "
+        "(numba) kernel on every core",
+        _streamed_compiled,
+        engine="compiled",
+    ),
+    Method(
         "autograd-torch",
         "autograd",
         "torch",
         "Y = X·W on leaf tensors, then Y.backward(dY)",
         _autograd,
+        variants=RESULT_VARIANTS,
         prepare_impl=_prepare_autograd,
     ),
 )

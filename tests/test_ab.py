@@ -190,6 +190,8 @@ def test_quick_ab_cases_cover_every_method_and_variant_once_per_point():
     assert [c.name for c in cases] == [
         "formula-torch[cpu-float32-N64-D1024-M1024]",
         "formula-torch[cpu-float32-N256-D512-M512]",
+        "formula-torch-warm[cpu-float32-N64-D1024-M1024]",
+        "formula-torch-warm[cpu-float32-N256-D512-M512]",
         "explicit-torch-cold[cpu-float32-N16-D64-M64]",
         "explicit-torch-cold[cpu-float32-N64-D32-M32]",
         "explicit-torch-warm[cpu-float32-N16-D64-M64]",
@@ -457,3 +459,25 @@ def test_a_stale_gate_worktree_is_pruned_and_a_live_one_is_kept(repo, tmp_path):
     listed = _git(repo, "worktree", "list")
     assert str(stale) not in listed and str(live / "tree") in listed
     assert not stale.exists()
+
+
+def test_a_side_without_the_variant_asked_for_answers_missing_so_the_case_is_new(monkeypatch):
+    """A base from before the formula had a warm variant must not time it with an explicit-sized
+    workspace (it would fail); it says the case is not in its tree."""
+    from types import SimpleNamespace
+
+    import bench.methods
+    from bench.abtest import worker
+
+    request = {"method": "formula-torch", "variant": "warm"}
+    assert worker._method(request) is bench.methods.METHODS["formula-torch"]
+    older = {
+        "formula-torch": SimpleNamespace(uses_workspace=False),
+        "explicit-torch": SimpleNamespace(uses_workspace=True),
+    }
+    monkeypatch.setattr(bench.methods, "METHODS", older)
+    assert worker._method(request) is None
+    assert worker._method({"method": "explicit-torch", "variant": "warm"}) is older["explicit-torch"]
+    assert worker._method({"method": "formula-torch", "variant": ""}) is older["formula-torch"]
+    reply = worker.measure_time(request)
+    assert reply == {"status": "missing", "reason": "method formula-torch-warm is not in this tree"}

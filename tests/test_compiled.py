@@ -81,3 +81,27 @@ def test_the_incache_roof_runs_every_core_on_a_buffer_of_the_tile_size():
     roof = compiled.incache_roof(tile=64 * 2**10, seconds=0.01)
     assert roof["tile_bytes"] == 64 * 2**10 and roof["threads"] == compiled.threads()
     assert roof["gbps"] > 0 and all(s > 0 for s in roof["seconds"])
+
+
+@pytest.mark.parametrize("kind", ["dydx", "dydw"])
+def test_a_pass_cut_into_chunks_gives_the_answer_of_one_call_and_reports_each_chunk(kind, monkeypatch):
+    X, W, dY = _inputs(3, 1100, 1030, seed=5)
+    monkeypatch.setattr(compiled, "CHUNK_BYTES", 3 * 1030 * compiled.ROW_WIDTH * 8)  # about 3 blocks
+    parts = compiled.chunks(kind, 3, 1100, 1030, 8, cores=2)
+    total = compiled.column_blocks(kind, 3, 1100, 1030)
+    assert [b for lo, hi in parts for b in range(lo, hi)] == list(range(total))  # each block once
+    assert all((hi - lo) % 2 == 0 for lo, hi in parts[:-1])  # whole blocks per core
+    shape = (3, 1100) if kind == "dydx" else (1100, 1030)
+    tiles = compiled.tiles_for(np.float64, 2 * compiled.ROW_WIDTH * 8)
+    seen = []
+    chunked = compiled.stream(kind, X, W, dY, tiles, np.empty(shape), parts, lambda k, n: seen.append((k, n)))
+    whole = compiled.stream(kind, X, W, dY, tiles, np.empty(shape))
+    np.testing.assert_array_equal(chunked, whole)
+    assert seen == [(k, len(parts)) for k in range(1, len(parts) + 1)] and len(parts) > 3
+
+
+def test_column_blocks_count_a_tile_row_wide_slices_of_every_group():
+    assert compiled.column_blocks("dydx", 64, 4096, 4096) == 64 * 8  # dX's 64 rows, 8 slices of 512
+    assert compiled.column_blocks("dydw", 64, 4096, 4096) == 4096 * 8
+    assert compiled.column_blocks("dydw", 2, 3, 1030) == 3 * 3  # 512 + 512 + 6
+    assert compiled.column_blocks("dydx", 2, 5, 7) == 2  # one narrow block per row of dX

@@ -44,6 +44,6 @@ def test_benchmark_correctness_check_passes_torch_methods_in_half_precision(dtyp
     for name, method in METHODS.items():
         if method.backend != "torch":
             continue
-        case = Case(name, "cold" if method.uses_workspace else "", "cpu", dtype, 8, 32, 32)
+        case = Case(name, method.variants[0], "cpu", dtype, 8, 32, 32)
         inputs = make_inputs(case)
         assert relative_error(method.backward(*inputs), inputs) <= TOLERANCE[dtype], name

@@ -111,10 +111,10 @@ def test_method_returns_inputs_type_dtype_and_shapes(name, make_inputs):
 
 
 @pytest.mark.parametrize("name", [n for n in ALL_METHODS if METHODS[n].uses_workspace])
-def test_explicit_method_with_reused_workspace_stays_correct_across_calls(name, make_inputs):
+def test_warm_variant_with_reused_workspace_stays_correct_across_calls(name, make_inputs):
     method = METHODS[name]
     X, W, dY = make_inputs(method.backend, 6, 5, 4)
-    workspace = make_workspace(X, W)
+    workspace = make_workspace(X, W, method.family)
     workspace[:] = 123.0  # stale garbage must be overwritten, not summed
     for _ in range(2):
         dX, dW = method.backward(X, W, dY, workspace=workspace)

@@ -101,7 +101,7 @@ def metrics_of(run: Run) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     formula = {}
     for _, row in cases.iterrows():
-        if row["family"] == "formula" and row["case"] in samples:
+        if row["family"] == "formula" and row["variant"] == "" and row["case"] in samples:
             formula[(row["backend"], row["device"], row["dtype"], row["n"], row["d"], row["m"])] = (
                 statistics.median(samples[row["case"]])
             )

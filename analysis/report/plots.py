@@ -195,11 +195,11 @@ def scaling_plot(
 
 
 def ratio_plot(frame: pd.DataFrame, axes: AxesByRun, out: Path) -> Path:
-    """Each method's time and peak memory as a multiple of the formula's (same backend), by axis."""
-    base = frame[frame["family"] == "formula"].set_index(
-        ["run_id", "backend", "device", "dtype", "n", "d", "m"]
-    )
-    others = frame[frame["family"] != "formula"].copy()
+    """Each method's time and peak memory as a multiple of the formula's (same backend, fresh
+    results: the formula's warm variant is one of the lines), by axis."""
+    cold_formula = (frame["family"] == "formula") & (frame["variant"] == "")
+    base = frame[cold_formula].set_index(["run_id", "backend", "device", "dtype", "n", "d", "m"])
+    others = frame[~cold_formula].copy()
     keys = list(
         zip(*(others[c] for c in ["run_id", "backend", "device", "dtype", "n", "d", "m"]), strict=True)
     )

@@ -10,7 +10,7 @@ imports) shows up.
 
 The worker therefore imports nothing from ``bench`` but the methods' public API, which has
 been stable since the first commit: ``METHODS[name].backward(X, W, dY, workspace=...)``,
-``METHODS[name].prepare(...)`` where it exists, and ``make_workspace(X, W)``. The peak is taken
+``METHODS[name].prepare(...)`` where it exists, and ``make_workspace(X, W, family)``. The peak is taken
 by the head's :func:`bench.harness.peak.peak_of`, loaded from this file's own tree by path, so the gate
 and the memory pass measure a peak the same way.
 
@@ -104,15 +104,31 @@ def _relative_error(got: tuple[Any, Any], inputs: tuple[Any, Any, Any]) -> float
 
 
 def _method(request: dict[str, Any]) -> Any:
+    """The side's method, or None where the side lacks it or the variant asked for (a tree from
+    before the method had ``variants`` had "cold" and "warm" exactly where it took a workspace)."""
     from bench.methods import METHODS  # the side's code under test
 
-    return METHODS.get(request["method"])
+    method = METHODS.get(request["method"])
+    if method is None:
+        return None
+    older = ("cold", "warm") if getattr(method, "uses_workspace", False) else ("",)
+    return method if request["variant"] in getattr(method, "variants", older) else None
+
+
+def _label(request: dict[str, Any]) -> str:
+    variant = f"-{request['variant']}" if request["variant"] else ""
+    return f"method {request['method']}{variant}"
 
 
 def _workspace(request: dict[str, Any], inputs: tuple[Any, Any, Any]) -> Any:
-    from bench.methods import make_workspace
+    from bench.methods import METHODS, make_workspace
 
-    return make_workspace(inputs[0], inputs[1]) if request["variant"] == "warm" else None
+    if request["variant"] != "warm":
+        return None
+    try:  # a side from before the workspace knew its family (explicit was then the only one)
+        return make_workspace(inputs[0], inputs[1], METHODS[request["method"]].family)
+    except TypeError:
+        return make_workspace(inputs[0], inputs[1])
 
 
 def measure_time(request: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +137,7 @@ def measure_time(request: dict[str, Any]) -> dict[str, Any]:
 
     method = _method(request)
     if method is None:
-        return {"status": "missing", "reason": f"method {request['method']} is not in this tree"}
+        return {"status": "missing", "reason": f"{_label(request)} is not in this tree"}
     inputs = _inputs(request, request["n"], request["d"], request["m"])
     workspace = _workspace(request, inputs)
     error = _relative_error(method.backward(*inputs, workspace=workspace), inputs)
@@ -165,7 +181,7 @@ def measure_peak(request: dict[str, Any]) -> dict[str, Any]:
     """
     method = _method(request)
     if method is None:
-        return {"status": "missing", "reason": f"method {request['method']} is not in this tree"}
+        return {"status": "missing", "reason": f"{_label(request)} is not in this tree"}
     a, b, _ = _inputs(request, WARM_UP_GEMM, WARM_UP_GEMM, WARM_UP_GEMM)
     _ = a @ b
     tiny = _inputs(request, 2, 3, 4)

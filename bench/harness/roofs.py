@@ -244,13 +244,49 @@ def _roof_buffers(backend: str, device: str, dtype: str, numel: int) -> tuple[An
     return src, torch.zeros_like(src)
 
 
-def measure_roofs(device: str, dtypes: tuple[str, ...], budget: int | None = None) -> dict[str, Any]:
-    """Both roofs for one device, GEMM once per dtype of the run, each within ``budget``."""
+FIRST_TOUCH_BYTES = 256 * 2**20
+"""The first-touch roof's buffer: far above glibc's 32 MiB mmap threshold, so each repeat maps
+new pages, as a cold call's large result does."""
+
+
+def first_touch_roof(budget: int | None = None, repeats: int = REPEATS) -> dict[str, Any]:
+    """GB/s at which fresh pages are written: a new ``torch.empty`` above the mmap threshold,
+    filled once, then freed (its pages go back to the kernel), fastest of ``repeats``.
+
+    What a cold call pays for each byte of a fresh large result (page faults and zeroing by the
+    kernel), beside the copy roof's bandwidth over pages already mapped.
+    """
+    nbytes = FIRST_TOUCH_BYTES if budget is None else max(2**20, min(FIRST_TOUCH_BYTES, budget // 2))
+    samples = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        torch.empty(nbytes // 4, dtype=torch.float32).fill_(1.0)
+        samples.append(time.perf_counter() - start)
+    samples = samples[1:]  # the first also loads the fill kernel
     return {
+        "gbps": nbytes / min(samples) / 1e9,
+        "bytes": nbytes,
+        "statistic": f"fastest of {repeats} repeats",
+        "seconds": samples,
+    }
+
+
+def measure_roofs(device: str, dtypes: tuple[str, ...], budget: int | None = None) -> dict[str, Any]:
+    """The device's roofs, each within ``budget``: GEMM once per dtype of the run, copy bandwidth
+    and, on the CPU, the first-touch roof (fresh pages) and the in-cache roof (every core writing
+    and reading a tile of its own cache: the floor of the compiled streamed kernel,
+    :func:`bench.compiled.incache_roof`)."""
+    roofs: dict[str, Any] = {
         "gemm": {dtype: gemm_roof(device, dtype, budget) for dtype in dtypes},
         "copy": copy_roof(device, budget),
         "threads": torch.get_num_threads(),
     }
+    if not device.startswith("cuda"):
+        from bench.compiled import incache_roof
+
+        roofs["first_touch"] = first_touch_roof(budget)
+        roofs["incache"] = incache_roof()
+    return roofs
 
 
 def roof_buffer_bytes(device: str, dtypes: tuple[str, ...], budget: int | None) -> dict[str, int]:

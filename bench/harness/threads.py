@@ -10,14 +10,16 @@ are measured on the same threads, so fractions of the roof stay comparable.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-"""What torch's OpenMP pool, MKL and OpenBLAS read when a child process starts."""
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+"""What torch's OpenMP pool, MKL, OpenBLAS and numba's pool (the compiled kernel) read when a
+child process starts."""
 
 
 def thread_env(threads: int | None) -> dict[str, str]:
@@ -32,16 +34,36 @@ def pinned_threads(threads: int | None) -> Iterator[None]:
         yield
         return
     before = torch.get_num_threads()
+    numba_before = _numba_threads()
     torch.set_num_threads(threads)
+    if numba_before is not None:
+        _set_numba_threads(threads)
     try:
         with threadpool_limits(limits=threads):
             yield
     finally:
         torch.set_num_threads(before)
+        if numba_before is not None:
+            _set_numba_threads(numba_before)
+
+
+def _numba_threads() -> int | None:
+    """numba's thread count, when this process has imported numba (the compiled kernel)."""
+    numba = sys.modules.get("numba")
+    return int(numba.get_num_threads()) if numba is not None else None
+
+
+def _set_numba_threads(threads: int) -> None:
+    """At most the pool numba started with (``NUMBA_NUM_THREADS``, default every core)."""
+    import numba
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
 def threads_in_use(backend: str) -> int | None:
-    """The threads a backend computes on in this process: torch's intra-op pool or numpy's BLAS."""
+    """The threads a backend computes on in this process: torch's intra-op pool or numpy's BLAS.
+
+    Pinned runs hold numba's pool (the compiled kernel, numpy arrays) at the same count."""
     if backend == "torch":
         return torch.get_num_threads()
     blas = [

@@ -54,6 +54,7 @@ COUNT_FIELDS = (
     "jacobian_dydw_bytes",
     "flops",
     "bytes_moved",
+    "fresh_bytes",
 )
 """The cost model's counts that a memory record and a timing's extra_info carry (``Case.predicted``)."""
 CASE_FIELDS = ("case", "label", "family", "backend", "method", "variant", "device", "dtype", "n", "d", "m")
@@ -202,6 +203,10 @@ def _devices(value: Any, where: Where) -> dict[str, dict[str, Any]]:
             where.number(where.obj(gemm, key).get("gflops"), f"{key}.gflops")
         copy = where.obj(roofs.get("copy", {}), f"devices.{name}.roofs.copy")
         where.number(copy.get("gbps"), f"devices.{name}.roofs.copy.gbps", optional="gbps" not in copy)
+        for kind in ("first_touch", "incache"):  # CPU runs since the compiled kernel
+            if kind in roofs:
+                roof = where.obj(roofs[kind], f"devices.{name}.roofs.{kind}")
+                where.number(roof.get("gbps"), f"devices.{name}.roofs.{kind}.gbps")
     return devices
 
 

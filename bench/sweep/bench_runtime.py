@@ -54,7 +54,7 @@ def bench_backward(case: Case, runtime_settings: RuntimeSettings, benchmark: Any
 def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> None:
     method = METHODS[case.method]
     inputs = make_inputs(case)
-    workspace = make_workspace(inputs[0], inputs[1]) if case.variant == "warm" else None
+    workspace = make_workspace(inputs[0], inputs[1], case.family) if case.variant == "warm" else None
     sync = synchronizer(case.device)
 
     error = relative_error(method.backward(*inputs, workspace=workspace), inputs)

@@ -54,7 +54,7 @@ def _warm_up(case: Case) -> None:
     _ = a @ b
     tiny = Case(case.method, case.variant, case.device, case.dtype, 2, 3, 4)
     inputs = make_inputs(tiny)
-    workspace = make_workspace(inputs[0], inputs[1]) if case.variant == "warm" else None
+    workspace = make_workspace(inputs[0], inputs[1], case.family) if case.variant == "warm" else None
     METHODS[case.method].backward(*inputs, workspace=workspace)
 
 
@@ -62,7 +62,7 @@ def _case_run(case: Case, inputs: tuple[Any, Any, Any]) -> Callable[[], None]:
     """The method's call, with the warm variant's workspace allocated inside it (it is the method's)."""
 
     def run() -> None:
-        workspace = make_workspace(inputs[0], inputs[1]) if case.variant == "warm" else None
+        workspace = make_workspace(inputs[0], inputs[1], case.family) if case.variant == "warm" else None
         result = METHODS[case.method].backward(*inputs, workspace=workspace)
         del result, workspace
 
