@@ -27,6 +27,7 @@ from analysis.fits import (
     GROUP,
     MEMORY_FEATURES,
     TIME_FEATURES,
+    TIME_FEATURES_WITHOUT_FRESH,
     axis_points,
     bootstrap_predictions,
     fit_nonnegative,
@@ -116,16 +117,22 @@ def _fit_at(
     features = {m: f for m, _, f in SPECS}[metric]
     usable, basis = training_basis(frame, metric, target, cache_bytes)
     if len(usable) < MIN_POINTS:
-        return {"value": np.nan, "low": np.nan, "high": np.nan, "points": len(usable), "basis": basis}
+        empty = {"value": np.nan, "low": np.nan, "high": np.nan, "points": len(usable), "basis": basis}
+        return empty | ({"nofresh_value": np.nan} if metric == "time" else {})
     point = float(fit_nonnegative(usable, target, features).predict(at)[0])
     spread = bootstrap_predictions(usable, target, features, at)[:, 0]
-    return {
+    result = {
         "value": point,
         "low": float(np.percentile(spread, 5)),
         "high": float(np.percentile(spread, 95)),
         "points": len(usable),
         "basis": basis,
     }
+    if metric == "time":  # the same fit without the fresh-byte term: what that term changes
+        result["nofresh_value"] = float(
+            fit_nonnegative(usable, target, TIME_FEATURES_WITHOUT_FRESH).predict(at)[0]
+        )
+    return result
 
 
 def extrapolate(
@@ -219,6 +226,7 @@ MEASURED_VS_EXTRAPOLATED_COLUMNS = (
     "time_value", "time_low", "time_high", "time_points", "time_basis",
     "peak_value", "peak_low", "peak_high", "peak_points",
     "time_error", "peak_error", "time_in_interval", "peak_in_interval",
+    "time_nofresh_value", "time_error_nofresh",
 )  # fmt: skip
 
 NOT_IN_RUN = "not in run"
@@ -256,6 +264,8 @@ def measured_vs_extrapolated(
       they came from);
     - ``time_error``, ``peak_error``: (extrapolated − measured) / measured, NaN where either is
       missing;
+    - ``time_nofresh_value``, ``time_error_nofresh``: the time fit without the fresh-byte term
+      (``analysis.fits.TIME_FEATURES_WITHOUT_FRESH``) and its error: what that term changes;
     - ``time_in_interval``, ``peak_in_interval``: whether the measurement lies in the interval
       (False where either is missing).
     """
@@ -285,6 +295,7 @@ def measured_vs_extrapolated(
             "measured_time_s": time,
             "measured_peak_bytes": peak,
             "time_error": (pred["time_value"] - time) / time,
+            "time_error_nofresh": (pred["time_nofresh_value"] - time) / time,
             "peak_error": (pred["peak_value"] - peak) / peak,
             "time_in_interval": bool(pred["time_low"] <= time <= pred["time_high"]),
             "peak_in_interval": bool(pred["peak_low"] <= peak <= pred["peak_high"]),

@@ -5,7 +5,8 @@ confidence interval from Student's t. The expected exponent is the same slope ta
 cost model's count at the same points (bytes moved for the Jacobian families, FLOPs for the
 formula families, predicted peak bytes for memory), so it is exact for the sizes measured.
 
-Cost model: time ≈ a·bytes_moved + b·FLOPs + c with a, b, c ≥ 0 (non-negative least squares),
+Cost model: time ≈ a·bytes_moved + b·FLOPs + c·fresh_bytes + d with a, b, c, d ≥ 0
+(non-negative least squares; fresh bytes are the pages a cold call first-touches),
 weighted so that every point counts by its relative error: times span six orders of magnitude.
 Peak memory ≈ α·predicted_peak + β the same way. Both are fitted on the larger half of each
 method's points (by its cost driver): small cases run from cache at twice DRAM speed, or pay
@@ -140,7 +141,11 @@ def large_regime(frame: pd.DataFrame, driver: str, minimum: int) -> pd.DataFrame
     return ordered.iloc[-keep:]
 
 
-TIME_FEATURES = ("bytes_moved", "flops", "const")
+TIME_FEATURES = ("bytes_moved", "flops", "fresh_bytes", "const")
+"""Time ≈ a·bytes moved + b·FLOPs + c·fresh bytes + d: ``fresh_bytes`` (``bench.costs.fresh_bytes``)
+are the new pages a cold call first-touches, which cost page faults, not bandwidth."""
+TIME_FEATURES_WITHOUT_FRESH = ("bytes_moved", "flops", "const")
+"""The time model before the fresh-byte term, kept to show what the term changes at the target."""
 MEMORY_FEATURES = ("predicted_peak_bytes", "const")
 
 

@@ -1,26 +1,30 @@
-"""``nox -s headline``: the N=64, D=M=4096 explicit Jacobian measured end to end, in bounded memory.
+"""``nox -s headline``: the N=64, D=M=4096 explicit Jacobians measured end to end, in bounded memory.
 
 The dense dY/dX there is 256 GiB and dY/dW 16 TiB: hopeless to store, but not to stream. Every
-entry is materialised, zeros included, tile by tile in a reusable buffer (``streamed-torch``),
-and contracted before the next tile overwrites it: the dense method's work in the memory of one
-tile. Per device:
+entry is materialised, zeros included, in a reusable tile, and contracted before the next tile
+overwrites it: the dense method's work in the memory of a tile. On the CPU the compiled kernel
+(``streamed-compiled``, every core with a tile of half its L2) streams float32 and float64;
+CUDA and half precision use ``streamed-torch`` (:mod:`bench.streamers`). Per device:
 
-1. say how big the Jacobian is and how it will be streamed;
-2. check the memory guard, measure the roofs, time the formula at the same size;
-3. time the full dY/dX pass with a progress bar, and check its dX against the formula;
-4. time dY/dW: in full on CUDA, or on CPU with ``--with-dw``; otherwise every
-   ``DW_SAMPLE_STRIDE``-th tile of its plan (tiles spread over the whole matrix) is timed and
-   the time scaled up by the stride, and the files say so;
+1. say how big the Jacobians are and how they will be streamed;
+2. check the memory guard; measure the roofs (GEMM, including the target's own skinny products,
+   copy bandwidth, and on the CPU the first-touch and in-cache roofs); time the formula at the
+   same size cold (fresh results) and warm (``out=``);
+3. time the full dY/dX pass with a progress bar, and check its dX against the float64 formula;
+4. time dY/dW in full (``--dw full``, the default) and check its dW, or with ``--dw sample``
+   every ``DW_SAMPLE_STRIDE``-th part of its pass (spread over the whole matrix), the time
+   scaled up by the stride and labelled an estimate in every file;
 5. measure the peak in a fresh process (memray on the host, torch.cuda on the GPU) over the full
-   dY/dX pass and the sampled dY/dW tiles: the buffer is reused, so the peak cannot grow with
-   the number of tiles (the test suite checks this);
+   dY/dX pass and sampled dY/dW parts: the tiles are reused, so the peak cannot grow with the
+   number of parts (the test suite checks this);
 6. write run.json, runtime.json and memory.json in the sweep's schema.
 
 Ctrl-C or SIGTERM at any point leaves valid files, run.json "interrupted" and a record of how
-far the pass got (a finished dY/dX pass is kept in run.json's device entry). The directory is
-locked for the whole run (``bench.rundir.lock``), the peak child dies with the run
-(``bench.harness.children``), and a run file that cannot be written stops the run with one line
-and exit status 2.
+far the pass got (a finished dY/dX pass is kept in run.json's device entry); the compiled
+kernel is called in chunks of about 8 GiB of Jacobian, so it answers within a fraction of a
+second. The directory is locked for the whole run (``bench.rundir.lock``), the peak child dies
+with the run (``bench.harness.children``), and a run file that cannot be written stops the run
+with one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -43,9 +47,10 @@ from bench.harness import budget as budgets
 from bench.harness import children
 from bench.harness.machine import machine_info
 from bench.harness.progress import Progress
-from bench.harness.roofs import local_roof, roof_buffer_bytes, timed_seconds
-from bench.inputs import dx_relative_error, make_inputs, synchronizer
-from bench.methods import METHODS
+from bench.harness.roofs import local_roof, measure_roofs, roof_buffer_bytes, timed_seconds
+from bench.harness.threads import threads_in_use
+from bench.inputs import dw_relative_error, dx_relative_error, make_inputs, synchronizer
+from bench.methods import METHODS, make_workspace
 from bench.profiles import TARGET
 from bench.rundir.directory import choose_devices, prepare_run_dir, refuse_existing_run
 from bench.rundir.lock import RunLockedError, run_lock
@@ -61,17 +66,16 @@ from bench.rundir.records import (
     write_timings,
 )
 from bench.rundir.store import RunFileError
-from bench.streamed import stream_jacobian, tile_plan
-from bench.tiles import Tile, default_block_bytes, plan
+from bench.streamers import COMPILED, Streamer, default_tile, kernel_for, sampled
 from bench.units import format_bytes
 from bench.usage import Parser, UsageError, parse_target
-from bench.validation import BACKEND_DTYPES
+from bench.validation import BACKEND_DTYPES, HALF_DTYPES
 
 DTYPE = "float32"
 """The default dtype; ``--dtype`` takes any torch dtype of the suite (bfloat16: the 128 GiB case)."""
 DW_SAMPLE_STRIDE = 64
-"""Without --with-dw, the CPU times every 64th tile of dY/dW's plan (1/64 of 16 TiB is 256 GiB,
-the size of the dY/dX pass) and scales the time by 64."""
+"""With ``--dw sample``, every 64th part of dY/dW's pass is timed and the time scaled by 64."""
+DW_CHOICES = ("full", "sample")
 FORMULA_ROUNDS = 7
 
 
@@ -87,9 +91,21 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = Parser(prog="nox -s headline --", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="all", help="cpu, cuda or all available (default)")
     parser.add_argument("--out", type=Path, help="run directory (default reports/<UTC time>-headline)")
-    parser.add_argument("--with-dw", action="store_true", help="stream all of dY/dW on CPU too (minutes)")
+    parser.add_argument(
+        "--dw",
+        default="full",
+        help="dY/dW in full (default: 16 TiB, about 5 minutes on 2 cores) or a 1/64 sample, scaled up",
+    )
+    parser.add_argument(
+        "--kernel",
+        help="CPU streaming kernel: compiled (default in float32 and float64) or torch (streamed-torch)",
+    )
     parser.add_argument("--target", default=",".join(map(str, TARGET)), help="N,D,M (default 64,4096,4096)")
-    parser.add_argument("--block-bytes", help="tile size, e.g. 4MiB (default: 4 MiB on CPU, 256 MiB on CUDA)")
+    parser.add_argument(
+        "--block-bytes",
+        help="tile, e.g. 4MiB (default: half the L2 per core for the compiled kernel; 4 MiB for "
+        "streamed-torch on CPU, 256 MiB on CUDA)",
+    )
     parser.add_argument(
         "--memory-budget", help="bytes the pass may need (default: half of what is available)"
     )
@@ -99,11 +115,20 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.dtype not in BACKEND_DTYPES["torch"]:
         raise UsageError(f"unknown dtype {args.dtype!r}; choose from {', '.join(BACKEND_DTYPES['torch'])}")
+    if args.dw not in DW_CHOICES:
+        raise UsageError(f"unknown --dw {args.dw!r}; choose from {', '.join(DW_CHOICES)}")
+    if args.kernel not in (None, "compiled", "torch"):
+        raise UsageError(f"unknown --kernel {args.kernel!r}; choose from compiled, torch")
     args.target = parse_target(args.target)
     if args.device not in ("cpu", "cuda", "all"):
         raise UsageError(f"unknown device {args.device!r}; choose from cpu, cuda, all")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda asked for, but CUDA is not available")
+    if args.kernel == "compiled" and args.device == "cpu":
+        try:
+            kernel_for("cpu", args.dtype, args.kernel)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     try:
         args.block_bytes = budgets.parse_bytes(args.block_bytes) if args.block_bytes else None
         args.memory_budget = budgets.parse_bytes(args.memory_budget) if args.memory_budget else None
@@ -121,7 +146,7 @@ def _timed_pass(run: Callable[[], Any], sync: Callable[[], None], bar: Progress)
         elapsed = time.perf_counter() - start
         print(file=sys.stderr)
         raise InterruptedPassError(
-            f"interrupted after {bar.done:,} of {bar.total:,} tiles of {bar.label} "
+            f"interrupted after {bar.done:,} of {bar.total:,} {bar.unit} of {bar.label} "
             f"({100 * bar.done / max(bar.total, 1):.1f}%) in {elapsed:.1f} s",
             terminated=isinstance(exc, children.TerminatedError),
         ) from None
@@ -129,13 +154,16 @@ def _timed_pass(run: Callable[[], Any], sync: Callable[[], None], bar: Progress)
     return result, time.perf_counter() - start
 
 
-def _formula_seconds(inputs: tuple[Any, Any, Any], sync: Callable[[], None]) -> list[float]:
-    method = METHODS["formula-torch"]
-    return timed_seconds(lambda: method.backward(*inputs), sync, FORMULA_ROUNDS)
-
-
-def _sampled(tiles: Any, stride: int) -> list[Tile]:
-    return [t for k, t in enumerate(tiles) if k % stride == 0]
+def _formula_seconds(case: Case, sync: Callable[[], None]) -> dict[str, list[float]]:
+    """The formula at the target, cold (fresh results, as ``dY @ W.T`` gives them) and warm
+    (written into reused results with ``out=``): the page faults of fresh results, counted."""
+    method = METHODS[case.method]
+    inputs = make_inputs(case)
+    workspace = make_workspace(inputs[0], inputs[1], method.family)
+    return {
+        "": timed_seconds(lambda: method.backward(*inputs), sync, FORMULA_ROUNDS),
+        "warm": timed_seconds(lambda: method.backward(*inputs, workspace=workspace), sync, FORMULA_ROUNDS),
+    }
 
 
 @dataclass
@@ -160,29 +188,32 @@ def _peak_child(params: dict[str, Any]) -> dict[str, Any]:
     from bench.harness.peak import peak_of
 
     case = Case.from_dict(params)
+    formula_case = Case("formula-torch", "", case.device, case.dtype, case.n, case.d, case.m)
+    formula_inputs = make_inputs(formula_case)
     inputs = make_inputs(case)
-    block, stride, full_dw = params["block_bytes"], params["stride"], params["full_dw"]
-    X, W, dY = inputs
+    block, stride = params["block_bytes"], params["stride"]
 
     def streamed() -> None:
-        stream_jacobian("dydx", X, W, dY, block)
-        plan = tile_plan("dydw", X, W, block)
-        tiles = list(plan) if full_dw and case.device.startswith("cuda") else _sampled(plan, stride)
-        stream_jacobian("dydw", X, W, dY, block, tiles=tiles)
+        streamer = Streamer(case.method, inputs, block)  # its tiles inside the tracked window
+        streamer.run("dydx")
+        streamer.run("dydw", sampled(streamer.parts("dydw"), stride))
 
     def formula() -> None:
-        METHODS["formula-torch"].backward(*inputs)
+        METHODS["formula-torch"].backward(*formula_inputs)
 
-    peaks = {name: peak_of(run, case.device) for name, run in (("formula", formula), ("streamed", streamed))}
-    return peaks
+    warm = Streamer(case.method, inputs, block)  # loads the compiled code before tracking starts
+    warm.run("dydx", warm.parts("dydx")[:1])
+    del warm
+    formula()
+    return {name: peak_of(run, case.device) for name, run in (("formula", formula), ("streamed", streamed))}
 
 
-def _measure_peaks(case: Case, block: int, full_dw: bool) -> dict[str, int]:
+def _measure_peaks(case: Case, block: int) -> dict[str, int]:
     from bench.sweep.memory_pass import fork_pool
 
     pool = fork_pool()
     try:
-        params = case.params() | {"block_bytes": block, "stride": DW_SAMPLE_STRIDE, "full_dw": full_dw}
+        params = case.params() | {"block_bytes": block, "stride": DW_SAMPLE_STRIDE}
         peaks = pool.submit(_peak_child, params).result()
     except BaseException:  # Ctrl-C, SIGTERM: the peak child must not outlive the run
         children.stop_fork_server()
@@ -192,19 +223,45 @@ def _measure_peaks(case: Case, block: int, full_dw: bool) -> dict[str, int]:
     return peaks
 
 
+def _roofs(device: str, dtype: str, budget: int) -> dict[str, Any]:
+    """The device's roofs for the headline (``bench.harness.roofs.measure_roofs``: GEMM including
+    the target's own products, copy, and on the CPU first-touch and in-cache). A CPU has no fast
+    half-precision GEMM (0.3 GFLOP/s measured: ten minutes for the full roof), so there the GEMM
+    roof is float32's, with the dtype's own taken on one 1024² square beside it."""
+    if device.startswith("cuda") or dtype not in HALF_DTYPES:
+        return measure_roofs(device, (dtype,), budget)
+    roofs = measure_roofs(device, ("float32",), budget)
+    roofs["gemm"][dtype] = {"gflops": local_roof("torch", device, dtype, "gemm", budget), "size": 1024}
+    return roofs
+
+
+def _pass_line(
+    device: str, what: str, seconds: float, jacobian: int, roofs: dict[str, Any], method: str
+) -> str:
+    """One console line of a finished pass: its time, GB/s of Jacobian and fraction of its roof."""
+    rate = jacobian / seconds / 1e9
+    roof_name = "incache" if method == COMPILED else "copy"
+    roof = roofs.get(roof_name, {}).get("gbps")
+    of_roof = f", {2 * rate / roof:.0%} of the {roof_name} roof ({roof:.1f} GB/s)" if roof else ""
+    return f"{device}: {what} streamed in {seconds:.2f} s: {rate:.1f} GB/s of Jacobian{of_roof}"
+
+
 def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> None:
     n, d, m = args.target
-    case = Case("streamed-torch", "", device, args.dtype, n, d, m)
+    method = kernel_for(device, args.dtype, args.kernel if device == "cpu" else "torch")
+    case = Case(method, "", device, args.dtype, n, d, m)
     formula_case = Case("formula-torch", "", device, args.dtype, n, d, m)
-    block = args.block_bytes or default_block_bytes(device)
-    files.devices[device] = {"status": "running", "block_bytes": block}
+    block = args.block_bytes or default_tile(method, device)
+    files.devices[device] = {"status": "running", "block_bytes": block, "method": method}
     dydx_bytes, dydw_bytes = costs.jacobian_bytes(n, d, m, args.dtype)
-    plan_x = plan("dydx", n, d, m, 4, block)
-    plan_w = plan("dydw", n, d, m, 4, block)
+    tiling = (
+        f"a tile of {format_bytes(block, False)} per core"
+        if method == COMPILED
+        else (f"{format_bytes(block, False)} tiles")
+    )
     print(
         f"{device}: dY/dX at N={n}, D={d}, M={m} ({args.dtype}) is {format_bytes(dydx_bytes)}, "
-        f"dY/dW {format_bytes(dydw_bytes)}; streaming them in {format_bytes(block, False)} tiles "
-        f"({len(plan_x):,} and {len(plan_w):,} tiles)",
+        f"dY/dW {format_bytes(dydw_bytes)}; {method} streams them in {tiling}",
         flush=True,
     )
     budget = args.memory_budget or budgets.default_budget(device)
@@ -212,72 +269,86 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     if need > budget:
         reason = f"needs {format_bytes(need)}, budget {format_bytes(budget)}"
         print(f"{device}: skipped: {reason}")
-        files.devices[device] = {"status": "skipped", "reason": reason, "block_bytes": block}
+        files.devices[device] = {
+            "status": "skipped",
+            "reason": reason,
+            "block_bytes": block,
+            "method": method,
+        }
         files.memory.append(MemoryRecord.of(case, "skipped", None, reason, "none", block_bytes=block))
         files.save()
         return
     sync = synchronizer(device)
-    copy_gbps = local_roof("torch", device, args.dtype, "copy", budget)
-    gemm_gflops = local_roof("torch", device, args.dtype, "gemm", budget)
+    roofs = _roofs(device, args.dtype, budget)
+    copy_gbps = roofs["copy"]["gbps"]
     device_entry = files.devices[device] = {
         "status": "run",
         "memory_budget_bytes": budget,
         "block_bytes": block,
-        "roof_buffer_bytes": {"local": roof_buffer_bytes(device, (args.dtype,), budget)["local"]},
-        "roofs": {"gemm": {args.dtype: {"gflops": gemm_gflops}}, "copy": {"gbps": copy_gbps}},
+        "method": method,
+        "roof_buffer_bytes": roof_buffer_bytes(device, (args.dtype,), budget),
+        "roofs": roofs,
     }
-    inputs = make_inputs(case)
-    X, W, dY = inputs
-    formula_samples = _formula_seconds(inputs, sync)
-    formula_median = statistics.median(formula_samples)
-    files.timings.append(
-        TimingEntry.from_samples(
-            formula_case,
-            formula_samples,
-            {"local_gemm_roof": gemm_gflops, "max_rel_error": 0.0},
-            test="headline",
-        )
+    formula = _formula_seconds(formula_case, sync)
+    formula_median = statistics.median(formula[""])
+    for variant, samples in formula.items():
+        timed = replace(formula_case, variant=variant)
+        extra = {"local_gemm_roof": roofs["gemm"][args.dtype]["gflops"], "max_rel_error": 0.0}
+        files.timings.append(TimingEntry.from_samples(timed, samples, extra, test="headline"))
+    print(
+        f"{device}: formula at the same size: {formula_median * 1e3:.2f} ms cold (fresh results), "
+        f"{statistics.median(formula['warm']) * 1e3:.2f} ms warm (out=), medians of {FORMULA_ROUNDS}",
+        flush=True,
     )
-    print(f"{device}: formula at the same size: {formula_median * 1e3:.2f} ms (median of {FORMULA_ROUNDS})")
-    stream_jacobian("dydx", X, W, dY, block, tiles=list(_first(plan_x, 4)))  # warm-up: buffers, threads
+    inputs = make_inputs(case)
+    streamer = Streamer(method, inputs, block)
+    parts_x, parts_w = streamer.parts("dydx"), streamer.parts("dydw")
+    streamer.run("dydx", parts_x[:1])  # warm-up: compiled code, tiles, threads
 
-    bar = Progress(f"dY/dX, {format_bytes(dydx_bytes, decimal=False)}", 0, unit="tiles")
+    bar = Progress(f"dY/dX, {format_bytes(dydx_bytes, decimal=False)}", 0, unit=streamer.unit)
     with bar:
-        dX, dydx_seconds = _timed_pass(
-            lambda: stream_jacobian("dydx", X, W, dY, block, progress=bar), sync, bar
-        )
+        dX, dydx_seconds = _timed_pass(lambda: streamer.run("dydx", progress=bar), sync, bar)
     error = dx_relative_error(dX, inputs)
     effective = 2 * dydx_bytes / dydx_seconds / 1e9
     print(
-        f"{device}: dY/dX streamed in {dydx_seconds:.2f} s: {effective:.1f} GB/s effective "
-        f"({effective / copy_gbps:.2f}× the copy bandwidth of {copy_gbps:.1f} GB/s), "
-        f"{dydx_seconds / formula_median:,.0f}× the formula; dX relative error {error:.2e}",
+        _pass_line(device, "dY/dX", dydx_seconds, dydx_bytes, roofs, method)
+        + f"; {dydx_seconds / formula_median:,.0f}× the formula; dX relative error {error:.2e}",
         flush=True,
     )
     device_entry["dydx"] = {"seconds": dydx_seconds, "effective_gbps": effective, "max_rel_error": error}
     files.save()  # a finished dY/dX pass survives an interrupted dY/dW pass
-    full_dw = device.startswith("cuda") or args.with_dw
-    tiles = None if full_dw else _sampled(plan_w, DW_SAMPLE_STRIDE)
+    full_dw = args.dw == "full"
+    chosen = parts_w if full_dw else sampled(parts_w, DW_SAMPLE_STRIDE)
     streamed = format_bytes(dydw_bytes if full_dw else dydw_bytes // DW_SAMPLE_STRIDE, decimal=False)
-    bar = Progress(
-        f"dY/dW, {streamed}" if full_dw else f"dY/dW (1/{DW_SAMPLE_STRIDE} of tiles), {streamed}",
-        0,
-        unit="tiles",
+    label = (
+        f"dY/dW, {streamed}" if full_dw else f"dY/dW (1/{DW_SAMPLE_STRIDE} of {streamer.unit}), {streamed}"
     )
+    bar = Progress(label, 0, unit=streamer.unit)
     with bar:
-        _, dw_seconds = _timed_pass(
-            lambda: stream_jacobian("dydw", X, W, dY, block, progress=bar, tiles=tiles), sync, bar
-        )
-    scale = 1 if full_dw else len(plan_w) / len(tiles)
+        dW, dw_seconds = _timed_pass(lambda: streamer.run("dydw", chosen, progress=bar), sync, bar)
+    scale = len(parts_w) / len(chosen)
     dydw_seconds = dw_seconds * scale
-    how = (
-        "measured in full"
-        if full_dw
-        else f"{dw_seconds:.2f} s for 1/{DW_SAMPLE_STRIDE} of its tiles, scaled ×{scale:.1f} (estimate)"
-    )
-    print(f"{device}: dY/dW {dydw_seconds:.1f} s ({how})", flush=True)
+    dw_error = dw_relative_error(dW, inputs) if full_dw else None
+    if full_dw:
+        print(
+            _pass_line(device, "dY/dW", dw_seconds, dydw_bytes, roofs, method)
+            + f"; dW relative error {dw_error:.2e}",
+            flush=True,
+        )
+    else:
+        print(
+            f"{device}: dY/dW {dydw_seconds:.1f} s (estimate: {dw_seconds:.2f} s for 1/{DW_SAMPLE_STRIDE} "
+            f"of its {streamer.unit}, scaled ×{scale:.1f})",
+            flush=True,
+        )
+    if full_dw:
+        device_entry["dydw"] = {
+            "seconds": dw_seconds,
+            "effective_gbps": 2 * dydw_bytes / dw_seconds / 1e9,
+            "max_rel_error": dw_error,
+        }
 
-    peaks = _measure_peaks(case, block, full_dw)
+    peaks = _measure_peaks(case, block)
     extra = {
         "headline": True,
         "block_bytes": block,
@@ -287,10 +358,16 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
         "dydw_fraction_measured": 1 / scale,
         "dydw_is_estimate": not full_dw,
         "effective_gbps_dydx": effective,
+        "effective_gbps_dydw": 2 * dydw_bytes / dydw_seconds / 1e9,
         "local_copy_roof": copy_gbps,
-        "max_rel_error": error,
+        "max_rel_error": max(error, dw_error or 0.0),
+        "max_rel_error_dx": error,
+        "max_rel_error_dw": dw_error,
         "formula_seconds": formula_median,
+        "threads": threads_in_use(case.backend) if method != COMPILED else roofs["incache"]["threads"],
     }
+    if "incache" in roofs:
+        extra["incache_roof_gbps"] = roofs["incache"]["gbps"]
     files.timings.append(
         TimingEntry.from_samples(case, [dydx_seconds + dydw_seconds], extra, test="headline")
     )
@@ -303,15 +380,6 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
         flush=True,
     )
     files.save()
-
-
-def _first(tiles: Any, count: int) -> list[Tile]:
-    out = []
-    for tile in tiles:
-        out.append(tile)
-        if len(out) == count:
-            break
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,7 +411,10 @@ def _run(args: argparse.Namespace, out: Path) -> int:
         options={
             "profile": "headline",
             "device": args.device,
-            "methods": ["streamed-torch", "formula-torch"],
+            "methods": sorted(
+                {kernel_for(dev, args.dtype, args.kernel if dev == "cpu" else "torch") for dev in devices}
+                | {"formula-torch"}
+            ),
             "memory_budget": args.memory_budget,
             "passes": ["runtime", "memory"],
         },
@@ -351,13 +422,14 @@ def _run(args: argparse.Namespace, out: Path) -> int:
             "name": "headline",
             "target": [n, d, m],
             "dtype": args.dtype,
+            "dw": args.dw,
             "dw_sample_stride": DW_SAMPLE_STRIDE,
             "axes": {},
         },
         machine=machine_info(),
         devices={},
         status="running",
-        cases=2 * len(devices),
+        cases=3 * len(devices),
     )
     files = HeadlineFiles(out, meta, dict(skipped))
     save = files.save
@@ -375,7 +447,8 @@ def _run(args: argparse.Namespace, out: Path) -> int:
                 save()
     except (InterruptedPassError, KeyboardInterrupt) as exc:
         reason = str(exc) if isinstance(exc, InterruptedPassError) else f"interrupted on {device}"
-        case = Case("streamed-torch", "", device, args.dtype, n, d, m)
+        method = kernel_for(device, args.dtype, args.kernel if device == "cpu" else "torch")
+        case = Case(method, "", device, args.dtype, n, d, m)
         files.not_timed.append(NotTimed(case, "failed", reason))
         files.meta = files.meta.with_status("interrupted")
         try:

@@ -56,7 +56,13 @@ def test_report_states_headline_jacobian_sizes_and_time_ratio(synthetic_report):
     explicit = re.search(r"<tr><td>explicit Jacobians \(dense\)</td>(.*?)</tr>", summary, re.S).group(1)
     assert "formula-torch" in formula
     assert "explicit-torch-warm" in explicit
-    assert re.search(r"<td><b>[\d,]+×</b></td><td><b>[\d,]+×</b></td>$", explicit)  # time and memory ratios
+    # time and memory ratios, then the floor (the Jacobians' bytes at the run's copy roof)
+    assert re.search(
+        r"<td><b>[\d,]+×</b></td><td><b>[\d,]+×</b></td>\n<td>[^<]+<br><small>Jacobian bytes ÷ copy roof"
+        r" \(20.0 GB/s\)</small></td><td>\d+%</td>$",
+        explicit,
+    )
+    assert re.search(r"At the floors, the explicit method takes <b>[\d,]+×</b> the formula's time", page)
     assert "more memory than this cpu has" in page
 
 

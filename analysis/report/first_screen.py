@@ -13,33 +13,40 @@ every value reaching the page is escaped there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from analysis.floors import Floor, device_roofs, formula_floor, fraction, jacobian_floor
 from analysis.report.formatting import format_size, format_time
 from analysis.report.study import Analysis
 from bench.costs import jacobian_bytes
 from bench.units import format_bytes
 
 
-def _pick(predictions: pd.DataFrame, family: str, device: str) -> pd.Series | None:
-    """The method that speaks for a family: torch before numpy, warm before cold."""
+def _pick(predictions: pd.DataFrame, family: str, device: str, warm: bool = True) -> pd.Series | None:
+    """The method that speaks for a family: torch before numpy, then warm before cold (or, with
+    ``warm`` False, the variant that allocates fresh memory each call)."""
     rows = predictions[(predictions["family"] == family) & (predictions["device"] == device)]
     rows = rows[np.isfinite(rows["time_value"].astype(float))]
     if rows.empty:
         return None
     torch_rows = rows[rows["label"].str.contains("torch")]
     preferred = torch_rows if not torch_rows.empty else rows
-    warm = preferred[preferred["label"].str.endswith("warm")]
-    return (warm if not warm.empty else preferred).iloc[0]
+    warm_rows = preferred[preferred["label"].str.endswith("warm")]
+    if not warm:
+        cold = preferred[~preferred["label"].str.endswith("warm")]
+        return cold.iloc[0] if not cold.empty else None
+    return (warm_rows if not warm_rows.empty else preferred).iloc[0]
 
 
 # --- the first screen's summary ----------------------------------------------------------------
 
 MEASURED = "measured"
 EXTRAPOLATED = "extrapolated"
+ESTIMATED = "estimated"
+"""A headline figure scaled up from a measured sample (``--dw sample``): never shown as measured."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,11 @@ class SummaryRow:
     time_ratio: str
     """This row's time ÷ the formula's ("" on the formula's own row)."""
     memory_ratio: str
+    floor: str = ""
+    """The least time any implementation of this kind could take here (:mod:`analysis.floors`)."""
+    of_floor: str = ""
+    """floor ÷ this row's time: how close to the machine's limit the figure is."""
+    floor_detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,11 @@ class DeviceSummary:
     rows: list[SummaryRow]
     memory_note: str | None
     """How far the dense explicit method overflows the device, when it does."""
+    floor_ratio: str = ""
+    """The explicit method's lowest floor ÷ the formula's: the ratio no implementation on this
+    machine could beat, beside the measured one."""
+    measured_ratio: str = ""
+    """The fastest explicit figure measured at the target ÷ the formula's, where both were measured."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,9 @@ class Check:
     interval: str
     error: str
     in_interval: bool
+    error_without_fresh: str = ""
+    """The same extrapolation's error without the cost model's fresh-byte term ("" where the
+    term changes nothing, or for a headline run's streamed pass)."""
 
 
 @dataclass(frozen=True)
@@ -143,12 +163,12 @@ def _streamed_rows(analysis: Analysis, device: str) -> list[pd.Series]:
 
 def sweep_extrapolation(predictions: pd.DataFrame, headline_case: pd.Series) -> pd.Series | None:
     """The sweep's extrapolation of the streamed method for a headline run's measured case: the
-    ``streamed-torch`` prediction of another run on the same device (a headline run sweeps no
+    same method's prediction from another run on the same device (a headline run sweeps no
     axis, so it extrapolates nothing itself)."""
     if predictions.empty:
         return None
     others = predictions[
-        (predictions["label"] == "streamed-torch")
+        (predictions["label"] == headline_case["label"])
         & (predictions["device"] == headline_case["device"])
         & (predictions["run_id"] != headline_case["run_id"])
     ]
@@ -156,61 +176,112 @@ def sweep_extrapolation(predictions: pd.DataFrame, headline_case: pd.Series) -> 
     return others.iloc[0] if not others.empty else None
 
 
+def _floored(row: SummaryRow, floor: Floor | None, seconds: float) -> SummaryRow:
+    if floor is None:
+        return row
+    detail = "; ".join(x for x in (floor.bound, floor.detail) if x)
+    return replace(
+        row, floor=format_time(floor.seconds), of_floor=fraction(floor, seconds), floor_detail=detail
+    )
+
+
+def _streamed_row(case: pd.Series, f_seconds: float, f_peak: float) -> SummaryRow:
+    """A headline run's streamed pass: measured, or estimated where dY/dW was sampled."""
+    estimate = bool(case["headline_dydw_is_estimate"])
+    detail = f"dY/dX {format_time(case['headline_dydx_seconds'])}, dY/dW " + (
+        f"{format_time(case['headline_dydw_seconds'])} estimated from "
+        f"{case['headline_dydw_fraction_measured']:.2%} of its parts"
+        if estimate
+        else f"{format_time(case['headline_dydw_seconds'])}, both in full"
+    )
+    return SummaryRow(
+        "explicit, streamed tile by tile (headline run)",
+        str(case["label"]),
+        Figure(format_time(case["time_median_s"]), ESTIMATED if estimate else MEASURED, detail),
+        Figure(format_size(case["peak_bytes"]), MEASURED),
+        _ratio(case["time_median_s"], f_seconds),
+        _ratio(case["peak_bytes"], f_peak),
+    )
+
+
+def _measured_seconds(row: SummaryRow, seconds: float) -> float:
+    return seconds if row.time.source == MEASURED else np.nan
+
+
 def summary(analysis: Analysis) -> Summary:
-    """The first screen: per device, the formula's and the explicit method's time and memory at
-    the target (measured where measured, else extrapolated), the streamed dY/dX where a headline
-    run measured it, the ratios to the formula, and every measured-vs-extrapolated error."""
+    """The first screen: per device, the formula's (cold and warm) and the explicit method's time
+    and memory at the target (measured where measured, else extrapolated), the streamed passes
+    where a headline run measured them, each beside its physical floor, the ratios to the
+    formula, that ratio at the floors, and every measured-vs-extrapolated error."""
     n, d, m = analysis.target
     dydx, dydw = jacobian_bytes(n, d, m, "float32")
     preds, checks = analysis.predictions, analysis.checks
     if not preds.empty:
         preds = preds[np.isfinite(preds["time_value"]) | np.isfinite(preds["peak_value"])]
+    metas = [run.meta for run in analysis.runs]
     devices = []
     for device in sorted(preds["device"].unique()) if not preds.empty else []:
-        formula = _pick(preds, "formula", device)
+        formula = _pick(preds, "formula", device, warm=False)
         if formula is None:
             continue
+        roofs = device_roofs(metas, str(device))
+        f_floor = formula_floor(roofs, n, d, m, "float32")
         f_time, f_memory, f_seconds, f_peak = _figures(formula, _checked(checks, formula))
-        rows = [SummaryRow("formula", str(formula["label"]), f_time, f_memory, "", "")]
+        first = SummaryRow("formula", str(formula["label"]), f_time, f_memory, "", "")
+        rows = [_floored(first, f_floor, f_seconds)]
+        measured = {"formula": _measured_seconds(first, f_seconds)}
+        warm = _pick(preds, "formula", device)
+        if warm is not None and warm["label"] != formula["label"]:
+            w_time, w_memory, w_seconds, w_peak = _figures(warm, _checked(checks, warm))
+            row = SummaryRow(
+                "formula, into reused results (warm, out=)",
+                str(warm["label"]),
+                w_time,
+                w_memory,
+                _ratio2(w_seconds, f_seconds),
+                _ratio2(w_peak, f_peak),
+            )
+            rows.append(_floored(row, f_floor, w_seconds))
         note = None
+        dense_floor = jacobian_floor(roofs, n, d, m, "float32", in_cache=False)
         explicit = _pick(preds, "explicit", device)
         if explicit is not None:
             x_time, x_memory, x_seconds, x_peak = _figures(explicit, _checked(checks, explicit))
-            role = "explicit Jacobians (dense)"
-            rows.append(
-                SummaryRow(
-                    role,
-                    str(explicit["label"]),
-                    x_time,
-                    x_memory,
-                    _ratio(x_seconds, f_seconds),
-                    _ratio(x_peak, f_peak),
-                )
+            row = SummaryRow(
+                "explicit Jacobians (dense)",
+                str(explicit["label"]),
+                x_time,
+                x_memory,
+                _ratio(x_seconds, f_seconds),
+                _ratio(x_peak, f_peak),
             )
+            rows.append(_floored(row, dense_floor, x_seconds))
+            measured["dense"] = _measured_seconds(row, x_seconds)
             limit = explicit["device_memory_bytes"]
             if limit and not explicit["fits_device"]:
                 note = (
                     f"{explicit['over_by']:,.0f}× more memory than this {device} has ({format_size(limit)})"
                 )
+        floors = [f for f in (dense_floor,) if f is not None]
         for case in _streamed_rows(analysis, device):
-            estimate = bool(case["headline_dydw_is_estimate"])
-            detail = f"dY/dX {format_time(case['headline_dydx_seconds'])}, dY/dW " + (
-                f"{format_time(case['headline_dydw_seconds'])} estimated from "
-                f"{case['headline_dydw_fraction_measured']:.2%} of its tiles"
-                if estimate
-                else f"{format_time(case['headline_dydw_seconds'])}"
+            row = _streamed_row(case, f_seconds, f_peak)
+            floor = jacobian_floor(roofs, n, d, m, "float32", in_cache=True)
+            rows.append(_floored(row, floor, float(case["time_median_s"])))
+            floors += [floor] if floor is not None else []
+            measured[str(case["label"])] = _measured_seconds(row, float(case["time_median_s"]))
+        best_floor = min(floors, key=lambda f: f.seconds) if floors else None
+        explicit_measured = [v for k, v in measured.items() if k != "formula" and np.isfinite(v)]
+        devices.append(
+            DeviceSummary(
+                str(device),
+                rows,
+                note,
+                floor_ratio=_ratio(best_floor.seconds, f_floor.seconds) if best_floor and f_floor else "",
+                measured_ratio=_ratio(min(explicit_measured), measured["formula"])
+                if explicit_measured
+                else "",
             )
-            rows.append(
-                SummaryRow(
-                    "explicit, streamed tile by tile (headline run)",
-                    str(case["label"]),
-                    Figure(format_time(case["time_median_s"]), MEASURED, detail),
-                    Figure(format_size(case["peak_bytes"]), MEASURED),
-                    _ratio(case["time_median_s"], f_seconds),
-                    _ratio(case["peak_bytes"], f_peak),
-                )
-            )
-        devices.append(DeviceSummary(str(device), rows, note))
+        )
     return Summary(
         target=analysis.target,
         dydx=format_bytes(dydx),
@@ -220,15 +291,31 @@ def summary(analysis: Analysis) -> Summary:
     )
 
 
-def _check(method: str, device: str, measured: float, value: float, low: float, high: float) -> Check:
+def _ratio2(a: float, b: float) -> str:
+    """A ratio near one: two decimals ("0.56×")."""
+    return f"{a / b:.2f}×" if np.isfinite(a) and np.isfinite(b) and b > 0 else "–"
+
+
+def _check(
+    method: str,
+    device: str,
+    measured: float,
+    value: float,
+    low: float,
+    high: float,
+    nofresh: float = np.nan,
+) -> Check:
+    error = signed_percent((value - measured) / measured)
+    before = signed_percent((nofresh - measured) / measured) if np.isfinite(nofresh) else ""
     return Check(
         method=method,
         device=device,
         measured=format_time(measured),
         extrapolated=format_time(value),
         interval=f"{format_time(low)} – {format_time(high)}",
-        error=signed_percent((value - measured) / measured),
+        error=error,
         in_interval=bool(low <= measured <= high),
+        error_without_fresh=before if before != error else "",
     )
 
 
@@ -249,6 +336,7 @@ def _checks(analysis: Analysis) -> list[Check]:
                     row["time_value"],
                     row["time_low"],
                     row["time_high"],
+                    float(row.get("time_nofresh_value", np.nan)),
                 )
             )
     for device in sorted(analysis.cases["device"].unique()) if not analysis.cases.empty else []:

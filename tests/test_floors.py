@@ -1,0 +1,63 @@
+"""Floors at the target: the larger of FLOPs ÷ GEMM roof and bytes ÷ the roof that bounds the method."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.floors import device_roofs, formula_floor, fraction, jacobian_floor
+from bench.harness.roofs import formula_shapes
+
+N, D, M = 64, 4096, 4096
+ROOFS = {
+    "gemm": {
+        "float32": {
+            "gflops": 100.0,
+            "shapes": [
+                {"shape": list(s), "gflops": g}
+                for s, g in zip(formula_shapes(N, D, M), (50.0, 25.0), strict=True)
+            ],
+        }
+    },
+    "copy": {"gbps": 20.0},
+    "incache": {"gbps": 160.0},
+}
+
+
+def test_the_formula_floor_is_its_flops_at_the_gemm_roof_with_its_own_products_beside_it():
+    floor = formula_floor(ROOFS, N, D, M, "float32")
+    assert floor.seconds == pytest.approx(4 * N * D * M / 100e9)  # 2.1 GFLOP... at 100 GFLOP/s
+    assert floor.bound == "FLOPs ÷ GEMM roof (100 GFLOP/s)"
+    own = 2 * N * D * M / 50e9 + 2 * N * D * M / 25e9
+    assert f"(50, 25 GFLOP/s): {own * 1e3:.1f} ms" in floor.detail
+
+
+def test_a_formula_bound_by_its_bytes_takes_the_copy_roof():
+    slow_copy = ROOFS | {"copy": {"gbps": 0.001}}
+    floor = formula_floor(slow_copy, N, D, M, "float32")
+    assert floor.bound == "bytes ÷ copy roof (0.0 GB/s)"
+    assert floor.seconds == pytest.approx(2 * (N * M + D * M + N * D) * 4 / 1e6)
+
+
+def test_streamed_floors_use_the_incache_roof_and_the_dense_one_copy_bandwidth():
+    moved = 2 * (N * M * N * D + N * M * D * M) * 4
+    assert jacobian_floor(ROOFS, N, D, M, "float32", in_cache=True).seconds == pytest.approx(moved / 160e9)
+    assert jacobian_floor(ROOFS, N, D, M, "float32", in_cache=False).seconds == pytest.approx(moved / 20e9)
+    no_incache = {k: v for k, v in ROOFS.items() if k != "incache"}  # CUDA, older runs
+    assert "copy roof" in jacobian_floor(no_incache, N, D, M, "float32", in_cache=True).bound
+
+
+def test_no_roof_no_floor_and_the_fraction_says_how_close_a_time_is():
+    assert formula_floor({}, N, D, M, "float32") is None
+    assert jacobian_floor({}, N, D, M, "float32", in_cache=True) is None
+    floor = jacobian_floor(ROOFS, N, D, M, "float32", in_cache=True)
+    assert fraction(floor, 2 * floor.seconds) == "50%"
+    assert fraction(None, 1.0) == "" and fraction(floor, float("nan")) == ""
+
+
+def test_a_later_runs_roof_of_a_kind_replaces_an_earlier_ones():
+    sweep = {"devices": {"cpu": {"roofs": {"copy": {"gbps": 10.0}, "gemm": {"float32": {"gflops": 90.0}}}}}}
+    headline = {"devices": {"cpu": {"roofs": {"copy": {"gbps": 12.0}, "incache": {"gbps": 150.0}}}}}
+    merged = device_roofs([sweep, headline, {"devices": {}}], "cpu")
+    assert merged["copy"]["gbps"] == 12.0 and merged["incache"]["gbps"] == 150.0
+    assert merged["gemm"]["float32"]["gflops"] == 90.0
+    assert device_roofs([sweep], "cuda") == {}
