@@ -38,6 +38,8 @@ HEADLINE_FIELDS = (
     "dydw_fraction_measured",
     "dydw_is_estimate",
     "effective_gbps_dydx",
+    "effective_gbps_dydw",
+    "incache_roof_gbps",
     "formula_seconds",
     "block_bytes",
 )

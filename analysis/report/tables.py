@@ -38,6 +38,14 @@ def shown(frame: pd.DataFrame, runs: int) -> Table:
     )
 
 
+def _of_incache(gbps: float, row: pd.Series) -> str:
+    """ ", 78% of the in-cache roof (157.5 GB/s)" where the headline run measured that roof."""
+    roof = row.get("headline_incache_roof_gbps", np.nan)
+    if roof is None or not np.isfinite(float(roof)):
+        return ""
+    return f", {gbps / roof:.0%} of the in-cache roof ({roof:.1f} GB/s)"
+
+
 def measured_headline_table(analysis: Analysis) -> pd.DataFrame:
     """The full-size streamed case as measured, beside the sweep's extrapolation of it: one column
     per headline run and device, one row per quantity; empty when no headline run was given."""
@@ -81,7 +89,15 @@ def measured_headline_table(analysis: Analysis) -> pd.DataFrame:
                 "dY/dX ÷ formula": f"{row['headline_dydx_seconds'] / row['headline_formula_seconds']:,.0f}×",
                 "effective throughput dY/dX": (
                     f"{gbps:.1f} GB/s = {gbps / row['copy_roof_gbps']:.2f}× copy bandwidth"
+                    + _of_incache(gbps, row)
                 ),
+                "effective throughput dY/dW": (
+                    f"{row['headline_effective_gbps_dydw']:.1f} GB/s"
+                    + _of_incache(row["headline_effective_gbps_dydw"], row)
+                    if np.isfinite(row.get("headline_effective_gbps_dydw", np.nan))
+                    else "–"
+                )
+                + (" (estimate)" if estimate else ""),
                 "peak memory (measured)": format_size(row["peak_bytes"]),
                 "dense dY/dX would need": format_bytes(int(dense)),
             }
