@@ -1,4 +1,5 @@
-"""Sessions: tests, slow, lint (ruff, check-jsonschema), bench, headline, report, baseline, regress, noise.
+"""Sessions: tests, slow, lint (ruff, check-jsonschema), bench, headline, report, baseline, regress,
+noise, gpucheck.
 
 Every session installs the project from pyproject.toml into nox's default virtualenv backend;
 pyproject pins ``torch==2.13.0`` so that pip takes the CPU wheel on local disk instead of a
@@ -88,3 +89,11 @@ def lint(session: nox.Session) -> None:
     session.run(
         "check-jsonschema", "--builtin-schema", "vendor.github-workflows", ".github/workflows/bench.yml"
     )
+
+
+@nox.session
+def gpucheck(session: nox.Session) -> None:
+    """The GPU half in one call within a budget: roofs, a CUDA sweep, the headline, the dense bf16
+    dY/dX, one archive (``-- --out DIR``; a bare GPU machine runs ``python -m bench.gpucheck``)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "bench.gpucheck", *session.posargs)

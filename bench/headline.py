@@ -46,6 +46,7 @@ from bench.cases import Case
 from bench.harness import budget as budgets
 from bench.harness import children
 from bench.harness.machine import machine_info
+from bench.harness.peak import no_tracker_reason
 from bench.harness.progress import Progress
 from bench.harness.roofs import local_roof, measure_roofs, roof_buffer_bytes, timed_seconds
 from bench.harness.threads import threads_in_use
@@ -348,7 +349,8 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
             "max_rel_error": dw_error,
         }
 
-    peaks = _measure_peaks(case, block)
+    no_tracker = no_tracker_reason(device)
+    peaks = _measure_peaks(case, block) if no_tracker is None else {}
     extra = {
         "headline": True,
         "block_bytes": block,
@@ -372,13 +374,19 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
         TimingEntry.from_samples(case, [dydx_seconds + dydw_seconds], extra, test="headline")
     )
     tracker = "torch.cuda" if device.startswith("cuda") else "memray"
-    for c, peak in ((formula_case, peaks["formula"]), (case, peaks["streamed"])):
-        files.memory.append(MemoryRecord.of(c, "ok", peak, "", tracker, block_bytes=block))
-    print(
-        f"{device}: peak {format_bytes(peaks['streamed'])} above the inputs "
-        f"(dense dY/dX alone would need {format_bytes(dydx_bytes)})",
-        flush=True,
-    )
+    for c, name in ((formula_case, "formula"), (case, "streamed")):
+        if no_tracker:  # a bare machine (the GPU check's CPU dry run): said, never guessed
+            files.memory.append(MemoryRecord.of(c, "skipped", None, no_tracker, "none", block_bytes=block))
+        else:
+            files.memory.append(MemoryRecord.of(c, "ok", peaks[name], "", tracker, block_bytes=block))
+    if no_tracker:
+        print(f"{device}: peak not measured: {no_tracker}", flush=True)
+    else:
+        print(
+            f"{device}: peak {format_bytes(peaks['streamed'])} above the inputs "
+            f"(dense dY/dX alone would need {format_bytes(dydx_bytes)})",
+            flush=True,
+        )
     files.save()
 
 

@@ -55,15 +55,15 @@ def default_run_dir(kind: str) -> Path:
     return Path("reports") / f"{stamp()}-{kind}"
 
 
-def parse_target(text: str) -> tuple[int, int, int]:
+def parse_target(text: str, option: str = "--target") -> tuple[int, int, int]:
     """``"64,4096,4096"`` → (64, 4096, 4096); UsageError for anything else, or an absurd size."""
     parts = text.split(",")
     if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise UsageError(f"--target must be three positive integers N,D,M, got {text!r}")
+        raise UsageError(f"{option} must be three positive integers N,D,M, got {text!r}")
     n, d, m = (int(p) for p in parts)
     largest = max(jacobian_bytes(n, d, m, "float32"))
     if largest > MAX_BYTES:  # past that, byte and FLOP counts leave numpy's and pandas' 64-bit ints
         raise UsageError(
-            f"--target {n},{d},{m} makes a Jacobian of {largest:.3g} bytes; targets beyond 1 EiB are refused"
+            f"{option} {n},{d},{m} makes a Jacobian of {largest:.3g} bytes; targets beyond 1 EiB are refused"
         )
     return n, d, m

@@ -14,9 +14,25 @@ other two); counted one by one, repeated runs agree within a few hundred bytes.
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+
+def no_tracker_reason(device: str) -> str | None:
+    """Why this process cannot take a peak on ``device`` ("no memray here…"), or None when it can.
+
+    memray is found, not imported: a bare GPU machine has none, and a process that never measures
+    memory never loads it. A finder that refuses it (an import hook) counts as not there.
+    """
+    if device.startswith("cuda"):
+        return None
+    try:
+        found = importlib.util.find_spec("memray") is not None
+    except ImportError:
+        found = False
+    return None if found else "no memray here for host peaks"
 
 
 def peak_of(run: Callable[[], None], device: str) -> int:

@@ -1,0 +1,337 @@
+"""``python -m bench.gpucheck --out DIR``: the whole GPU half in one prepared call, within a budget.
+
+Made for a bare GPU machine that is lent for minutes: a plain checkout on ``PYTHONPATH``, the
+machine's own python and packages (torch, pytest-benchmark, pandas, numba…), no memray, no
+nox, no network, and a few files brought back. In order, each part within what is left of
+``--budget-s`` (default 6 minutes), each recorded as ran, skipped (with why) or failed:
+
+1. say what it found: torch, the device, its memory (one line), and the machine facts (GPU name,
+   memory, SM count, L2, driver, SM clock) into ``DIR/gpucheck.json``;
+2. **roofs** on the device: GEMM per dtype, copy bandwidth;
+3. **a sweep** (``python -m bench``, profile ``quick`` on CUDA): every method, runtime and memory
+   (torch.cuda peaks against the cost model), in ``DIR/sweep``;
+4. **the headline** (``python -m bench.headline --dw full``): dY/dX and dY/dW streamed in full
+   at the target, in ``DIR/headline``;
+5. **the dense bfloat16 dY/dX at the target** (128 GiB), allocated, filled, contracted with
+   vec(dY) and checked against the float64 formula, when free device memory allows; otherwise
+   skipped with the bytes it needs and the bytes there are. Timed with CUDA events, a warm-up and
+   the SM clock (``bench.harness.cudatime``), with its peak and its fraction of the copy roof;
+6. one archive ``DIR/gpucheck-<time>.tar.gz`` of everything, to bring back as a single file:
+   ``tar xzf`` it and give ``sweep`` and ``headline`` to ``lbb report`` beside a CPU run.
+
+A part that would start with too little budget left is skipped with that reason; a child that
+runs past its share gets SIGTERM, so its run directory ends "interrupted" and stays readable.
+``--device cpu`` runs the same code on the CPU (the tests do, at tiny sizes); there a host
+memory pass needs memray, so without it the sweep runs its runtime pass only and says so.
+Exit status: 0 every part ran or was skipped with its reason, 1 a part failed, 2 bad input,
+130/143 Ctrl-C/SIGTERM (the summary and the archive are still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.costs import input_bytes, jacobian_bytes, output_bytes
+from bench.harness import children
+from bench.harness.cudatime import l2_bytes, sm_clock, time_rounds
+from bench.harness.peak import no_tracker_reason
+from bench.profiles import TARGET
+from bench.rundir.store import write_json_atomic
+from bench.units import format_bytes
+from bench.usage import Parser, UsageError, parse_target, stamp
+
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY = "gpucheck.json"
+DEFAULT_BUDGET_S = 360.0
+SHARES = {"sweep": 0.45, "headline": 0.7}
+"""The share of the budget left when it starts that each child may use; the rest is the dense
+case's and the archive's."""
+DENSE_ROUNDS = 3
+HEADROOM = 0.9
+"""The dense case may use at most this share of the free memory (the allocator's own blocks)."""
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = Parser(prog="python -m bench.gpucheck", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="directory for the runs, summary and archive")
+    parser.add_argument("--device", default="cuda", help="cuda (default) or cpu (the tests' dry run)")
+    parser.add_argument(
+        "--budget-s", type=float, default=DEFAULT_BUDGET_S, help="seconds in all (default 360)"
+    )
+    parser.add_argument("--profile", help="sweep profile (default: quick on CUDA, smoke on CPU)")
+    parser.add_argument(
+        "--target", default=",".join(map(str, TARGET)), help="headline N,D,M (default 64,4096,4096)"
+    )
+    parser.add_argument(
+        "--dense-target",
+        default=",".join(map(str, TARGET)),
+        help="dense bfloat16 dY/dX N,D,M (default the target)",
+    )
+    args = parser.parse_args(argv)
+    if args.device not in ("cuda", "cpu"):
+        raise UsageError(f"unknown device {args.device!r}; choose from cuda, cpu")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError(
+            f"no CUDA device: torch {torch.__version__} sees none (use --device cpu for a dry run)"
+        )
+    if not args.budget_s > 0:
+        raise UsageError(f"--budget-s must be positive, got {args.budget_s}")
+    args.target = parse_target(args.target)
+    args.dense_target = parse_target(args.dense_target, "--dense-target")
+    args.profile = args.profile or ("quick" if args.device == "cuda" else "smoke")
+    return args
+
+
+def found(device: str) -> tuple[str, dict[str, Any]]:
+    """One line on what this machine is, and the facts that go into the summary."""
+    facts: dict[str, Any] = {"torch": torch.__version__, "python": sys.version.split()[0], "device": device}
+    if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        facts |= {
+            "gpu": props.name,
+            "memory_bytes": int(props.total_memory),
+            "sm_count": int(props.multi_processor_count),
+            "l2_bytes": l2_bytes("cuda"),
+            "cuda": torch.version.cuda,
+            "driver": _driver(),
+            "sm_clock": sm_clock(),
+        }
+        line = (
+            f"{props.name}, {format_bytes(int(props.total_memory), False)}, {props.multi_processor_count} SMs"
+        )
+    else:
+        import psutil
+
+        facts |= {"memory_bytes": int(psutil.virtual_memory().total), "cores": os.cpu_count()}
+        line = f"CPU ({os.cpu_count()} cores, {format_bytes(int(psutil.virtual_memory().total), False)})"
+    return f"gpucheck: torch {torch.__version__} on {line}", facts
+
+
+def _driver() -> str | None:
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip().splitlines()[0] if out.stdout.strip() else None
+
+
+def _child(command: list[str], timeout: float, log: Path) -> tuple[int | None, float]:
+    """Run a child in its own group for at most ``timeout`` s (then SIGTERM, then SIGKILL)."""
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    start = time.monotonic()
+    with (
+        log.open("w") as output,
+        subprocess.Popen(
+            command, env=env, cwd=ROOT, process_group=0, stdout=output, stderr=subprocess.STDOUT
+        ) as child,
+    ):
+        children.adopt(child.pid)
+        try:
+            return child.wait(timeout=max(timeout, 1.0)), time.monotonic() - start
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(timeout=children.TERM_GRACE_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+            return None, time.monotonic() - start
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+            children.release(child.pid)
+
+
+def _child_part(name: str, command: list[str], share: float, deadline: float, out: Path) -> dict[str, Any]:
+    left = deadline - time.monotonic()
+    if left < 10:
+        return {"status": "skipped", "reason": f"{left:.0f} s of the budget left"}
+    allowed = share * left
+    status, seconds = _child(command, allowed, out / f"{name}.log")
+    if status is None:
+        return {
+            "status": "interrupted",
+            "reason": f"ran past its {allowed:.0f} s share of the budget",
+            "seconds": seconds,
+        }
+    if status != 0:
+        return {"status": "failed", "reason": f"exit {status}; see {name}.log", "seconds": seconds}
+    return {"status": "ran", "seconds": seconds}
+
+
+def dense_dydx(
+    device: str, dtype: str, target: tuple[int, int, int], copy_gbps: float | None
+) -> dict[str, Any]:
+    """The dense dY/dX at ``target``: allocated, filled, contracted with vec(dY), checked, timed."""
+    from bench.cases import Case
+    from bench.inputs import TOLERANCE, dx_relative_error, make_inputs
+    from bench.methods import fill_dydx
+
+    n, d, m = target
+    jacobian = jacobian_bytes(n, d, m, dtype)[0]
+    need = jacobian + input_bytes(n, d, m, dtype) + output_bytes(n, d, m, dtype)
+    if device == "cuda":
+        free = int(torch.cuda.mem_get_info()[0])
+    else:
+        import psutil
+
+        free = int(psutil.virtual_memory().available)
+    if need > HEADROOM * free:
+        return {
+            "status": "skipped",
+            "reason": f"needs {format_bytes(need)}, there are {format_bytes(free)} free",
+        }
+    case = Case("explicit-torch", "warm", device, dtype, n, d, m)
+    X, W, dY = make_inputs(case)
+    vec = dY.reshape(-1)
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+    buffer = torch.empty(n * m * n * d, dtype=getattr(torch, dtype), device=device)
+
+    def run() -> torch.Tensor:
+        jac = fill_dydx(W, n, buffer)  # every entry written: zeros, then the blocks of Wᵀ
+        return torch.mv(jac.t(), vec)  # and read once
+
+    timing = time_rounds(run, device, DENSE_ROUNDS, working_set_bytes=jacobian)
+    dX = run().reshape(n, d)
+    error = dx_relative_error(dX, (X, W, dY))
+    peak = int(torch.cuda.max_memory_allocated() - before) if device == "cuda" else None
+    best = min(timing["seconds"])
+    effective = 2 * jacobian / best / 1e9
+    result = {
+        "status": "ran" if error <= TOLERANCE[dtype] else "failed",
+        "case": f"dense dY/dX [{device}-{dtype}-N{n}-D{d}-M{m}]",
+        "jacobian_bytes": jacobian,
+        "seconds": timing["seconds"],
+        "timing": {k: v for k, v in timing.items() if k != "seconds"},
+        "max_rel_error": error,
+        "tolerance": TOLERANCE[dtype],
+        "peak_bytes": peak,
+        "peak_tracker": "torch.cuda" if peak is not None else "none (no host tracker here)",
+        "effective_gbps": effective,
+        "copy_roof_gbps": copy_gbps,
+        "of_copy_roof": effective / copy_gbps if copy_gbps else None,
+    }
+    if result["status"] == "failed":
+        result["reason"] = f"dX relative error {error:.3g} above {TOLERANCE[dtype]:.3g}"
+    return result
+
+
+def archive(out: Path) -> Path:
+    """One .tar.gz of everything under ``out`` (but earlier archives): a single file to bring back."""
+    path = out / f"gpucheck-{stamp()}.tar.gz"
+    with tarfile.open(path.with_suffix(".part"), "w:gz") as tar:
+        for item in sorted(out.iterdir()):
+            if not item.name.endswith((".tar.gz", ".part")):
+                tar.add(item, arcname=item.name)
+    path.with_suffix(".part").rename(path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    with children.supervised():
+        try:
+            args = _parse(sys.argv[1:] if argv is None else argv)
+        except UsageError as exc:
+            print(f"gpucheck: error: {exc}", file=sys.stderr)
+            return 2
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            if any(args.out.iterdir()):
+                raise UsageError(f"--out {args.out} is not empty; choose another")
+        except OSError as exc:
+            print(f"gpucheck: error: cannot use --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except UsageError as exc:
+            print(f"gpucheck: error: {exc}", file=sys.stderr)
+            return 2
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    deadline = time.monotonic() + args.budget_s
+    line, facts = found(args.device)
+    print(line, flush=True)
+    summary: dict[str, Any] = {"machine": facts, "budget_s": args.budget_s, "parts": {}}
+    parts = summary["parts"]
+
+    def save() -> None:
+        write_json_atomic(args.out / SUMMARY, summary)
+
+    save()
+    status = 0
+    try:
+        parts["roofs"] = _roofs(args.device)
+        save()
+        sweep = [sys.executable, "-m", "bench", "--profile", args.profile, "--device", args.device]
+        sweep += ["--out", str(args.out / "sweep")]
+        no_tracker = no_tracker_reason(args.device)
+        if no_tracker:
+            sweep += ["--passes", "runtime"]
+            parts["sweep_memory"] = {"status": "skipped", "reason": no_tracker}
+        parts["sweep"] = _child_part("sweep", sweep, SHARES["sweep"], deadline, args.out)
+        print(f"gpucheck: sweep {parts['sweep']['status']}", flush=True)
+        save()
+        target = ",".join(map(str, args.target))
+        headline = [sys.executable, "-m", "bench.headline", "--device", args.device, "--target", target]
+        headline += ["--dw", "full", "--out", str(args.out / "headline")]
+        parts["headline"] = _child_part("headline", headline, SHARES["headline"], deadline, args.out)
+        print(f"gpucheck: headline {parts['headline']['status']}", flush=True)
+        save()
+        copy = parts["roofs"].get("copy", {}).get("gbps")
+        parts["dense_bfloat16"] = dense_dydx(args.device, "bfloat16", args.dense_target, copy)
+        dense = parts["dense_bfloat16"]
+        print(f"gpucheck: dense bfloat16 dY/dX {dense['status']}: " + _dense_line(dense), flush=True)
+    except KeyboardInterrupt as exc:
+        summary["interrupted"] = True
+        status = 143 if isinstance(exc, children.TerminatedError) else 130
+    summary["sm_clock_after"] = sm_clock() if args.device == "cuda" else None
+    if status == 0 and any(p.get("status") == "failed" for p in parts.values()):
+        status = 1
+    save()
+    path = archive(args.out)
+    print(f"gpucheck: archive {path} ({format_bytes(path.stat().st_size, False)})", flush=True)
+    return status
+
+
+def _roofs(device: str) -> dict[str, Any]:
+    """GEMM per dtype and copy bandwidth on the device (a CPU's half-precision GEMM is too slow to roof)."""
+    from bench.harness.roofs import copy_roof, gemm_roof
+
+    dtypes = ("float32", "bfloat16", "float16") if device == "cuda" else ("float32",)
+    return {"gemm": {t: gemm_roof(device, t) for t in dtypes}, "copy": copy_roof(device)}
+
+
+def _dense_line(dense: dict[str, Any]) -> str:
+    if dense["status"] == "skipped":
+        return dense["reason"]
+    roof = f", {dense['of_copy_roof']:.0%} of the copy roof" if dense.get("of_copy_roof") else ""
+    return (
+        f"{min(dense['seconds']):.3f} s, {dense['effective_gbps']:.1f} GB/s{roof}, "
+        f"dX relative error {dense['max_rel_error']:.2e}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
