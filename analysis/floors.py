@@ -95,7 +95,10 @@ def jacobian_floor(roofs: dict[str, Any], n: int, d: int, m: int, dtype: str, in
 
 
 def fraction(floor: Floor | None, seconds: float) -> str:
-    """The share of its floor a measured or extrapolated time reaches: "45%"."""
+    """The share of its floor a measured or extrapolated time reaches: "45%"; a time faster than
+    its floor says that the floor's roof was measured too low (``analysis.targets.roof_label``)."""
+    from analysis.targets import roof_label
+
     if floor is None or not seconds or seconds != seconds:
         return ""
-    return f"{floor.seconds / seconds:.0%}"
+    return roof_label(floor.seconds / seconds)

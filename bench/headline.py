@@ -236,6 +236,23 @@ def _roofs(device: str, dtype: str, budget: int) -> dict[str, Any]:
     return roofs
 
 
+def _remeasure_incache(roofs: dict[str, Any], block: int) -> None:
+    """The in-cache roof again after a pass, kept as the best so far (a roof is a best).
+
+    On the shared 2-core machines it was seen at 92 and 114 GB/s before passes that then
+    streamed 137 and 150 GB/s of traffic: the machine's speed drifts over minutes, and a roof
+    taken once, before a five-minute pass, can read a third too low. Every figure stays in the
+    record (``gbps_each``).
+    """
+    from bench.compiled import incache_roof
+
+    before = roofs["incache"]
+    again = incache_roof(block)
+    each = [*before.get("gbps_each", [before["gbps"]]), again["gbps"]]
+    best = max((before, again), key=lambda roof: roof["gbps"])
+    roofs["incache"] = best | {"gbps_each": each, "statistic": "best of the runs before and after each pass"}
+
+
 def _pass_line(
     device: str, what: str, seconds: float, jacobian: int, roofs: dict[str, Any], method: str
 ) -> str:
@@ -310,6 +327,8 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     with bar:
         dX, dydx_seconds = _timed_pass(lambda: streamer.run("dydx", progress=bar), sync, bar)
     error = dx_relative_error(dX, inputs)
+    if "incache" in roofs:
+        _remeasure_incache(roofs, block)
     effective = 2 * dydx_bytes / dydx_seconds / 1e9
     print(
         _pass_line(device, "dY/dX", dydx_seconds, dydx_bytes, roofs, method)
@@ -330,6 +349,8 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     scale = len(parts_w) / len(chosen)
     dydw_seconds = dw_seconds * scale
     dw_error = dw_relative_error(dW, inputs) if full_dw else None
+    if "incache" in roofs:
+        _remeasure_incache(roofs, block)
     if full_dw:
         print(
             _pass_line(device, "dY/dW", dw_seconds, dydw_bytes, roofs, method)

@@ -61,3 +61,8 @@ def test_a_later_runs_roof_of_a_kind_replaces_an_earlier_ones():
     assert merged["copy"]["gbps"] == 12.0 and merged["incache"]["gbps"] == 150.0
     assert merged["gemm"]["float32"]["gflops"] == 90.0
     assert device_roofs([sweep], "cuda") == {}
+
+
+def test_a_time_faster_than_its_floor_says_the_roof_was_measured_too_low():
+    floor = jacobian_floor(ROOFS, N, D, M, "float32", in_cache=True)
+    assert fraction(floor, floor.seconds / 1.32) == "roof underestimated (measured 132% of it)"

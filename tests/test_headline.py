@@ -43,6 +43,8 @@ def test_headline_streams_both_jacobians_in_full_with_the_compiled_kernel_and_ch
     roofs = json.loads((headline_run / RUN_FILE).read_text())["devices"]["cpu"]["roofs"]
     assert {"gemm", "copy", "first_touch", "incache"} <= roofs.keys()
     assert roofs["incache"]["gbps"] > 0 and roofs["first_touch"]["gbps"] > 0
+    each = roofs["incache"]["gbps_each"]  # before the passes, after dY/dX, after dY/dW: the best kept
+    assert len(each) == 3 and roofs["incache"]["gbps"] == max(each) == streamed["incache_roof_gbps"]
 
 
 def test_headline_with_dw_sample_times_one_part_in_64_and_labels_it_an_estimate(tmp_path, capsys):

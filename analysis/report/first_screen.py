@@ -120,7 +120,10 @@ def signed_percent(fraction: float) -> str:
 
 
 def _ratio(a: float, b: float) -> str:
-    return f"{a / b:,.0f}×" if np.isfinite(a) and np.isfinite(b) and b > 0 else "–"
+    """``"4,125×"``; under 10, two decimals (``"0.92×"``), so that a ratio near one keeps its meaning."""
+    if not (np.isfinite(a) and np.isfinite(b) and b > 0):
+        return "–"
+    return f"{a / b:,.0f}×" if a / b >= 10 else f"{a / b:.2f}×"
 
 
 def _checked(checks: pd.DataFrame, row: pd.Series) -> pd.Series | None:
@@ -238,8 +241,8 @@ def summary(analysis: Analysis) -> Summary:
                 str(warm["label"]),
                 w_time,
                 w_memory,
-                _ratio2(w_seconds, f_seconds),
-                _ratio2(w_peak, f_peak),
+                _ratio(w_seconds, f_seconds),
+                _ratio(w_peak, f_peak),
             )
             rows.append(_floored(row, f_floor, w_seconds))
         note = None
@@ -289,11 +292,6 @@ def summary(analysis: Analysis) -> Summary:
         devices=devices,
         checks=_checks(analysis),
     )
-
-
-def _ratio2(a: float, b: float) -> str:
-    """A ratio near one: two decimals ("0.56×")."""
-    return f"{a / b:.2f}×" if np.isfinite(a) and np.isfinite(b) and b > 0 else "–"
 
 
 def _check(
