@@ -294,9 +294,8 @@ def test_a_changed_method_shows_up_in_the_ab_and_an_unchanged_one_does_not(repo,
     methods = repo / "bench" / "methods.py"
     text = methods.read_text()
     slow = text.replace(
-        'Method("formula-torch", "formula", "torch", "dX = dY·Wᵀ, dW = Xᵀ·dY with torch matmul", _formula)',
-        'Method("formula-torch", "formula", "torch", "slower", '
-        'lambda *a: (__import__("time").sleep(0.003), _formula(*a))[1])',
+        '"dX = dY·Wᵀ, dW = Xᵀ·dY with torch matmul",\n        _formula,',
+        '"slower",\n        lambda *a: (__import__("time").sleep(0.003), _formula(*a))[1],',
     )
     assert slow != text
     methods.write_text(slow)
@@ -351,10 +350,9 @@ def test_the_memory_ab_names_an_extra_dw_copy_and_both_jacobians_held_at_once(re
     commit = _git(repo, "rev-parse", "HEAD")
     _inject(
         repo,
-        'Method("formula-torch", "formula", "torch", "dX = dY·Wᵀ, dW = Xᵀ·dY with torch matmul", _formula)',
-        'Method("formula-torch", "formula", "torch", "copies dW", '
-        "lambda X, W, dY, workspace: "
-        "(lambda g: (g[0], g[1], g[1].clone())[:2])(_formula(X, W, dY, workspace)))",
+        '"dX = dY·Wᵀ, dW = Xᵀ·dY with torch matmul",\n        _formula,',
+        '"copies dW",\n        lambda X, W, dY, workspace: '
+        "(lambda g: (g[0], g[1], g[1].clone())[:2])(_formula(X, W, dY, workspace)),",
     )
     _inject(repo, "    del jac  # freed before dY/dW exists", "    # (not freed)")
     profile = PROFILES["quick"]

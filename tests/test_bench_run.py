@@ -179,5 +179,6 @@ def test_smoke_cases_are_named_from_their_parameters():
     assert {c.label for c in SMOKE_CASES} == {
         "formula-numpy", "formula-torch", "explicit-numpy-cold", "explicit-numpy-warm",
         "explicit-torch-cold", "explicit-torch-warm", "jacrev-torch", "streamed-torch", "autograd-torch",
-        "ajacobian-torch", "ajacobianvec-torch", "jacfwd-torch",
+        "ajacobian-torch", "ajacobianvec-torch", "jacfwd-torch", "formula-numpy-warm", "formula-torch-warm",
+        "autograd-torch-warm", "streamed-compiled",
     }  # fmt: skip
