@@ -281,7 +281,7 @@ def summary(analysis: Analysis) -> Summary:
                 note,
                 floor_ratio=_ratio(best_floor.seconds, f_floor.seconds) if best_floor and f_floor else "",
                 measured_ratio=_ratio(min(explicit_measured), measured["formula"])
-                if explicit_measured
+                if explicit_measured and np.isfinite(measured["formula"])
                 else "",
             )
         )
