@@ -66,8 +66,8 @@ class Case:
         """The cost model's counts for this case: what ``extra_info`` and memory records carry.
 
         ``block_bytes``: the streamed method's tile, when it is not the device's default. The
-        compiled streamed method's tiles are one per core of this process's numba pool, each half
-        the L2 (``bench.compiled.tiles_bytes``), whatever ``block_bytes`` says.
+        compiled streamed method's tiles are one per core of this process's numba pool, each
+        ``block_bytes`` or by default half the L2 (``bench.compiled.tiles_bytes``).
         """
         dydx, dydw = costs.jacobian_bytes(self.n, self.d, self.m, self.dtype)
         block = block_bytes or default_block_bytes(self.device)
@@ -75,7 +75,7 @@ class Case:
         if METHODS[self.method].engine == "compiled":
             from bench.compiled import tiles_bytes  # numba: only for the method that uses it
 
-            block = tiles_bytes(self.dtype)
+            block = tiles_bytes(self.dtype, block_bytes)  # block_bytes: the tile per core, if given
             peak = costs.compiled_peak_bytes(*shape, self.dtype, block)
         else:
             peak = costs.peak_bytes(self.family, *shape, self.dtype, block, self.variant)

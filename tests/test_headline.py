@@ -201,3 +201,23 @@ def test_headline_in_bfloat16_streams_half_the_bytes_and_checks_dx_against_its_e
     ]
     assert streamed["extra_info"]["jacobian_dydx_bytes"] == 8 * 256 * 8 * 256 * 2  # 2 bytes an entry
     assert 0 < streamed["extra_info"]["max_rel_error"] <= TOLERANCE["bfloat16"]  # the suite's 8 epsilons
+
+
+def test_the_guard_counts_the_compiled_kernels_tile_once_per_core(tmp_path):
+    from bench import compiled
+
+    out = tmp_path / "run"
+    argv = [
+        "--device",
+        "cpu",
+        "--target",
+        "8,256,256",
+        "--block-bytes",
+        "256MiB",
+        "--memory-budget",
+        "200MiB",
+    ]
+    assert main([*argv, "--out", str(out)]) == 0
+    (record,) = json.loads((out / MEMORY_FILE).read_text())
+    assert record["status"] == "skipped" and record["case"].startswith("streamed-compiled[")
+    assert record["predicted_bytes"] >= compiled.threads() * 256 * 2**20
