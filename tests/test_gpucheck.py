@@ -89,18 +89,23 @@ def _checkout_copy(dest: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_one_call_on_pythonpath_alone_without_memray_writes_runs_a_summary_and_one_archive(tmp_path):
-    checkout = _checkout_copy(tmp_path / "checkout")
-    blocker = tmp_path / "blocker"
-    blocker.mkdir()
-    (blocker / "sitecustomize.py").write_text(BLOCK_MEMRAY)
-    env = dict(os.environ, PYTHONPATH=f"{blocker}{os.pathsep}{checkout}")
-    probe = "import bench, importlib.util as u; print(bench.__file__); import memray"
-    check = subprocess.run(
-        [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
-    assert check.stdout.strip() == str(checkout / "bench" / "__init__.py")  # the copy, not the install
-    assert "memray is not on this machine" in check.stderr
+@pytest.mark.parametrize("installed", [False, True], ids=["pythonpath-only-no-memray", "installed"])
+def test_one_call_writes_runs_a_summary_and_one_archive(tmp_path, installed):
+    """Not installed: a copy of the code on PYTHONPATH alone, memray blocked (a bare GPU machine);
+    installed: the project as nox installs it, memray present (host peaks then measured)."""
+    env = dict(os.environ)
+    if not installed:
+        checkout = _checkout_copy(tmp_path / "checkout")
+        blocker = tmp_path / "blocker"
+        blocker.mkdir()
+        (blocker / "sitecustomize.py").write_text(BLOCK_MEMRAY)
+        env["PYTHONPATH"] = f"{blocker}{os.pathsep}{checkout}"
+        probe = "import bench; print(bench.__file__); import memray"
+        check = subprocess.run(
+            [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert check.stdout.strip() == str(checkout / "bench" / "__init__.py")  # the copy, not the install
+        assert "memray is not on this machine" in check.stderr
 
     out = tmp_path / "out"
     argv = ["--device", "cpu", "--out", str(out), "--budget-s", "240", "--target", "4,64,64"]
@@ -115,7 +120,11 @@ def test_one_call_on_pythonpath_alone_without_memray_writes_runs_a_summary_and_o
     assert (
         parts["sweep"]["status"] == parts["headline"]["status"] == parts["dense_bfloat16"]["status"] == "ran"
     )
-    assert parts["sweep_memory"] == {"status": "skipped", "reason": "no memray here for host peaks"}
+    if installed:
+        assert "sweep_memory" not in parts  # memray here: the sweep measured host peaks too
+        assert json.loads((out / "sweep" / "memory.json").read_text())
+    else:
+        assert parts["sweep_memory"] == {"status": "skipped", "reason": "no memray here for host peaks"}
     assert parts["roofs"]["copy"]["gbps"] > 0
     (archive,) = out.glob("gpucheck-*.tar.gz")
     with tarfile.open(archive) as tar:
