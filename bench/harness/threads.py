@@ -6,16 +6,25 @@ runs of unchanged code differ by up to −48% and +90% in a method's normalised 
 parallel region waits for its slowest thread, and a neighbour's load stalls one of the two),
 while on one thread every method held within ±10% (README, "Regression tracking"). The roofs
 are measured on the same threads, so fractions of the roof stay comparable.
+
+threadpoolctl is optional: a bare GPU machine has none (README, "The GPU half"). Without it,
+numpy's BLAS pool is pinned by the environment variables a child starts with
+(:func:`thread_env`) but not inside a running process, and numpy's thread count reads as
+unknown (None) rather than as a guess.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
-from threadpoolctl import threadpool_info, threadpool_limits
+
+try:
+    from threadpoolctl import threadpool_info, threadpool_limits
+except ImportError:  # a bare GPU machine: torch and numba are still pinned
+    threadpool_info = threadpool_limits = None
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 """What torch's OpenMP pool, MKL, OpenBLAS and numba's pool (the compiled kernel) read when a
@@ -39,7 +48,7 @@ def pinned_threads(threads: int | None) -> Iterator[None]:
     if numba_before is not None:
         _set_numba_threads(threads)
     try:
-        with threadpool_limits(limits=threads):
+        with threadpool_limits(limits=threads) if threadpool_limits is not None else nullcontext():
             yield
     finally:
         torch.set_num_threads(before)
@@ -66,6 +75,8 @@ def threads_in_use(backend: str) -> int | None:
     Pinned runs hold numba's pool (the compiled kernel, numpy arrays) at the same count."""
     if backend == "torch":
         return torch.get_num_threads()
+    if threadpool_info is None:
+        return None
     blas = [
         pool["num_threads"]
         for pool in threadpool_info()
