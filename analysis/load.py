@@ -104,6 +104,10 @@ def _runtime_rows(timings: Timings) -> dict[str, dict[str, Any]]:
             "local_copy_roof_gbps": info.get("local_copy_roof"),
             "local_gemm_roof_gflops": info.get("local_gemm_roof"),
             "threads": info.get("threads"),
+            # On CUDA: the rounds' CUDA events are the times above (bench.rundir.records.TimingEntry)
+            "timer": info.get("timer", "perf_counter"),
+            "l2_flushed": info.get("l2_flushed"),
+            "throttled": info.get("throttled"),
         }
         if info.get("headline"):  # a run of `nox -s headline`: the streamed case at full size
             row |= {f"headline_{key}": info.get(key) for key in HEADLINE_FIELDS}

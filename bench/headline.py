@@ -45,7 +45,7 @@ from bench import costs
 from bench.cases import Case
 from bench.harness import budget as budgets
 from bench.harness import children
-from bench.harness.machine import machine_info
+from bench.harness.machine import machine_info, with_clocks_after
 from bench.harness.peak import no_tracker_reason
 from bench.harness.progress import Progress
 from bench.harness.roofs import local_roof, measure_roofs, roof_buffer_bytes, timed_seconds
@@ -491,7 +491,7 @@ def _run(args: argparse.Namespace, out: Path) -> int:
         mark_status(out, exc.status)
         print(f"headline: error: {exc}; the run stopped", file=sys.stderr)
         return 2
-    files.meta = files.meta.with_status("complete")
+    files.meta = replace(files.meta, machine=with_clocks_after(files.meta.machine)).with_status("complete")
     save()
     print(f"run directory: {out}")
     return 0

@@ -107,6 +107,16 @@ def test_built_timing_entry_uses_pytest_benchmarks_quartiles():
     assert entry.iqr == pytest.approx(2.5)
 
 
+def test_cuda_event_seconds_are_the_times_read_and_the_host_clock_stays_in_the_entry(tmp_path):
+    host = [2.0e-3, 2.1e-3, 2.2e-3]  # pytest-benchmark's perf_counter: the launch and the sync in it
+    entry = TimingEntry.from_samples(CASE, host, {"cuda_event_seconds": [1.0e-3, 1.2e-3, 1.1e-3]})
+    write_timings(tmp_path, Timings((entry,), rest={}))
+    (back,) = read_timings(tmp_path).entries
+    assert back.median == pytest.approx(1.1e-3) and back.stats["min"] == pytest.approx(1.0e-3)
+    assert back.samples == [1.0e-3, 1.2e-3, 1.1e-3]
+    assert back.entry["stats"]["data"] == host
+
+
 @pytest.mark.parametrize(
     ("name", "read"),
     [(RUN_FILE, read_run), (RUNTIME_FILE, read_timings), (MEMORY_FILE, read_memory)],
@@ -162,6 +172,11 @@ DEFECTS = {
         RUNTIME_FILE,
         _bench0(lambda b: b["stats"]["data"].__setitem__(3, math.nan)),
         "stats.data[3] is nan",
+    ),
+    "a CUDA event round negative": (
+        RUNTIME_FILE,
+        _bench0(lambda b: b["extra_info"].__setitem__("cuda_event_seconds", [1e-3, -1e-3])),
+        "extra_info.cuda_event_seconds[1] is -0.001",
     ),
     "memory status exploded": (
         MEMORY_FILE,

@@ -459,3 +459,38 @@ def test_no_performance_target_cell_reads_more_than_100_percent_of_a_roof(tmp_pa
             r"roof underestimated \(measured \d+% of it\)|\(\d+% measured, within the \d+% noise\)", "", cell
         )
         assert all(int(p) <= 100 for p in re.findall(r"(\d+)%", headline_figures)), cell
+
+
+def test_report_environment_describes_the_gpu_and_flags_cases_timed_at_a_throttled_clock(
+    tmp_path, without_plots
+):
+    run = write_run(tmp_path / "gpu", LAW)
+    meta = json.loads((run / "run.json").read_text())
+    clock = {"sm_mhz": 1980, "max_sm_mhz": 1980}
+    meta["machine"]["gpus"] = [
+        {
+            "index": 0,
+            "name": "NVIDIA H200",
+            "memory_bytes": 150 * 10**9,
+            "sm_count": 132,
+            "l2_bytes": 60 * 2**20,
+            "capability": "9.0",
+            "driver": "570.86",
+            "sm_clock": clock,
+            "sm_clock_after": {"sm_mhz": 1500, "max_sm_mhz": 1980},
+        }
+    ]
+    (run / "run.json").write_text(json.dumps(meta))
+    runtime = json.loads((run / "runtime.json").read_text())
+    first, second = runtime["benchmarks"][:2]
+    first["extra_info"] |= {"timer": "cuda events", "l2_flushed": True, "throttled": False}
+    second["extra_info"] |= {"timer": "cuda events", "l2_flushed": False, "throttled": True}
+    (run / "runtime.json").write_text(json.dumps(runtime))
+    page = build_report([run], run / "report").read_text()
+    assert "NVIDIA H200 (139.7 GiB (150.0 GB), 132 SMs, L2 60.0 MiB, compute 9.0, driver 570.86" in page
+    assert "SM clock 1980/1980 MHz at the start, 1500/1980 MHz at the end" in page
+    throttled = second["extra_info"]["case"]
+    assert (
+        "2 cases by CUDA events after a warm-up, L2 flushed between rounds for 1; "
+        f"⚠ 1 measured below 90% of the maximum SM clock: {throttled}"
+    ) in page

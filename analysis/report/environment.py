@@ -31,6 +31,49 @@ def _cores(machine: dict) -> str:
     return f"{logical} cores"
 
 
+def _clock(clock: dict | None) -> str:
+    return f"{clock['sm_mhz']}/{clock['max_sm_mhz']} MHz" if clock else "not read"
+
+
+def _gpu(gpu: dict) -> str:
+    """ "NVIDIA H200 (139.8 GiB, 132 SMs, L2 60.0 MiB, sm_90, driver 570.1, SM clock 1980/1980 MHz → …)"."""
+    facts = [format_size(gpu["memory_bytes"])]
+    if "sm_count" in gpu:  # runs before the GPU facts were recorded have name and memory only
+        facts += [
+            f"{gpu['sm_count']} SMs",
+            f"L2 {format_size(gpu.get('l2_bytes') or np.nan)}",
+            f"compute {gpu.get('capability')}",
+            f"driver {gpu.get('driver') or 'not read'}",
+            f"SM clock {_clock(gpu.get('sm_clock'))} at the start, "
+            f"{_clock(gpu.get('sm_clock_after'))} at the end",
+        ]
+    return f"{gpu['name']} ({', '.join(facts)})"
+
+
+def _gpu_timing(run: Run) -> list[tuple[str, str]]:
+    """How the CUDA cases were timed: events, L2 flushes, and any taken at a throttled clock."""
+    cases = run.cases
+    if "timer" not in cases:
+        return []
+    cuda = cases[cases["timer"] == "cuda events"]
+    if cuda.empty:
+        return []
+    throttled = cuda[cuda["throttled"].fillna(False).astype(bool)]
+    flushed = int(cuda["l2_flushed"].fillna(False).astype(bool).sum())
+    warn = (
+        f"; ⚠ {len(throttled)} measured below 90% of the maximum SM clock: {', '.join(throttled['case'])}"
+        if len(throttled)
+        else "; none throttled"
+    )
+    return [
+        (
+            "GPU timing",
+            f"{len(cuda)} cases by CUDA events after a warm-up, "
+            f"L2 flushed between rounds for {flushed}{warn}",
+        )
+    ]
+
+
 def environment(run: Run) -> list[tuple[str, str]]:
     """The machine, versions, threads, roofs and budgets of one run, as (what, value) rows."""
     machine = run.meta.get("machine", {})
@@ -45,11 +88,7 @@ def environment(run: Run) -> list[tuple[str, str]]:
             f"last-level cache {format_size(machine.get('llc_bytes') or np.nan)}",
         ),
         ("RAM", format_size(machine.get("ram_bytes") or np.nan)),
-        (
-            "GPUs",
-            ", ".join(f"{g['name']} ({format_size(g['memory_bytes'])})" for g in machine.get("gpus", []))
-            or "none",
-        ),
+        ("GPUs", ", ".join(_gpu(g) for g in machine.get("gpus", [])) or "none"),
         (
             "Python / numpy / torch",
             f"{machine.get('python')} / {machine.get('numpy')} / {machine.get('torch')}",
@@ -63,6 +102,7 @@ def environment(run: Run) -> list[tuple[str, str]]:
         ),
         ("torch threads (process default)", machine.get("torch_threads")),
         ("threads the timed cases ran on", _threads_used(run)),
+        *_gpu_timing(run),
         (
             "commit",
             f"{commit.get('id')} (dirty: {commit.get('dirty')})",

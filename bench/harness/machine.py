@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import psutil
 import torch
 
 from bench.harness.budget import host_available_bytes
+from bench.harness.cudatime import driver_version, sm_clock
 
 
 def _cpu_model() -> str:
@@ -86,20 +88,42 @@ def git_commit() -> dict[str, Any]:
 
 
 def _blas() -> list[dict[str, Any]]:
-    from threadpoolctl import threadpool_info
+    """numpy's and torch's BLAS and OpenMP pools (threadpoolctl); empty where it is not installed."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
 
     keep = ("user_api", "internal_api", "version", "num_threads", "threading_layer", "architecture")
     return [{k: info.get(k) for k in keep} for info in threadpool_info()]
 
 
 def gpu_info() -> list[dict[str, Any]]:
+    """Each GPU: name, memory, SM count, L2, compute capability, driver and SM clock (now)."""
     if not torch.cuda.is_available():
         return []
     gpus = []
     for index in range(torch.cuda.device_count()):
         props = torch.cuda.get_device_properties(index)
-        gpus.append({"index": index, "name": props.name, "memory_bytes": int(props.total_memory)})
+        gpus.append(
+            {
+                "index": index,
+                "name": props.name,
+                "memory_bytes": int(props.total_memory),
+                "sm_count": int(props.multi_processor_count),
+                "l2_bytes": int(getattr(props, "L2_cache_size", 0) or 0) or None,
+                "capability": f"{props.major}.{props.minor}",
+                "driver": driver_version(index),
+                "sm_clock": sm_clock(index),
+            }
+        )
     return gpus
+
+
+def with_clocks_after(machine: Mapping[str, Any]) -> dict[str, Any]:
+    """``machine`` with each GPU's SM clock read again now (``sm_clock_after``), for a run's end."""
+    gpus = [gpu | {"sm_clock_after": sm_clock(int(gpu.get("index", 0)))} for gpu in machine.get("gpus") or []]
+    return dict(machine) | ({"gpus": gpus} if gpus else {})
 
 
 def machine_info() -> dict[str, Any]:

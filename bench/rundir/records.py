@@ -330,7 +330,10 @@ class TimingEntry:
     """One pytest-benchmark benchmark entry: its case (from ``extra_info``) and its rounds.
 
     ``entry`` is the whole entry as written, so that reading and writing back loses nothing
-    pytest-benchmark put there; the properties are what this project reads from it.
+    pytest-benchmark put there; the properties are what this project reads from it. On CUDA
+    the rounds were also timed with CUDA events (``extra_info.cuda_event_seconds``): those are
+    the statistics read, since the GPU's own clock has no host round trip in it; the host
+    clock's statistics stay in the entry as pytest-benchmark wrote them.
     """
 
     case: Case
@@ -342,7 +345,8 @@ class TimingEntry:
 
     @property
     def stats(self) -> Mapping[str, Any]:
-        return self.entry["stats"]
+        events = self.extra_info.get("cuda_event_seconds")
+        return _stats_of(events) if events else self.entry["stats"]
 
     @property
     def median(self) -> float:
@@ -367,9 +371,6 @@ class TimingEntry:
         pytest-benchmark's own ``Stats`` computes them, so that one quartile rule, and so one
         "noisy" flag, holds for entries it times and entries built here (headline, tests).
         """
-        stats = Stats()
-        for sample in samples:
-            stats.update(float(sample))
         entry = {
             "group": None,
             "name": f"{test}[{case.name}]",
@@ -378,7 +379,7 @@ class TimingEntry:
             "param": case.name,
             "extra_info": case.params() | case.predicted() | dict(extra),
             "options": {"timer": "perf_counter", "rounds": len(samples)},
-            "stats": stats.as_dict() | {"iterations": 1, "data": [float(s) for s in samples]},
+            "stats": _stats_of(samples),
         }
         return cls.from_json(entry, 0)
 
@@ -397,18 +398,32 @@ class TimingEntry:
         for name in ("iqr", "stddev"):
             where.number(stats.get(name), f"stats.{name}", positive=False, optional=name not in stats)
         where.whole(stats.get("rounds"), "stats.rounds", 1, optional="rounds" not in stats)
-        data = stats.get("data")
-        if data is not None:
-            if not isinstance(data, list) or not data:
-                where.fail("stats.data", f"is {shown(data)}, not a non-empty list of times")
-            for k, sample in enumerate(data):
-                where.number(sample, f"stats.data[{k}]")
+        _times(where, stats.get("data"), "stats.data")
+        _times(where, info.get("cuda_event_seconds"), "extra_info.cuda_event_seconds")
         _counts(info, where)
         where.number(info.get("max_rel_error"), "extra_info.max_rel_error", positive=False, optional=True)
         for name in ("local_copy_roof", "local_gemm_roof"):
             where.number(info.get(name), f"extra_info.{name}", optional=True)
         where.whole(info.get("threads"), "extra_info.threads", 1, optional=True)
         return cls(case, entry)
+
+
+def _times(where: Where, value: Any, name: str) -> None:
+    """Absent, or a non-empty list of positive seconds (one round each)."""
+    if value is None:
+        return
+    if not isinstance(value, list) or not value:
+        where.fail(name, f"is {shown(value)}, not a non-empty list of times")
+    for k, sample in enumerate(value):
+        where.number(sample, f"{name}[{k}]")
+
+
+def _stats_of(samples: Sequence[float]) -> dict[str, Any]:
+    """Statistics of one round per sample, by pytest-benchmark's own ``Stats`` (its quartile rule)."""
+    stats = Stats()
+    for sample in samples:
+        stats.update(float(sample))
+    return stats.as_dict() | {"iterations": 1, "data": [float(s) for s in samples]}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,11 @@ the Jacobian families, GEMM throughput for the others) is measured just before. 
 ``benchmark.pedantic`` times ``run()`` alone, with ``reset()`` (``.grad = None`` for autograd)
 and a device synchronisation in the untimed setup, and a synchronisation inside the timed call
 so that CUDA work is finished when the clock stops.
+
+On CUDA each round is also timed with CUDA events (:class:`bench.harness.cudatime.RoundClock`),
+the L2 flushed in the untimed setup for a case small enough to be served from it, and the SM
+clock read before and after: the events' seconds (``extra_info.cuda_event_seconds``) are the
+figures read back (:class:`bench.rundir.records.TimingEntry`), the host clock's stay in the file.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import torch
 
 from bench.cases import Case
 from bench.costs import TIME_DRIVER
+from bench.harness.cudatime import RoundClock
 from bench.harness.roofs import formula_shapes, local_roof
 from bench.harness.threads import threads_in_use
 from bench.inputs import TOLERANCE, make_inputs, relative_error, synchronizer
@@ -66,13 +72,23 @@ def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> N
     shapes = formula_shapes(case.n, case.d, case.m) if roof == "gemm" else None  # its own GEMMs too
     local = local_roof(case.backend, case.device, case.dtype, roof, budget, shapes)
     prepared = method.prepare(*inputs, workspace=workspace)
+    predicted = case.predicted()
+    clock = (
+        RoundClock(case.device, predicted["input_bytes"] + predicted["predicted_peak_bytes"])
+        if case.device.startswith("cuda")
+        else None
+    )
 
     def setup() -> None:
         prepared.reset()
-        sync()
+        if clock is not None:
+            clock.between()  # the L2 flushed and the queue drained, untimed
 
     def timed() -> None:
-        prepared.run()
+        if clock is not None:
+            clock.time(prepared.run)  # ends with the end event synchronised
+        else:
+            prepared.run()
         sync()
 
     setup()
@@ -84,7 +100,9 @@ def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> N
 
     benchmark.extra_info.update(
         case.params()
-        | case.predicted()
+        | predicted
         | {"max_rel_error": error, f"local_{roof}_roof": local, "threads": threads_in_use(case.backend)}
     )
     benchmark.pedantic(timed, setup=setup, rounds=rounds, warmup_rounds=warmup, iterations=1)
+    if clock is not None:  # the last ``rounds`` events are the timed rounds (before: warm-ups)
+        benchmark.extra_info.update({"cuda_event_seconds": clock.seconds[-rounds:]} | clock.facts())

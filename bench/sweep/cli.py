@@ -33,7 +33,7 @@ import torch
 from bench.cases import Case
 from bench.harness import budget as budgets
 from bench.harness import children
-from bench.harness.machine import git_commit, machine_info
+from bench.harness.machine import git_commit, machine_info, with_clocks_after
 from bench.harness.progress import Progress
 from bench.harness.roofs import measure_roofs, roof_buffer_bytes
 from bench.harness.threads import pinned_threads, thread_env
@@ -393,7 +393,7 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     if profile.headline and "runtime" in options.passes:
         run_headline_pass(run_dir, options, profile, lock_fd)
 
-    write_run_meta(run_dir, meta.with_status("complete"))
+    write_run_meta(run_dir, replace(meta, machine=with_clocks_after(meta.machine)).with_status("complete"))
     print()
     print(summary_table(meta, read_timings(run_dir), read_memory(run_dir) or []))
     print(f"\nrun directory: {run_dir}")
