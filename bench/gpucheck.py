@@ -5,20 +5,22 @@ machine's own python and packages (torch, pytest-benchmark, pandas, numba…), n
 nox, no network, and a few files brought back. In order, each part within what is left of
 ``--budget-s`` (default 6 minutes), each recorded as ran, skipped (with why) or failed:
 
-1. say what it found: torch, the device, its memory (one line), and the machine facts (GPU name,
-   memory, SM count, L2, driver, SM clock) into ``DIR/gpucheck.json``;
+1. say what it found: torch, the device, its memory, SM count, L2, driver and SM clock (one
+   line), and the machine facts into ``DIR/gpucheck.json``;
 2. **roofs** on the device: GEMM per dtype, copy bandwidth;
-3. **a sweep** (``python -m bench``, profile ``quick`` on CUDA): every method, runtime and memory
-   (torch.cuda peaks against the cost model), in ``DIR/sweep``;
-4. **the headline** (``python -m bench.headline --dw full``): dY/dX and dY/dW streamed in full
+3. **the headline** (``python -m bench.headline --dw full``): dY/dX and dY/dW streamed in full
    at the target, in ``DIR/headline``;
-5. **the dense bfloat16 dY/dX at the target** (128 GiB), allocated, filled, contracted with
+4. **the dense bfloat16 dY/dX at the target** (128 GiB), allocated, filled, contracted with
    vec(dY) and checked against the float64 formula, when free device memory allows; otherwise
    skipped with the bytes it needs and the bytes there are. Timed with CUDA events, a warm-up and
    the SM clock (``bench.harness.cudatime``), with its peak and its fraction of the copy roof;
+5. **a sweep** (``python -m bench``, profile ``gpu`` on CUDA): every method, runtime and memory
+   (torch.cuda peaks against the cost model), in ``DIR/sweep``, with what is left of the budget;
 6. one archive ``DIR/gpucheck-<time>.tar.gz`` of everything, to bring back as a single file:
    ``tar xzf`` it and give ``sweep`` and ``headline`` to ``lbb report`` beside a CPU run.
 
+The order is by value for a machine lent once: the full-size results only a GPU can give come
+first, and the sweep, which a partial run still leaves readable, takes the rest.
 A part that would start with too little budget left is skipped with that reason; a child that
 runs past its share gets SIGTERM, so its run directory ends "interrupted" and stays readable.
 ``--device cpu`` runs the same code on the CPU (the tests do, at tiny sizes); there a host
@@ -36,6 +38,8 @@ import subprocess
 import sys
 import tarfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +47,8 @@ import torch
 
 from bench.costs import input_bytes, jacobian_bytes, output_bytes
 from bench.harness import children
-from bench.harness.cudatime import l2_bytes, sm_clock, time_rounds
+from bench.harness.cudatime import sm_clock, time_rounds
+from bench.harness.machine import gpu_info
 from bench.harness.peak import no_tracker_reason
 from bench.profiles import TARGET
 from bench.rundir.store import write_json_atomic
@@ -53,9 +58,11 @@ from bench.usage import Parser, UsageError, parse_target, stamp
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = "gpucheck.json"
 DEFAULT_BUDGET_S = 360.0
-SHARES = {"sweep": 0.45, "headline": 0.7}
-"""The share of the budget left when it starts that each child may use; the rest is the dense
-case's and the archive's."""
+HEADLINE_SHARE = 0.5
+"""The share of the budget left when it starts that the headline may use (on an H200 about 30 s
+of it is needed: start-up, roofs, 8 s of dY/dW); the sweep then has all but :data:`RESERVE_S`."""
+RESERVE_S = 15.0
+"""Seconds kept back from the sweep for the summary and the archive."""
 DENSE_ROUNDS = 3
 HEADROOM_BYTES = 2**30
 """Free memory the dense case leaves untouched (the CUDA context's and the allocator's own
@@ -69,7 +76,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--budget-s", type=float, default=DEFAULT_BUDGET_S, help="seconds in all (default 360)"
     )
-    parser.add_argument("--profile", help="sweep profile (default: quick on CUDA, smoke on CPU)")
+    parser.add_argument("--profile", help="sweep profile (default: gpu on CUDA, smoke on CPU)")
     parser.add_argument(
         "--target", default=",".join(map(str, TARGET)), help="headline N,D,M (default 64,4096,4096)"
     )
@@ -89,7 +96,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         raise UsageError(f"--budget-s must be positive, got {args.budget_s}")
     args.target = parse_target(args.target)
     args.dense_target = parse_target(args.dense_target, "--dense-target")
-    args.profile = args.profile or ("quick" if args.device == "cuda" else "smoke")
+    args.profile = args.profile or ("gpu" if args.device == "cuda" else "smoke")
     return args
 
 
@@ -97,18 +104,12 @@ def found(device: str) -> tuple[str, dict[str, Any]]:
     """One line on what this machine is, and the facts that go into the summary."""
     facts: dict[str, Any] = {"torch": torch.__version__, "python": sys.version.split()[0], "device": device}
     if device == "cuda":
-        props = torch.cuda.get_device_properties(0)
-        facts |= {
-            "gpu": props.name,
-            "memory_bytes": int(props.total_memory),
-            "sm_count": int(props.multi_processor_count),
-            "l2_bytes": l2_bytes("cuda"),
-            "cuda": torch.version.cuda,
-            "driver": _driver(),
-            "sm_clock": sm_clock(),
-        }
+        (gpu, *_) = gpu_info()
+        facts |= {"gpu": gpu, "cuda": torch.version.cuda}
         line = (
-            f"{props.name}, {format_bytes(int(props.total_memory), False)}, {props.multi_processor_count} SMs"
+            f"{gpu['name']}, {format_bytes(gpu['memory_bytes'], False)}, {gpu['sm_count']} SMs, "
+            f"L2 {format_bytes(gpu['l2_bytes'] or 0, False)}, driver {gpu['driver']}, "
+            f"SM clock {(gpu['sm_clock'] or {}).get('sm_mhz', '?')} MHz"
         )
     else:
         import psutil
@@ -116,20 +117,6 @@ def found(device: str) -> tuple[str, dict[str, Any]]:
         facts |= {"memory_bytes": int(psutil.virtual_memory().total), "cores": os.cpu_count()}
         line = f"CPU ({os.cpu_count()} cores, {format_bytes(int(psutil.virtual_memory().total), False)})"
     return f"gpucheck: torch {torch.__version__} on {line}", facts
-
-
-def _driver() -> str | None:
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip().splitlines()[0] if out.stdout.strip() else None
 
 
 def _child(command: list[str], timeout: float, log: Path) -> tuple[int | None, float]:
@@ -162,11 +149,14 @@ def _child(command: list[str], timeout: float, log: Path) -> tuple[int | None, f
             children.release(child.pid)
 
 
-def _child_part(name: str, command: list[str], share: float, deadline: float, out: Path) -> dict[str, Any]:
-    left = deadline - time.monotonic()
-    if left < 10:
-        return {"status": "skipped", "reason": f"{left:.0f} s of the budget left"}
-    allowed = share * left
+def _left(deadline: float) -> float:
+    return deadline - time.monotonic()
+
+
+def _child_part(name: str, command: list[str], allowed: float, out: Path) -> dict[str, Any]:
+    """A part run as a child for at most ``allowed`` seconds: ran, skipped, interrupted or failed."""
+    if allowed < 10:
+        return {"status": "skipped", "reason": f"{max(allowed, 0):.0f} s of the budget left for it"}
     status, seconds = _child(command, allowed, out / f"{name}.log")
     if status is None:
         return {
@@ -175,8 +165,32 @@ def _child_part(name: str, command: list[str], share: float, deadline: float, ou
             "seconds": seconds,
         }
     if status != 0:
-        return {"status": "failed", "reason": f"exit {status}; see {name}.log", "seconds": seconds}
+        last = _last_line(out / f"{name}.log")
+        return {"status": "failed", "reason": f"exit {status}: {last} (see {name}.log)", "seconds": seconds}
     return {"status": "ran", "seconds": seconds}
+
+
+def _last_line(log: Path) -> str:
+    """The last non-empty line a child wrote: most often its error."""
+    try:
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError as exc:
+        return f"no log ({exc.strerror or exc})"
+    return lines[-1][:300] if lines else "no output"
+
+
+def _in_process(part: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A part run in this process: an exception becomes its "failed" record (the others still run);
+    its memory is given back to the device either way."""
+    try:
+        result = part()
+    except Exception as exc:
+        result = {"status": "failed", "reason": traceback.format_exception_only(exc)[-1].strip()[:300]}
+    # Here the part's tensors are gone (the except block's traceback with them): give their
+    # cached blocks back, or the next child (the sweep) would find the 128 GiB taken.
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return result
 
 
 def dense_dydx(
@@ -284,7 +298,20 @@ def _run(args: argparse.Namespace) -> int:
     save()
     status = 0
     try:
-        parts["roofs"] = _roofs(args.device)
+        parts["roofs"] = _in_process(lambda: _roofs(args.device))
+        save()
+        target = ",".join(map(str, args.target))
+        headline = [sys.executable, "-m", "bench.headline", "--device", args.device, "--target", target]
+        headline += ["--dw", "full", "--out", str(args.out / "headline")]
+        parts["headline"] = _child_part("headline", headline, HEADLINE_SHARE * _left(deadline), args.out)
+        _say("headline", parts["headline"])
+        save()
+        copy = parts["roofs"].get("copy", {}).get("gbps")
+        parts["dense_bfloat16"] = _in_process(
+            lambda: dense_dydx(args.device, "bfloat16", args.dense_target, copy)
+        )
+        dense = parts["dense_bfloat16"]
+        print(f"gpucheck: dense bfloat16 dY/dX {dense['status']}: " + _dense_line(dense), flush=True)
         save()
         sweep = [sys.executable, "-m", "bench", "--profile", args.profile, "--device", args.device]
         sweep += ["--out", str(args.out / "sweep")]
@@ -292,23 +319,12 @@ def _run(args: argparse.Namespace) -> int:
         if no_tracker:
             sweep += ["--passes", "runtime"]
             parts["sweep_memory"] = {"status": "skipped", "reason": no_tracker}
-        parts["sweep"] = _child_part("sweep", sweep, SHARES["sweep"], deadline, args.out)
-        print(f"gpucheck: sweep {parts['sweep']['status']}", flush=True)
-        save()
-        target = ",".join(map(str, args.target))
-        headline = [sys.executable, "-m", "bench.headline", "--device", args.device, "--target", target]
-        headline += ["--dw", "full", "--out", str(args.out / "headline")]
-        parts["headline"] = _child_part("headline", headline, SHARES["headline"], deadline, args.out)
-        print(f"gpucheck: headline {parts['headline']['status']}", flush=True)
-        save()
-        copy = parts["roofs"].get("copy", {}).get("gbps")
-        parts["dense_bfloat16"] = dense_dydx(args.device, "bfloat16", args.dense_target, copy)
-        dense = parts["dense_bfloat16"]
-        print(f"gpucheck: dense bfloat16 dY/dX {dense['status']}: " + _dense_line(dense), flush=True)
+        parts["sweep"] = _child_part("sweep", sweep, _left(deadline) - RESERVE_S, args.out)
+        _say("sweep", parts["sweep"])
     except KeyboardInterrupt as exc:
         summary["interrupted"] = True
         status = 143 if isinstance(exc, children.TerminatedError) else 130
-    summary["sm_clock_after"] = sm_clock() if args.device == "cuda" else None
+    summary["sm_clock_after"] = sm_clock() if args.device == "cuda" else None  # beside machine's "before"
     if status == 0 and any(p.get("status") == "failed" for p in parts.values()):
         status = 1
     save()
@@ -325,8 +341,14 @@ def _roofs(device: str) -> dict[str, Any]:
     return {"gemm": {t: gemm_roof(device, t) for t in dtypes}, "copy": copy_roof(device)}
 
 
+def _say(name: str, part: dict[str, Any]) -> None:
+    why = f": {part['reason']}" if part.get("reason") else ""
+    took = f" in {part['seconds']:.0f} s" if "seconds" in part else ""
+    print(f"gpucheck: {name} {part['status']}{took}{why}", flush=True)
+
+
 def _dense_line(dense: dict[str, Any]) -> str:
-    if dense["status"] == "skipped":
+    if "seconds" not in dense:
         return dense["reason"]
     roof = f", {dense['of_copy_roof']:.0%} of the copy roof" if dense.get("of_copy_roof") else ""
     return (

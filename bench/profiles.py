@@ -234,6 +234,26 @@ PROFILES: dict[str, Profile] = {
             toward_target=(*geometric(256, 4), 3072),
         ),
         Profile(
+            name="gpu",
+            description="the GPU check's sweep (bench.gpucheck): every CUDA method in about 2 minutes",
+            # Float32 only and four sizes an axis: each case's peak is taken in a fresh process
+            # that starts CUDA again (about a second), so the case count sets the time.
+            base=(16, 256, 256),
+            n_sizes=geometric(4, 4),  # 4 … 256
+            d_sizes=geometric(64, 4),  # 64 … 4096
+            m_sizes=geometric(64, 4),
+            diagonal=(),
+            dtypes=("float32",),
+            jacobian_cap=4 * GiB,
+            stream_cap=64 * GiB,  # 16 ms at an H200's 4 TB/s
+            call_cap=1024,  # ajacobian's backward calls
+            max_time=0.05,
+            min_rounds=5,
+            max_rounds=200,
+            target_time_cap=1.0,
+            toward_target=(512, 1024, 2048, 3072),
+        ),
+        Profile(
             name="default",
             description="under 20 minutes on a 2-core CPU",
             base=(16, 128, 128),

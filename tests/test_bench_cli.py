@@ -29,7 +29,7 @@ def _assert_one_line_error(status: int, err: str, fragment: str) -> None:
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["--profile", "huge"], "unknown profile 'huge'; choose from smoke, quick, default, full"),
+        (["--profile", "huge"], "unknown profile 'huge'; choose from smoke, quick, gpu, default, full"),
         (["--methods", "formula-torch,magic"], "unknown method magic; choose from formula-numpy"),
         (["--methods", ","], "unknown method ','"),
         (["--device", "tpu"], "unknown device 'tpu'; choose from cpu, cuda, all"),
@@ -94,5 +94,5 @@ def test_module_entry_point_exits_2_on_bad_profile(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "bench: error: unknown profile 'huge'; choose from smoke, quick, default, full"
+        "bench: error: unknown profile 'huge'; choose from smoke, quick, gpu, default, full"
     )

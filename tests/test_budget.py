@@ -102,7 +102,7 @@ def test_quick_profile_skips_ajacobian_past_its_backward_call_cap_with_the_count
     )
 
 
-USER_PROFILES = ("quick", "default", "full")
+USER_PROFILES = ("quick", "gpu", "default", "full")
 """The profiles a user runs; ``smoke`` (seconds, for the tests) leaves the target out."""
 CHEAP_AT_TARGET = ("formula-numpy", "formula-torch", "autograd-torch")
 

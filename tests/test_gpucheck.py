@@ -14,21 +14,12 @@ import pytest
 
 from analysis.report.cli import main as report_main
 from bench import gpucheck
-from bench.harness.cudatime import time_rounds
+from bench.harness.cudatime import RoundClock, time_rounds
+from bench.harness.machine import with_clocks_after
 from bench.inputs import TOLERANCE
+from tests.bare_machine import NOT_THERE, make_bare_python
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCK_MEMRAY = """
-import importlib.abc, sys
-
-class _NoMemray(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "memray" or name.startswith("memray."):
-            raise ImportError("memray is not on this machine (blocked by the test)")
-        return None
-
-sys.meta_path.insert(0, _NoMemray())
-"""
 
 
 def test_the_dense_bfloat16_case_fills_contracts_and_checks_dx_through_the_gpu_code():
@@ -52,6 +43,45 @@ def test_rounds_are_timed_after_a_warm_up_with_the_reset_outside_the_clock():
     result = time_rounds(lambda: calls.append("run"), "cpu", 3, reset=lambda: calls.append("reset"))
     assert calls == ["reset", "run"] * 4  # one warm-up, then three timed rounds
     assert len(result["seconds"]) == 3 and result["l2_flushed"] is False and result["throttled"] is False
+
+
+def test_the_cpu_clock_times_rounds_with_perf_counter_and_flushes_nothing():
+    clock = RoundClock("cpu", working_set_bytes=1)
+    clock.between()
+    clock.time(lambda: sum(range(1000)))
+    assert len(clock.seconds) == 1 and clock.seconds[0] > 0
+    assert clock.facts() == {
+        "timer": "perf_counter",
+        "l2_flushed": False,
+        "sm_clock_before": None,
+        "sm_clock_after": None,
+        "throttled": False,
+    }
+
+
+def test_a_child_part_that_fails_is_recorded_with_its_last_line(tmp_path):
+    fail = "import sys; print('measuring'); sys.exit('sweep: error: no CUDA device')"
+    part = gpucheck._child_part("sweep", [sys.executable, "-c", fail], 60.0, tmp_path)
+    assert part["status"] == "failed"
+    assert part["reason"] == "exit 1: sweep: error: no CUDA device (see sweep.log)"
+
+
+def test_a_part_with_too_little_budget_left_is_skipped_saying_so(tmp_path):
+    part = gpucheck._child_part("sweep", [sys.executable, "-c", "pass"], 4.0, tmp_path)
+    assert part == {"status": "skipped", "reason": "4 s of the budget left for it"}
+    assert not (tmp_path / "sweep.log").exists()
+
+
+def test_an_in_process_part_that_raises_is_recorded_as_failed_with_its_reason():
+    assert gpucheck._in_process(lambda: {"x": 1 / 0}) == {
+        "status": "failed",
+        "reason": "ZeroDivisionError: division by zero",
+    }
+
+
+def test_a_machine_without_gpus_is_unchanged_by_the_clocks_at_the_end():
+    machine = {"cpu_model": "x", "gpus": []}
+    assert with_clocks_after(machine) == machine
 
 
 @pytest.mark.parametrize(
@@ -89,29 +119,28 @@ def _checkout_copy(dest: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("installed", [False, True], ids=["pythonpath-only-no-memray", "installed"])
+@pytest.mark.parametrize("installed", [False, True], ids=["bare-machine-pythonpath-only", "installed"])
 def test_one_call_writes_runs_a_summary_and_one_archive(tmp_path, installed):
-    """Not installed: a copy of the code on PYTHONPATH alone, memray blocked (a bare GPU machine);
-    installed: the project as nox installs it, memray present (host peaks then measured)."""
+    """Not installed: a copy of the code on PYTHONPATH alone, in a venv with only the bare GPU
+    machine's packages (no memray, threadpoolctl, nox or xdist); installed: the project as nox
+    installs it, memray present (host peaks then measured)."""
     env = dict(os.environ)
+    python = sys.executable
     if not installed:
         checkout = _checkout_copy(tmp_path / "checkout")
-        blocker = tmp_path / "blocker"
-        blocker.mkdir()
-        (blocker / "sitecustomize.py").write_text(BLOCK_MEMRAY)
-        env["PYTHONPATH"] = f"{blocker}{os.pathsep}{checkout}"
-        probe = "import bench; print(bench.__file__); import memray"
+        python = str(make_bare_python(tmp_path))
+        env["PYTHONPATH"] = str(checkout)
+        probe = "import bench, importlib.util as u; print(bench.__file__, *(u.find_spec(m) for m in %r))"
         check = subprocess.run(
-            [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True
+            [python, "-c", probe % (NOT_THERE,)], env=env, cwd=tmp_path, capture_output=True, text=True
         )
-        assert check.stdout.strip() == str(checkout / "bench" / "__init__.py")  # the copy, not the install
-        assert "memray is not on this machine" in check.stderr
+        assert check.stdout.split() == [str(checkout / "bench" / "__init__.py"), *["None"] * len(NOT_THERE)]
 
     out = tmp_path / "out"
     argv = ["--device", "cpu", "--out", str(out), "--budget-s", "240", "--target", "4,64,64"]
     argv += ["--dense-target", "4,32,32"]
     done = subprocess.run(
-        [sys.executable, "-m", "bench.gpucheck", *argv], env=env, cwd=tmp_path, capture_output=True, text=True
+        [python, "-m", "bench.gpucheck", *argv], env=env, cwd=tmp_path, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[0].startswith("gpucheck: torch ")
