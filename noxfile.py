@@ -93,7 +93,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def gpucheck(session: nox.Session) -> None:
-    """The GPU half in one call within a budget: roofs, a CUDA sweep, the headline, the dense bf16
-    dY/dX, one archive (``-- --out DIR``; a bare GPU machine runs ``python -m bench.gpucheck``)."""
+    """The GPU half in one call within a budget: roofs, the headline, the dense bf16 dY/dX, a CUDA
+    sweep, one archive (``-- --out DIR``; a bare GPU machine runs ``python -m bench.gpucheck``)."""
     session.install("-e", ".")
     session.run("python", "-m", "bench.gpucheck", *session.posargs)
