@@ -47,7 +47,8 @@ import torch
 
 from bench.costs import input_bytes, jacobian_bytes, output_bytes
 from bench.harness import children
-from bench.harness.cudatime import sm_clock, time_rounds
+from bench.harness.cudatime import time_rounds
+from bench.harness.gpustate import sm_clock
 from bench.harness.machine import gpu_info
 from bench.harness.peak import no_tracker_reason
 from bench.profiles import TARGET
@@ -109,7 +110,7 @@ def found(device: str) -> tuple[str, dict[str, Any]]:
         line = (
             f"{gpu['name']}, {format_bytes(gpu['memory_bytes'], False)}, {gpu['sm_count']} SMs, "
             f"L2 {format_bytes(gpu['l2_bytes'] or 0, False)}, driver {gpu['driver']}, "
-            f"SM clock {(gpu['sm_clock'] or {}).get('sm_mhz', '?')} MHz"
+            f"SM clock {_mhz(gpu['sm_clock'])} now, compute mode {gpu['compute_mode'] or '?'}"
         )
     else:
         import psutil
@@ -117,6 +118,10 @@ def found(device: str) -> tuple[str, dict[str, Any]]:
         facts |= {"memory_bytes": int(psutil.virtual_memory().total), "cores": os.cpu_count()}
         line = f"CPU ({os.cpu_count()} cores, {format_bytes(int(psutil.virtual_memory().total), False)})"
     return f"gpucheck: torch {torch.__version__} on {line}", facts
+
+
+def _mhz(clock: dict[str, Any] | None) -> str:
+    return f"{clock['sm_mhz']} of {clock['max_sm_mhz']} MHz" if clock else "? MHz"
 
 
 def _child(command: list[str], timeout: float, log: Path) -> tuple[int | None, float]:

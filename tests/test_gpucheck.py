@@ -14,7 +14,8 @@ import pytest
 
 from analysis.report.cli import main as report_main
 from bench import gpucheck
-from bench.harness.cudatime import RoundClock, time_rounds
+from bench.harness.cudatime import RoundClock, time_rounds, verdict
+from bench.harness.gpustate import slowdowns
 from bench.harness.machine import with_clocks_after
 from bench.inputs import TOLERANCE
 from tests.bare_machine import NOT_THERE, make_bare_python
@@ -55,8 +56,63 @@ def test_the_cpu_clock_times_rounds_with_perf_counter_and_flushes_nothing():
         "l2_flushed": False,
         "sm_clock_before": None,
         "sm_clock_after": None,
+        "sm_mhz_lowest_between_rounds": None,
+        "slowdowns": [],
         "throttled": False,
     }
+
+
+FULL = {"sm_mhz": 1980, "max_sm_mhz": 1980, "slowdowns": []}
+
+
+@pytest.mark.parametrize(
+    ("during", "after", "lowest", "named", "throttled"),
+    [
+        ([], FULL, None, [], False),  # the idle reading before the rounds is never judged
+        ([FULL, FULL | {"sm_mhz": 1500}], FULL, 1500, [], True),  # 76% of the maximum between rounds
+        ([FULL | {"sm_mhz": 1900}], FULL, 1900, [], False),  # 96%
+        ([FULL], FULL | {"slowdowns": ["power cap"]}, 1980, ["power cap"], True),
+    ],
+    ids=["no-readings-between", "low-clock-between", "clock-within-10pc", "slowdown-named-after"],
+)
+def test_a_measurement_is_throttled_by_a_named_slowdown_or_a_low_clock_between_rounds(
+    during, after, lowest, named, throttled
+):
+    assert verdict(during, after) == {
+        "sm_mhz_lowest_between_rounds": lowest,
+        "slowdowns": named,
+        "throttled": throttled,
+    }
+
+
+def test_nvml_event_reasons_name_only_the_slowdowns():
+    assert slowdowns(0x1 | 0x2 | 0x10) == []  # idle, application clocks, sync boost
+    assert slowdowns(0x4 | 0x20 | 0x40) == [
+        "power cap",
+        "thermal slowdown (software)",
+        "thermal slowdown (hardware)",
+    ]
+
+
+def test_the_first_line_on_a_gpu_names_what_the_check_will_depend_on(monkeypatch):
+    gpu = {
+        "index": 0,
+        "name": "NVIDIA H200",
+        "memory_bytes": 143771 * 2**20,
+        "sm_count": 132,
+        "l2_bytes": 60 * 2**20,
+        "capability": "9.0",
+        "driver": "580.159.04",
+        "compute_mode": "Default",
+        "sm_clock": {"sm_mhz": 345, "max_sm_mhz": 1980, "slowdowns": []},
+    }
+    monkeypatch.setattr(gpucheck, "gpu_info", lambda: [gpu])
+    line, facts = gpucheck.found("cuda")
+    assert line.endswith(
+        "on NVIDIA H200, 140.4 GiB, 132 SMs, L2 60.0 MiB, driver 580.159.04, "
+        "SM clock 345 of 1980 MHz now, compute mode Default"
+    )
+    assert facts["gpu"] == gpu
 
 
 def test_a_child_part_that_fails_is_recorded_with_its_last_line(tmp_path):

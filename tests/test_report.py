@@ -492,5 +492,6 @@ def test_report_environment_describes_the_gpu_and_flags_cases_timed_at_a_throttl
     throttled = second["extra_info"]["case"]
     assert (
         "2 cases by CUDA events after a warm-up, L2 flushed between rounds for 1; "
-        f"⚠ 1 measured below 90% of the maximum SM clock: {throttled}"
+        "⚠ 1 throttled (a slowdown named, or the SM clock under 90% of its maximum between rounds): "
+        f"{throttled}"
     ) in page

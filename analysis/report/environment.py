@@ -61,7 +61,8 @@ def _gpu_timing(run: Run) -> list[tuple[str, str]]:
     throttled = cuda[cuda["throttled"].fillna(False).astype(bool)]
     flushed = int(cuda["l2_flushed"].fillna(False).astype(bool).sum())
     warn = (
-        f"; ⚠ {len(throttled)} measured below 90% of the maximum SM clock: {', '.join(throttled['case'])}"
+        f"; ⚠ {len(throttled)} throttled (a slowdown named, or the SM clock under 90% of its maximum "
+        f"between rounds): {', '.join(throttled['case'])}"
         if len(throttled)
         else "; none throttled"
     )

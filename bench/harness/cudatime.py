@@ -7,9 +7,12 @@
   L2's size, when the case's working set is under a few times the L2: otherwise a small case
   would be timed from cache, as no real step sees it;
 - ``reset()`` (``.grad`` = None, a re-zeroed buffer) **outside** the timed region;
-- the **SM clock** read before and after (``nvidia-smi``), and the measurement flagged when the
-  clock fell below :data:`THROTTLED` of its maximum: a throttled GPU measures the cooling, not
-  the method.
+- the **SM clock** read before and after (:mod:`bench.harness.gpustate`: NVML, else
+  nvidia-smi), and, where NVML makes a reading cheap, between rounds too; the measurement is
+  flagged ``throttled`` when the GPU named a slowdown (heat, power) at any reading, or when a
+  reading between rounds fell below :data:`THROTTLED` of the maximum clock: a throttled GPU
+  measures the cooling, not the method. The reading before the rounds is kept but not judged:
+  an idle GPU clocks down by design.
 
 On the CPU the same function times with ``time.perf_counter`` (synchronous by nature), with the
 warm-up and the reset outside the timed region as on the GPU: what the CPU path shares. There is
@@ -18,51 +21,18 @@ no L2 flush on the CPU: the sweep's CPU cases are timed warm, as pytest-benchmar
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from bench.harness.gpustate import fast, sm_clock
+
 THROTTLED = 0.9
 """A measurement taken below this fraction of the maximum SM clock is flagged as throttled."""
 FLUSH_FACTOR = 4
 """Flush the L2 between rounds when the working set is under this many times the L2."""
-
-
-def _smi(fields: str, index: int) -> list[str] | None:
-    """One GPU's ``nvidia-smi --query-gpu`` values, or None without nvidia-smi or an answer."""
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits", "-i", str(index)],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout
-        return [v.strip() for v in out.strip().splitlines()[0].split(",")]
-    except (OSError, subprocess.SubprocessError, IndexError):
-        return None
-
-
-def sm_clock(index: int = 0) -> dict[str, int] | None:
-    """The current and maximum SM clock of a GPU in MHz (``nvidia-smi``), or None without one."""
-    values = _smi("clocks.sm,clocks.max.sm", index)
-    try:
-        current, maximum = (int(float(v)) for v in values or ())
-    except ValueError:
-        return None
-    return {"sm_mhz": current, "max_sm_mhz": maximum}
-
-
-def driver_version(index: int = 0) -> str | None:
-    """The NVIDIA driver's version (``nvidia-smi``), or None without one."""
-    values = _smi("driver_version", index)
-    return values[0] if values and values[0] else None
 
 
 def l2_bytes(device: str) -> int:
@@ -91,6 +61,7 @@ class RoundClock:
             else None
         )
         self.before = sm_clock() if self.cuda else None
+        self.during: list[dict[str, Any]] = []  # readings between rounds (NVML only: microseconds)
         self.seconds: list[float] = []
 
     def between(self) -> None:
@@ -99,6 +70,10 @@ class RoundClock:
             self._flush.zero_()
         if self.cuda:
             torch.cuda.synchronize(self.device)
+            if fast():  # the clock the last round left, read while it is still up
+                reading = sm_clock()
+                if reading is not None:
+                    self.during.append(reading)
 
     def time(self, run: Callable[[], Any]) -> None:
         """One round of ``run``: CUDA events on a GPU (its own clock), perf_counter on the CPU."""
@@ -115,16 +90,28 @@ class RoundClock:
             self.seconds.append(time.perf_counter() - t0)
 
     def facts(self) -> dict[str, Any]:
-        """The timer, whether the L2 was flushed, the SM clock before and now, and the throttle flag."""
+        """The timer, the L2 flush, the SM clock before, between rounds and now, and the verdict."""
         after = sm_clock() if self.cuda else None
-        clocks = [c for c in (self.before, after) if c]
         return {
             "timer": "cuda events" if self.cuda else "perf_counter",
             "l2_flushed": self._flush is not None,
             "sm_clock_before": self.before,
             "sm_clock_after": after,
-            "throttled": any(c["sm_mhz"] < THROTTLED * c["max_sm_mhz"] for c in clocks),
-        }
+        } | verdict(self.during, after)
+
+
+def verdict(during: list[dict[str, Any]], after: dict[str, Any] | None) -> dict[str, Any]:
+    """Throttled: a slowdown named between the rounds or after them, or a clock between rounds
+    under :data:`THROTTLED` of the maximum. The lowest clock seen between rounds, and why."""
+    readings = [*during, *([after] if after else [])]
+    named = sorted({reason for r in readings for reason in r.get("slowdowns", [])})
+    lowest = min(during, key=lambda r: r["sm_mhz"] / r["max_sm_mhz"], default=None)
+    low = lowest is not None and lowest["sm_mhz"] < THROTTLED * lowest["max_sm_mhz"]
+    return {
+        "sm_mhz_lowest_between_rounds": lowest["sm_mhz"] if lowest else None,
+        "slowdowns": named,
+        "throttled": bool(named) or low,
+    }
 
 
 def time_rounds(

@@ -16,7 +16,7 @@ import psutil
 import torch
 
 from bench.harness.budget import host_available_bytes
-from bench.harness.cudatime import driver_version, sm_clock
+from bench.harness.gpustate import compute_mode, driver_version, sm_clock
 
 
 def _cpu_model() -> str:
@@ -114,6 +114,7 @@ def gpu_info() -> list[dict[str, Any]]:
                 "l2_bytes": int(getattr(props, "L2_cache_size", 0) or 0) or None,
                 "capability": f"{props.major}.{props.minor}",
                 "driver": driver_version(index),
+                "compute_mode": compute_mode(index),
                 "sm_clock": sm_clock(index),
             }
         )
