@@ -33,6 +33,7 @@ import argparse
 import statistics
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -370,8 +371,6 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
             "max_rel_error": dw_error,
         }
 
-    no_tracker = no_tracker_reason(device)
-    peaks = _measure_peaks(case, block) if no_tracker is None else {}
     extra = {
         "headline": True,
         "block_bytes": block,
@@ -394,14 +393,24 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     files.timings.append(
         TimingEntry.from_samples(case, [dydx_seconds + dydw_seconds], extra, test="headline")
     )
+    files.save()  # the passes' figures are kept whatever the peak child does
+    # Not measured is said, never guessed: skipped on a bare machine (the GPU check's CPU dry
+    # run), failed when the peak child died or raised.
+    status, why = ("skipped", no_tracker_reason(device))
+    peaks: dict[str, int] = {}
+    if why is None:
+        try:
+            peaks = _measure_peaks(case, block)
+        except Exception as exc:
+            status, why = "failed", f"peak child failed: {traceback.format_exception_only(exc)[-1].strip()}"
     tracker = "torch.cuda" if device.startswith("cuda") else "memray"
     for c, name in ((formula_case, "formula"), (case, "streamed")):
-        if no_tracker:  # a bare machine (the GPU check's CPU dry run): said, never guessed
-            files.memory.append(MemoryRecord.of(c, "skipped", None, no_tracker, "none", block_bytes=block))
+        if why:
+            files.memory.append(MemoryRecord.of(c, status, None, why, "none", block_bytes=block))
         else:
             files.memory.append(MemoryRecord.of(c, "ok", peaks[name], "", tracker, block_bytes=block))
-    if no_tracker:
-        print(f"{device}: peak not measured: {no_tracker}", flush=True)
+    if why:
+        print(f"{device}: peak not measured: {why}", flush=True)
     else:
         print(
             f"{device}: peak {format_bytes(peaks['streamed'])} above the inputs "
@@ -478,7 +487,8 @@ def _run(args: argparse.Namespace, out: Path) -> int:
         reason = str(exc) if isinstance(exc, InterruptedPassError) else f"interrupted on {device}"
         method = kernel_for(device, args.dtype, args.kernel if device == "cpu" else "torch")
         case = Case(method, "", device, args.dtype, n, d, m)
-        files.not_timed.append(NotTimed(case, "failed", reason))
+        if not any(entry.case == case for entry in files.timings):  # not when only its peak was left
+            files.not_timed.append(NotTimed(case, "failed", reason))
         files.meta = files.meta.with_status("interrupted")
         try:
             save()

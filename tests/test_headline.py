@@ -163,7 +163,9 @@ def test_headline_guard_predicts_with_the_real_tile_size(tmp_path):
     assert json.loads((out / RUN_FILE).read_text())["devices"]["cpu"]["status"] == "skipped"
 
 
-def test_ctrl_c_while_the_headline_measures_peaks_keeps_dx_and_says_interrupted(tmp_path, monkeypatch):
+def test_ctrl_c_while_the_headline_measures_peaks_keeps_both_passes_and_says_interrupted(
+    tmp_path, monkeypatch
+):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
@@ -173,9 +175,28 @@ def test_ctrl_c_while_the_headline_measures_peaks_keeps_dx_and_says_interrupted(
     assert main(argv) == 130
     run = json.loads((out / RUN_FILE).read_text())
     assert run["status"] == "interrupted"
-    assert run["devices"]["cpu"]["dydx"]["seconds"] > 0  # the finished dY/dX pass is kept
-    (entry,) = json.loads((out / RUNTIME_FILE).read_text())["not_measured"]
-    assert entry["reason"] == "interrupted on cpu"
+    assert run["devices"]["cpu"]["dydx"]["seconds"] > 0 and run["devices"]["cpu"]["dydw"]["seconds"] > 0
+    runtime = json.loads((out / RUNTIME_FILE).read_text())
+    assert len([b for b in runtime["benchmarks"] if b["extra_info"].get("headline")]) == 1  # both passes
+    assert runtime["not_measured"] == []  # only the peaks were left, and no peak is claimed
+    assert json.loads((out / MEMORY_FILE).read_text()) == []
+
+
+def test_a_failed_peak_child_is_recorded_as_failed_with_why_and_the_passes_kept(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA error: initialization error")
+
+    monkeypatch.setattr(headline, "_measure_peaks", broken)
+    out = tmp_path / "run"
+    argv = ["--device", "cpu", "--target", "8,256,256", "--block-bytes", "256KiB", "--out", str(out)]
+    assert main(argv) == 0
+    memory = json.loads((out / MEMORY_FILE).read_text())
+    assert [r["status"] for r in memory] == ["failed", "failed"]
+    why = "peak child failed: RuntimeError: CUDA error: initialization error"
+    assert {r["reason"] for r in memory} == {why}
+    benchmarks = json.loads((out / RUNTIME_FILE).read_text())["benchmarks"]
+    (entry,) = [b for b in benchmarks if b["extra_info"].get("headline")]
+    assert entry["extra_info"]["dydw_seconds"] > 0
 
 
 def test_headline_run_has_a_unique_id_and_keeps_its_directory_name(headline_run):
