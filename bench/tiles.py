@@ -12,9 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 ROWS_WHEN_SPLIT = 64
-"""Rows per tile when one row is larger than the block. The contraction adds each tile into the
-slice of the result its columns cover, so a tile of R rows reads and writes that slice once for
-R rows of work; with one row per tile the result's traffic would equal the tile's."""
+"""Rows per tile when one row is larger than the block, or than :data:`CACHED_SLICE_BYTES`. The
+contraction adds each tile into the slice of the result its columns cover, so a tile of R rows
+reads and writes that slice once for R rows of work; with one row per tile the result's traffic
+would equal the tile's."""
+CACHED_SLICE_BYTES = 8 * 2**20
+"""A result slice up to this size stays in a cache between tiles (a CPU's L2 or L3, a GPU's L2),
+so tiles of whole rows may be few-rowed. Above it each tile reads and writes its slice from
+memory: dY/dW at the target on CUDA (rows of 64 MiB, 256 MiB tiles) had 4 rows a tile, and the
+64 MiB of dW it rewrote added a quarter to the traffic. Such rows are split into column groups
+too, for :data:`ROWS_WHEN_SPLIT` rows a tile. No CPU default plan has rows this large that
+fit its 4 MiB block, so the CPU's plans are unchanged by it."""
 
 KINDS = ("dydx", "dydw")
 
@@ -99,7 +107,8 @@ def plan(kind: str, n: int, d: int, m: int, itemsize: int, block_bytes: int) -> 
     groups, width = (n, d) if kind == "dydx" else (d, m)
     group_bytes = width * itemsize
     row_bytes = groups * group_bytes
-    if row_bytes > block_bytes:  # split rows into runs of column groups
+    few_rows = block_bytes // row_bytes < min(m, ROWS_WHEN_SPLIT)
+    if row_bytes > block_bytes or (row_bytes > CACHED_SLICE_BYTES and few_rows):  # runs of column groups
         rows = max(1, min(m, ROWS_WHEN_SPLIT, block_bytes // group_bytes))
         per_tile = max(1, block_bytes // (rows * group_bytes))
         return TilePlan(n, m, groups, width, 0, rows, per_tile)

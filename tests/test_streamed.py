@@ -121,3 +121,14 @@ def test_measured_half_precision_peak_grows_as_the_model_with_its_float32_accumu
     assert growth > 16 * 2**20  # the float32 accumulator of dW alone grows by 12 MiB
     assert 0 <= excess[small.name] < 4 * 2**20
     assert abs(excess[large.name] - excess[small.name]) < 64 * 1024
+
+
+def test_a_tile_whose_result_slice_would_leave_the_cache_gets_64_rows():
+    """dY/dW at the target on CUDA: rows of 64 MiB in 256 MiB tiles would be 4 rows a tile, each
+    rewriting all 64 MiB of dW (a quarter more traffic); split, a tile has 64 rows and a 4 MiB slice."""
+    cuda = plan("dydw", 64, 4096, 4096, 4, 256 * 2**20)
+    assert (cuda.rows_per_tile, cuda.groups_per_tile) == (64, 256)
+    assert cuda.max_tile_elements * 4 == 256 * 2**20
+    assert cuda.max_output_elements * 64 == cuda.max_tile_elements  # the slice: 1/64 of the tile
+    cpu = plan("dydx", 64, 4096, 4096, 4, 4 * 2**20)  # 1 MiB rows: the whole dX stays in cache
+    assert (cpu.samples_per_tile, cpu.rows_per_tile, cpu.groups_per_tile) == (0, 4, 64)
