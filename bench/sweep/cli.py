@@ -367,6 +367,8 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
             )
             with pinned_threads(profile.threads):
                 entry["roofs"] = measure_roofs(device, profile.dtypes, budget_by_device[device])
+            if device.startswith("cuda"):  # the roofs' cached blocks back: the cases' processes need them
+                torch.cuda.empty_cache()
     meta = replace(meta, devices=run_devices, status="running", cases=len(cases))
     write_run_meta(run_dir, meta)
     print(

@@ -114,7 +114,8 @@ def run_memory_pass(
             try:
                 record = pool.submit(measure_case, case.params(), threads).result()
             except BrokenProcessPool as exc:
-                record = _record(case, "failed", None, f"memory worker died: {exc}", "memray")
+                tracker = "torch.cuda" if case.device.startswith("cuda") else "memray"
+                record = _record(case, "failed", None, f"memory worker died: {exc}", tracker)
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = fork_pool()
             on_record(record)
