@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = "gpucheck.json"
 DEFAULT_BUDGET_S = 360.0
 HEADLINE_SHARE = 0.5
-"""The share of the budget left when it starts that the headline may use (on an H200 about 30 s
+"""The share of the budget left when it starts that the headline may use (on an H200 by estimate 30 s
 of it is needed: start-up, roofs, 8 s of dY/dW); the sweep then has all but :data:`RESERVE_S`."""
 RESERVE_S = 15.0
 """Seconds kept back from the sweep for the summary and the archive."""

@@ -63,6 +63,7 @@ class RoundClock:
         self.before = sm_clock() if self.cuda else None
         self.during: list[dict[str, Any]] = []  # readings between rounds (NVML only: microseconds)
         self.seconds: list[float] = []
+        self._ran = 0  # rounds run, warm-ups included: a reading before the first would be idle
 
     def between(self) -> None:
         """Outside the timed region: the L2 flushed (small cases), the device's queue drained."""
@@ -70,13 +71,14 @@ class RoundClock:
             self._flush.zero_()
         if self.cuda:
             torch.cuda.synchronize(self.device)
-            if fast():  # the clock the last round left, read while it is still up
+            if self._ran and fast():  # the clock the last round left, read while it is still up
                 reading = sm_clock()
                 if reading is not None:
                     self.during.append(reading)
 
     def time(self, run: Callable[[], Any]) -> None:
         """One round of ``run``: CUDA events on a GPU (its own clock), perf_counter on the CPU."""
+        self._ran += 1
         if self.cuda:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
@@ -123,10 +125,8 @@ def time_rounds(
 ) -> dict[str, Any]:
     """Seconds of each of ``rounds`` calls of ``run`` after one warm-up, and how they were taken."""
     clock = RoundClock(device, working_set_bytes)
-    reset()
-    run()  # warm-up
-    for _ in range(rounds):
+    for _ in range(1 + rounds):  # a warm-up, then the rounds
         reset()
         clock.between()
         clock.time(run)
-    return {"seconds": clock.seconds} | clock.facts()
+    return {"seconds": clock.seconds[1:]} | clock.facts()
