@@ -36,7 +36,8 @@ def _clock(clock: dict | None) -> str:
 
 
 def _gpu(gpu: dict) -> str:
-    """ "NVIDIA H200 (139.8 GiB, 132 SMs, L2 60.0 MiB, sm_90, driver 570.1, SM clock 1980/1980 MHz → …)"."""
+    """ "NVIDIA H200 (…, 132 SMs, L2 60.0 MiB, compute 9.0, driver …, SM clock 345/1980 MHz at the
+    start, 1980/1980 MHz at the end)"."""
     facts = [format_size(gpu["memory_bytes"])]
     if "sm_count" in gpu:  # runs before the GPU facts were recorded have name and memory only
         facts += [

@@ -16,6 +16,7 @@ import psutil
 import torch
 
 from bench.harness.budget import host_available_bytes
+from bench.harness.cudatime import l2_bytes
 from bench.harness.gpustate import compute_mode, driver_version, sm_clock
 
 
@@ -111,7 +112,7 @@ def gpu_info() -> list[dict[str, Any]]:
                 "name": props.name,
                 "memory_bytes": int(props.total_memory),
                 "sm_count": int(props.multi_processor_count),
-                "l2_bytes": int(getattr(props, "L2_cache_size", 0) or 0) or None,
+                "l2_bytes": l2_bytes(f"cuda:{index}") or None,
                 "capability": f"{props.major}.{props.minor}",
                 "driver": driver_version(index),
                 "compute_mode": compute_mode(index),
