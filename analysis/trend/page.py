@@ -66,8 +66,12 @@ def _finding_rows(findings: list[found.Finding]) -> list[list[str]]:
     rows = []
     for f in sorted(findings, key=lambda f: (f.trend, f.metric, f.before)):
         moved = ", ".join(f"{name} ×{ratio:.3f}" for name, ratio in sorted(f.ratios.items()))
-        rows.append([f.trend, f.metric, f.commit_range, moved, f"{f.pvalue:.2g}"])
+        rows.append([f.trend, f.metric, f.commit_range, moved, _p(f.pvalue)])
     return rows
+
+
+def _p(value: float) -> str:
+    return "< 1e-15" if value < 1e-15 else f"{value:.2g}"
 
 
 def markdown(findings: list[found.Finding]) -> str:

@@ -15,14 +15,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
 from analysis.trend.chain import Series
 from analysis.trend.findings import Finding
 
-OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
+KIND_LINES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 CHAINED_TITLE = "Chained A/B trend: machine-independent (each link measured base vs head on one runner)"
 MACHINE_TITLE = "Per-machine history: normalised time on one runner kind (not comparable across runners)"
@@ -51,17 +52,30 @@ def chain_frame(series: list[Series], metric: str, confidence: float = 0.95) -> 
     )
 
 
-def _styles(names: list[str]) -> dict[str, tuple[str, str, str]]:
-    """Colour, marker and line style per name: identity by more than colour."""
-    lines = ("-", "--", ":")
-    combos = cycle((c, m, ls) for ls in lines for m in MARKERS for c in OKABE_ITO)
-    return {name: next(combos) for name in sorted(names)}
+def method_of(name: str) -> str:
+    """``explicit-torch-warm[cpu-float32]`` → ``explicit-torch-warm``: one style per method on both panels."""
+    return name.partition("[")[0]
+
+
+def _styles(names: list[str]) -> dict[str, tuple[str, str]]:
+    """Colour and marker per method: identity by more than colour."""
+    combos = cycle((c, m) for m in MARKERS for c in OKABE_ITO)
+    return {name: next(combos) for name in sorted({method_of(n) for n in names})}
 
 
 def _shade(ax: plt.Axes, findings: list[Finding], position: dict[str, int]) -> None:
     for f in findings:
         if f.before in position and f.after in position:
             ax.axvspan(position[f.before], position[f.after], color="#D55E00", alpha=0.15, lw=0)
+
+
+def _ratio_axis(ax: plt.Axes) -> None:
+    """Log scale labelled as ratios (×1.05), not as powers of ten."""
+    ax.set_yscale("log")
+    label = FuncFormatter(lambda v, _: f"×{v:.3g}")
+    ax.yaxis.set_major_formatter(label)
+    ax.yaxis.set_minor_formatter(label)
+    ax.tick_params(axis="y", which="both", labelsize=7)
 
 
 def _ticks(ax: plt.Axes, first_parent: list[str], used: set[int]) -> None:
@@ -85,12 +99,12 @@ def trend_figure(
     left = axes[0][0]
     styles = _styles(list(chained["series"].unique()) + list(machine.get("label", pd.Series()).unique()))
     for (name, segment), group in chained.groupby(["series", "segment"]):
-        colour, marker, line = styles[name]
-        left.plot(group["position"], group["ratio"], marker=marker, ls=line, color=colour, ms=3, lw=1,
+        colour, marker = styles[method_of(name)]
+        left.plot(group["position"], group["ratio"], marker=marker, color=colour, ms=3, lw=1,
                   label=name if segment == group["segment"].min() else None)  # fmt: skip
         left.fill_between(group["position"], group["low"], group["high"], color=colour, alpha=0.12, lw=0)
     _shade(left, [f for f in findings if f.trend == "chained" and f.metric == metric], position)
-    left.set_yscale("log")
+    _ratio_axis(left)
     left.set_title(CHAINED_TITLE, fontsize=8)
     left.set_ylabel(
         ("time" if metric == "time" else "peak bytes") + " ÷ the chain's first commit (95% interval)"
@@ -98,13 +112,22 @@ def trend_figure(
     _ticks(left, first_parent, set(chained["position"]))
     if panels == 2:
         right = axes[0][1]
-        for (_, label), group in machine.groupby(["kind", "label"]):
-            colour, marker, line = styles[label]
+        kinds = {
+            kind: KIND_LINES[k % len(KIND_LINES)] for k, kind in enumerate(sorted(machine["kind"].unique()))
+        }
+        for (kind, label), group in machine.groupby(["kind", "label"]):
+            colour, marker = styles[method_of(label)]
             right.plot(
-                group["position"], group["norm_time"], marker=marker, ls=line, color=colour, ms=3, lw=1
+                group["position"], group["norm_time"], marker=marker, ls=kinds[kind], color=colour, ms=3, lw=1
             )
+        for kind, line in kinds.items():
+            right.plot([], [], ls=line, color="#555555", label=f"runner kind {kind}")
+        if kinds:
+            right.legend(fontsize=7, loc="upper left")
         _shade(right, [f for f in findings if f.trend.startswith("per machine")], position)
-        right.set_yscale("log")
+        _ratio_axis(right)
+        if machine.empty:
+            right.text(0.5, 0.5, "no per-machine runs recorded yet", ha="center", transform=right.transAxes)
         right.set_title(MACHINE_TITLE, fontsize=8)
         right.set_ylabel("time ÷ roof time (geometric mean over cases)")
         _ticks(right, first_parent, set(machine["position"]) if not machine.empty else set())
@@ -112,8 +135,8 @@ def trend_figure(
         ax.set_xlabel("commit on main's first-parent line (shaded: change points)")
         ax.grid(True, alpha=0.3)
     handles, names = left.get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=7, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=7, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     out.mkdir(parents=True, exist_ok=True)
     png = out / f"trend-{metric}.png"
     fig.savefig(png, dpi=110, bbox_inches="tight")
@@ -122,7 +145,3 @@ def trend_figure(
     if panels == 2:
         machine.to_csv(out / f"trend-{metric}-per-machine.csv", index=False)
     return png
-
-
-def empty_note(frame: pd.DataFrame) -> bool:
-    return frame.empty or not np.isfinite(frame.select_dtypes("number").to_numpy(dtype=float)).any()

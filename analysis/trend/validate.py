@@ -8,7 +8,8 @@ merges, or nothing, at a random place, and go through the same code as the real 
   added to the pairs of its link, then the gate's own Hodges–Lehmann estimate and interval
   (:func:`analysis.gate.timing.hodges_lehmann`), the chain and :class:`ChainTest`;
 - **chained, synthetic noise**: Gaussian links whose standard errors are the A/A run's smallest,
-  median and largest per-method ones;
+  median and largest per-method ones, and the one of a link whose MDE is the gate's 10% target
+  (what its extra repetitions aim at);
 - **per machine, real noise**: each run's value is the mean over a method's cases of one
   resampled A/A measurement per case (relative to the case's median), Student's t-test.
 
@@ -25,11 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
-from analysis.gate.timing import hodges_lehmann, method_key
+from analysis.gate.cli import DEFAULT_TIME_THRESHOLD
+from analysis.gate.timing import MAX_MDE, POWER, hodges_lehmann, method_key
 from analysis.trend.chain import time_step
 from analysis.trend.changepoint import MAX_PVALUE, ChainTest, TTest, change_points
 from analysis.trend.findings import MIN_MAGNITUDE
+from bench.usage import UsageError
 
 AA_FILE = Path(__file__).resolve().parents[2] / "reports" / "noise" / "aa-quick-cpu.json"
 LENGTH = 40
@@ -72,6 +76,22 @@ def aa_samples(path: Path = AA_FILE) -> dict[str, list[np.ndarray]]:
     }
 
 
+def target_error(confidence: float = 0.95) -> float:
+    """The standard error (log) of a link whose MDE is the gate's ``MAX_MDE``: what the gate's
+    extra repetitions aim every method at (:mod:`analysis.gate.timing`'s MDE formula, inverted)."""
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    half_width = (math.log1p(MAX_MDE) - math.log1p(DEFAULT_TIME_THRESHOLD)) * z / (z + stats.norm.ppf(POWER))
+    return half_width / z
+
+
+def measured_errors(path: Path = AA_FILE) -> list[float]:
+    """The standard errors of the A/A run's per-method intervals (log), smallest first."""
+    data = json.loads(path.read_text())
+    confidence = data.get("gate", {}).get("confidence", 0.95)
+    steps = [time_step(m, confidence) for m in data["gate"]["time"]]
+    return sorted(math.sqrt(s.var) for s in steps if s is not None)
+
+
 def _placed(steps: dict[int, float], rng: np.random.Generator) -> dict[int, float]:
     """The scenario's steps moved to a random place in the middle of the history."""
     at = int(rng.integers(LENGTH // 4, 3 * LENGTH // 4))
@@ -91,8 +111,14 @@ def chain_detector(link: Callable[[np.random.Generator, float], tuple[float, flo
 
 
 def real_link(cases: list[np.ndarray]) -> Callable[[np.random.Generator, float], tuple[float, float]]:
-    """A link of one method: its A/A pairs resampled, the step added, the gate's estimate and interval."""
+    """A link of one method: its A/A pairs resampled, the step added, the gate's estimate and interval.
+
+    The pairs are centred on their own Hodges–Lehmann estimate first: one A/A run's estimate is
+    itself noise (×0.96 to ×1.06 here), and resampling it uncentred would repeat that draw as a
+    drift in every link, where the shape of the noise is what is wanted.
+    """
     pooled = np.concatenate(cases)
+    pooled = pooled - hodges_lehmann(pooled, 0.95)[0]
 
     def link(rng: np.random.Generator, step: float) -> tuple[float, float]:
         sample = rng.choice(pooled, size=len(pooled), replace=True) + step
@@ -146,7 +172,7 @@ def table(trials: int, seed: int, aa: Path = AA_FILE) -> str:
     """The Markdown table of recall / precision per scenario and noise source."""
     rng = np.random.default_rng(seed)
     pairs, samples = aa_pairs(aa), aa_samples(aa)
-    sds = sorted(math.sqrt(real_link(c)(np.random.default_rng(0), 0.0)[1]) for c in pairs.values())
+    sds = measured_errors(aa)
     rows = {
         f"chained, real A/A pairs of all {len(pairs)} methods resampled": [
             real_link(c) for c in pairs.values()
@@ -156,6 +182,9 @@ def table(trials: int, seed: int, aa: Path = AA_FILE) -> str:
             gaussian_link(sds[len(sds) // 2])
         ],
         f"chained, Gaussian, largest link s.e. ({sds[-1]:.2%})": [gaussian_link(sds[-1])],
+        f"chained, Gaussian, a link at the gate's target MDE of {MAX_MDE:.0%} (s.e. {target_error():.2%})": [
+            gaussian_link(target_error())
+        ],
     }
     detectors: dict[str, list[Detector]] = {
         name: [chain_detector(link) for link in links] for name, links in rows.items()
@@ -177,7 +206,7 @@ def write_doc(doc: Path, trials: int, seed: int, aa: Path = AA_FILE) -> None:
     """Replace the text between the markers of ``doc`` with a fresh table (the prose is kept)."""
     text = doc.read_text()
     if BEGIN not in text or END not in text:
-        raise ValueError(f"{doc} has no {BEGIN} … {END} block to fill")
+        raise UsageError(f"{doc} has no {BEGIN} … {END} block to fill")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     body = (
