@@ -24,7 +24,7 @@ import pytest
 from analysis.gate import timing
 from analysis.gate.memory import as_json as peaks_as_json
 from analysis.gate.memory import gate as peaks_gate
-from analysis.trend import branch
+from analysis.trend import branch, store
 from analysis.trend.cli import main as trend_main
 
 METHODS = ("formula-torch", "explicit-torch-warm", "autograd-torch")
@@ -116,8 +116,33 @@ def _measure_link(
     return gates
 
 
-def _publish(repo: Path, tmp_path: Path, seed: int) -> tuple[dict[str, list[timing.MethodGate]], list[dict]]:
-    """Every first-parent link measured, recorded and pushed as the workflow does; then the page."""
+def _run_records(repo: Path, commit: str, day: int, slower: float, rng: np.random.Generator) -> list[dict]:
+    """What ``regress --current`` appends for a quick run at ``commit``: normalised time per case,
+    on a runner of one kind (Intel Xeon, 4 cores) whose speed is ``slower`` times the usual."""
+    speed = _speed_at(repo, commit)["time"]
+    return [
+        store.make(
+            "run",
+            commit=commit,
+            date=f"2026-12-06T{day // 60:02d}:{day % 60:02d}:30Z",
+            machine=f"runner-{day}#x|Intel Xeon Platinum 8370C|4|",
+            run_id=f"run-{day}",
+            schema=2,
+            profile="quick",
+            threads=1,
+            case=f"{method}[cpu-float32-N16-D64-M64]",
+            label=method,
+            metrics={"norm_time": 3.0 * factor * slower * math.exp(float(rng.normal(0, 0.01)))},
+        )
+        for method, factor in speed.items()
+    ]
+
+
+def _publish(
+    repo: Path, tmp_path: Path, seed: int, slower_from: int | None = None
+) -> tuple[dict[str, list[timing.MethodGate]], list[dict]]:
+    """Every first-parent link measured, recorded and pushed as the workflow does, with the quick
+    run's records of each commit (its runner ×1.4 slower from ``slower_from`` on); then the page."""
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
     _git(repo, "remote", "add", "origin", str(remote))
@@ -131,12 +156,16 @@ def _publish(repo: Path, tmp_path: Path, seed: int) -> tuple[dict[str, list[timi
         assert (
             trend_main(["record", str(gate_dir), "--kind", "link", "--device", "cpu", "--out", str(new)]) == 0
         )
+        if slower_from is not None:
+            slower = 1.4 if day + 1 >= slower_from else 1.0
+            store.append(new, _run_records(repo, commit, day, slower, rng))
         assert trend_main(["push", str(new), "--repo", str(repo)]) == 0
     history = tmp_path / "history.jsonl"
     assert trend_main(["pull", "--repo", str(repo), "--out", str(history)]) == 0
     site = tmp_path / "site"
     assert trend_main(["page", str(history), "--out", str(site), "--repo", str(repo)]) == 0
-    assert len(history.read_text().splitlines()) == len(line) - 1  # every link kept, none twice
+    runs = len(METHODS) * (len(line) - 1) if slower_from is not None else 0
+    assert len(history.read_text().splitlines()) == len(line) - 1 + runs  # every record kept, none twice
     return verdicts, json.loads((site / "changepoints.json").read_text())
 
 
@@ -197,3 +226,18 @@ def test_a_peak_that_grows_once_is_one_memory_change_point_at_its_commit(tmp_pat
     memory = [f for f in found if f["metric"] == "memory"]
     assert len(memory) == 1 and memory[0]["after"] == grown
     assert memory[0]["ratios"] == {PEAK_CASE: pytest.approx(7 / 6)}
+
+
+def test_a_runner_that_got_slower_moves_the_per_machine_history_but_not_the_chained_trend(tmp_path):
+    """Docs-only commits; from the 15th on, the runner of the same kind is ×1.4 slower (hosted
+    runners of one name differ that much). Each link is still an A/B on one runner."""
+    repo, _ = _new_repo(tmp_path)
+    for k in range(30):
+        _commit(repo, f"docs {k}", doc=f"docs {k}\n")
+    _, found = _publish(repo, tmp_path, seed=6, slower_from=15)
+    assert [f for f in found if f["trend"] == "chained"] == []
+    (machine,) = [f for f in found if f["trend"].startswith("per machine")]
+    line = branch.first_parent(repo)
+    assert line.index(machine["after"]) == 15
+    assert set(machine["ratios"]) == set(METHODS)
+    assert all(1.3 < r < 1.5 for r in machine["ratios"].values())

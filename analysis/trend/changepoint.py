@@ -21,7 +21,7 @@ Values are logs (of a ratio or a normalised time), so a change's magnitude is ``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -202,4 +202,7 @@ def change_points(
     """The confirmed change points of ``x`` (values in log space) under ``tester``."""
     x = np.asarray(x, dtype=float)
     first_pass = max_pvalue * 10 if max_pvalue < 0.05 else max_pvalue  # Otava's lenient split
-    return joined(merge(candidates(x, tester, first_pass), len(x), tester, max_pvalue, min_magnitude))
+    changes = joined(merge(candidates(x, tester, first_pass), len(x), tester, max_pvalue, min_magnitude))
+    if isinstance(tester, ChainTest):  # a joined span's move is the product of its links, exactly
+        changes = [replace(c, delta=float(tester.steps[c.first : c.last + 1].sum())) for c in changes]
+    return changes
