@@ -202,6 +202,13 @@ def test_five_merges_of_three_percent_pass_the_gate_and_are_one_change_point_on_
     before, after = line.index(change["before"]), line.index(change["after"])
     first_merge, last_merge = line.index(creep[0]), line.index(creep[-1])
     assert first_merge - 2 <= before < first_merge + 2 and last_merge - 2 < after <= last_merge + 2
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert (
+        f"{change['before'][:12]}..{change['after'][:12]}" in page
+        and "explicit-torch-warm[cpu-float32] ×1.1" in page
+    )
+    assert "the <strong>chained A/B trend</strong>, machine-independent" in page
+    assert "trend-time-chained.csv" in page and (tmp_path / "site" / "trend-time.png").exists()
 
 
 def test_a_docs_only_chain_has_no_change_point_anywhere(tmp_path):

@@ -43,14 +43,48 @@ def test_recording_a_directory_without_a_gate_exits_2_naming_the_file(tmp_path, 
     assert not (tmp_path / "x.jsonl").exists()
 
 
-def test_the_page_of_an_empty_history_builds_offline_and_says_nothing_is_known(tmp_path):
+def _one_commit_repo(tmp_path):
     repo = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     env = os.environ | branch.IDENTITY
     subprocess.run(["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "x"], check=True, env=env)
+    return repo
+
+
+def _aa(verdict: str, date: str) -> dict:
+    time = {
+        "formula-torch[cpu-float32]": {
+            "ratio": 1.06,
+            "low": 1.051,
+            "high": 1.07,
+            "mde": 0.08,
+            "verdict": verdict,
+        }
+    }
+    return store.make(
+        "aa", commit="c" * 40, machine="m", device="cpu", date=date, time=time, memory={}, status="x"
+    )
+
+
+def test_the_page_gives_the_false_alarm_rate_of_the_a_a_runs_with_its_interval(tmp_path):
+    history = tmp_path / "history.jsonl"
+    store.append(history, [_aa("worse", "2026-12-01"), _aa("held", "2026-12-08"), _aa("held", "2026-12-15")])
+    site = tmp_path / "site"
+    assert (
+        trend_main(["page", str(history), "--out", str(site), "--repo", str(_one_commit_repo(tmp_path))]) == 0
+    )
+    page = (site / "index.html").read_text()
+    assert "1 of 3 A/A runs raised a false alarm (rate 33.3%, 95% interval 0.8%–90.6%" in page
+    assert "<td>formula-torch[cpu-float32]</td><td>3</td><td>1</td><td>×1.060</td><td>+8.0%</td>" in page
+
+
+def test_the_page_of_an_empty_history_builds_offline_and_says_nothing_is_known(tmp_path):
     history = tmp_path / "history.jsonl"
     store.append(history, [])
-    assert trend_main(["page", str(history), "--out", str(tmp_path / "site"), "--repo", str(repo)]) == 0
+    site = tmp_path / "site"
+    assert (
+        trend_main(["page", str(history), "--out", str(site), "--repo", str(_one_commit_repo(tmp_path))]) == 0
+    )
     page = (tmp_path / "site" / "index.html").read_text()
     assert "No scheduled A/A run has been recorded yet" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing loaded from elsewhere
