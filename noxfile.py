@@ -1,5 +1,5 @@
 """Sessions: tests, slow, lint (ruff, check-jsonschema), bench, headline, report, baseline, regress,
-noise, gpucheck.
+noise, trend, gpucheck.
 
 Every session installs the project from pyproject.toml into nox's default virtualenv backend;
 pyproject pins ``torch==2.13.0`` so that pip takes the CPU wheel on local disk instead of a
@@ -78,6 +78,13 @@ def noise(session: nox.Session) -> None:
     """The A/A test: the working tree against itself, as the gate would; exit 1 on a false alarm."""
     session.install("-e", ".")
     session.run("lbb", "noise", *session.posargs)
+
+
+@nox.session
+def trend(session: nox.Session) -> None:
+    """The history over commits: ``-- record|push|pull|page|validate`` (``lbb trend --help``)."""
+    session.install("-e", ".")
+    session.run("lbb", "trend", *session.posargs)
 
 
 @nox.session

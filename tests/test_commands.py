@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_help_lists_every_subcommand(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("bench", "headline", "report", "baseline", "regress", "noise"):
+    for name in ("bench", "headline", "report", "baseline", "regress", "noise", "trend"):
         assert re.search(rf"^  {name} +\S", out, re.M), name
-    assert set(COMMANDS) == {"bench", "headline", "report", "baseline", "regress", "noise"}
+    assert set(COMMANDS) == {"bench", "headline", "report", "baseline", "regress", "noise", "trend"}
 
 
 @pytest.mark.parametrize(
