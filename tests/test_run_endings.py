@@ -281,8 +281,12 @@ def test_ctrl_c_in_a_part_leaves_its_status_and_the_summary_interrupted(tmp_path
     assert gpucheck.main(["--device", "cpu", "--out", str(out)]) == 143
     summary = json.loads((out / gpucheck.SUMMARY).read_text())
     assert summary["status"] == "interrupted"
+    never = {"status": "skipped", "reason": "not reached: the check ended first"}
     assert summary["parts"] == {
-        "roofs": {"status": "interrupted", "reason": "the check was stopped (SIGTERM)"}
+        "roofs": {"status": "interrupted", "reason": "the check was stopped (SIGTERM)"},
+        "headline": never,
+        "dense_bfloat16": never,
+        "sweep": never,
     }
     assert len(list(out.glob("gpucheck-*.tar.gz"))) == 1
 
