@@ -38,8 +38,8 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from bench.harness import children
 from bench.harness.cudatime import time_rounds
 from bench.harness.gpustate import sm_clock
 from bench.harness.machine import gpu_info
-from bench.harness.parts import child_part, in_process, writing
+from bench.harness.parts import PartLogError, child_part, in_process
 from bench.harness.peak import no_tracker_reason
 from bench.profiles import PROFILES, TARGET
 from bench.rundir.ending import RunStoppedError, run_ending
@@ -161,7 +161,19 @@ def _left(deadline: float) -> float:
 
 def _child(parts: dict[str, Any], name: str, command: list[str], allowed: float, out: Path) -> dict[str, Any]:
     """A part run as a child of the checkout (``ROOT`` first on its PYTHONPATH; every path absolute)."""
-    return child_part(parts, name, command, allowed, out / f"{name}.log", env=_child_env(), cwd=ROOT)
+    try:
+        return child_part(parts, name, command, allowed, out / f"{name}.log", env=_child_env(), cwd=ROOT)
+    except PartLogError as exc:
+        raise RunStoppedError(str(exc)) from None
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """The check's own file writes: an error is one line naming the file, and exit status 2."""
+    try:
+        yield
+    except OSError as exc:
+        raise RunStoppedError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def dense_dydx(

@@ -309,3 +309,12 @@ def test_a_lock_file_that_cannot_be_made_is_a_lock_error_only_when_taking_the_lo
         pass
     with pytest.raises(BrokenPipeError), run_lock(tmp_path):  # the block's own errors pass through
         raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_part_log_that_cannot_be_written_stops_the_check_in_one_line(tmp_path):
+    record: dict = {}
+    with pytest.raises(
+        RunStoppedError, match=r"^cannot write .*/missing/sweep\.log: No such file or directory$"
+    ):
+        gpucheck._child(record, "sweep", ["true"], 60.0, tmp_path / "missing")
+    assert record == {}  # no child was started

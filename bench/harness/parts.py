@@ -18,15 +18,13 @@ import signal
 import subprocess
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from bench.harness import children
-from bench.rundir.ending import RunStoppedError
 
 MIN_PART_S = 10.0
 """A part with less than this left of its share is skipped, saying so: it could not finish."""
@@ -61,13 +59,8 @@ def _stopped(exc: KeyboardInterrupt, seconds: float) -> dict[str, Any]:
     return {"status": "interrupted", "reason": f"the check was stopped ({why})", "seconds": seconds}
 
 
-@contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """The check's own file writes: an error is one line naming the file, and exit status 2."""
-    try:
-        yield
-    except OSError as exc:
-        raise RunStoppedError(f"cannot write {path}: {exc.strerror or exc}") from None
+class PartLogError(Exception):
+    """A part's log cannot be written: one line naming it (the check stops, as for its own files)."""
 
 
 def child_part(
@@ -86,7 +79,11 @@ def child_part(
         return parts[name]
     start = time.monotonic()
     try:
-        with writing(log), log.open("w") as output:
+        output = log.open("w")
+    except OSError as exc:
+        raise PartLogError(f"cannot write {log}: {exc.strerror or exc}") from None
+    try:
+        with output:
             status = children.run_in_own_group(
                 command, env, stdout=output, stderr=subprocess.STDOUT, cwd=cwd, timeout=allowed
             )
