@@ -20,7 +20,7 @@ from analysis.gate.history import DEFAULT_HISTORY
 from analysis.report.page import build_report
 from bench.rundir.fields import RecordError
 from bench.rundir.records import read_run
-from bench.rundir.store import RUN_FILE, RUN_FILES
+from bench.rundir.store import RUN_FILE
 from bench.sweep.cli import HEADLINE_DIR
 from bench.usage import Parser, UsageError, default_run_dir, parse_target
 
@@ -32,7 +32,7 @@ def check_paths(out: Path, history: Path | None, runs: Sequence[Path] = ()) -> N
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory for the report")
     where = out.resolve()
-    if where in {run.resolve() for run in runs} or any((where / name).exists() for name in RUN_FILES):
+    if where in {run.resolve() for run in runs} or (where / RUN_FILE).exists():
         raise UsageError(f"--out {out} is a run directory ({where}); the report goes beside it, not into it")
     if history is not None and history.is_dir():
         raise UsageError(f"--history {history} is a directory, not a JSON Lines file")
