@@ -8,7 +8,7 @@ analysis/.
 
 Exit status: 0 done or passed; 1 a regression (regress) or a report that could not be built;
 2 bad input, a locked run directory, a run file that cannot be written, or a gate that compared
-too little; 130 Ctrl-C and 143 SIGTERM (finished cases are kept).
+too little; 130 Ctrl-C, 143 SIGTERM and 141 a broken pipe on stdout (finished cases are kept).
 """
 
 from __future__ import annotations
