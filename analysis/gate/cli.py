@@ -117,7 +117,7 @@ def _add_ab_options(sub: argparse.ArgumentParser, kind: str) -> None:
         type=_fraction,
         default=DEFAULT_TIME_BUDGET_S,
         help=f"seconds the time A/B may take, adding repetitions for methods whose MDE is above "
-        f"{timing.MAX_MDE:.0%} (default {DEFAULT_TIME_BUDGET_S:.0f}; 0: the profile's repetitions only)",
+        f"{timing.MAX_MDE:.0%}% (default {DEFAULT_TIME_BUDGET_S:.0f}; 0: the profile's repetitions only)",
     )
     sub.add_argument(
         "--time-threshold",
