@@ -70,7 +70,7 @@ from bench.rundir.records import (
 from bench.rundir.store import RunFileError
 from bench.streamers import COMPILED, Streamer, default_tile, kernel_for, sampled
 from bench.units import format_bytes
-from bench.usage import Parser, UsageError, parse_target
+from bench.usage import Parser, UsageError, check_path_length, parse_target
 from bench.validation import BACKEND_DTYPES, HALF_DTYPES
 
 DTYPE = "float32"
@@ -122,6 +122,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     if args.kernel not in (None, "compiled", "torch"):
         raise UsageError(f"unknown --kernel {args.kernel!r}; choose from compiled, torch")
     args.target = parse_target(args.target)
+    if args.out is not None:
+        check_path_length(args.out)
     if args.device not in ("cpu", "cuda", "all"):
         raise UsageError(f"unknown device {args.device!r}; choose from cpu, cuda, all")
     if args.device == "cuda" and not torch.cuda.is_available():

@@ -62,7 +62,7 @@ from bench.profiles import PROFILES, Profile
 from bench.rundir.fields import RecordError
 from bench.rundir.lock import RunLockedError, run_lock
 from bench.rundir.store import RUN_FILE, RunFileError, write_json_atomic
-from bench.usage import EXIT_USAGE, Parser, UsageError, split_names, stamp
+from bench.usage import EXIT_USAGE, REPORTS, Parser, UsageError, split_names, stamp
 
 HEAD_TREE = Path(__file__).resolve().parents[2]
 DEFAULT_TIME_THRESHOLD = 0.05
@@ -502,7 +502,7 @@ def _bench_run(out: Path, *options: str) -> Path:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    current = args.current or _bench_run(Path("reports") / f"{stamp()}-quick", "--profile", "quick")
+    current = args.current or _bench_run(REPORTS / f"{stamp()}-quick", "--profile", "quick")
     baseline = make_baseline(load_run(current))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out, baseline)
@@ -516,7 +516,7 @@ ERRORS = (UsageError, BaselineError, RecordError, RefError, ABError, RunFileErro
 def _gate(args: argparse.Namespace) -> int:
     """``regress`` or ``noise`` in a locked ``--out``: on every way out the report is written."""
     name = args.command
-    out = args.out or getattr(args, "current", None) or Path("reports") / f"{name}-{stamp()}"
+    out = args.out or getattr(args, "current", None) or REPORTS / f"{name}-{stamp()}"
     _check_out_dir(out)
     plan = (_plan_regress if name == "regress" else _plan_noise)(args)  # bad input fails before any file
     out.mkdir(parents=True, exist_ok=True)

@@ -58,7 +58,7 @@ from bench.rundir.store import RUN_FILE, RUNTIME_FILE, RunFileError, write_json_
 from bench.sweep.console import summary_table
 from bench.sweep.memory_pass import run_memory_pass, skipped_record
 from bench.sweep.runtime_plugin import RUN_FILE_EXIT
-from bench.usage import Parser, UsageError, split_names, stamp
+from bench.usage import Parser, UsageError, check_path_length, split_names, stamp
 
 RESUME_HINT = "use --resume {out} or another --out"
 
@@ -104,6 +104,8 @@ def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | 
         if not (args.resume / RUN_FILE).exists():
             raise UsageError(f"{args.resume / RUN_FILE} does not exist")
         return None, None, args.resume
+    if args.out is not None:
+        check_path_length(args.out)
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}")
     if args.device not in DEVICES:
