@@ -171,6 +171,7 @@ class Report:
     sections: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     status: int = 0
+    not_gated: str | None = None  # why a regress --current compared against a record only
 
     def worse(self, status: int) -> None:
         self.status = max(self.status, status)
@@ -382,6 +383,7 @@ def _current(args: argparse.Namespace, report: Report, record: tuple[dict[str, A
         report.sections.append(
             "### Memory against the committed baseline\n\nNo baseline: nothing compared.\n"
         )
+        report.not_gated = f"no baseline at {DEFAULT_BASELINE}"
         return
     path = record[1]
     limits = Thresholds(memory=args.memory_threshold, allow_partial=args.allow_partial)
@@ -392,6 +394,8 @@ def _current(args: argparse.Namespace, report: Report, record: tuple[dict[str, A
     append_history(args.history or DEFAULT_HISTORY, run, current)
     _print_baseline(outcome)
     report.worse(outcome.exit_status)
+    if not outcome.sound.gates:
+        report.not_gated = outcome.sound.why
 
 
 def _print_baseline(outcome: Outcome) -> None:
@@ -537,6 +541,14 @@ def _gate(args: argparse.Namespace) -> int:
                 report.write("FAILED")
             raise
     state = {0: "passed", 1: "REGRESSED", 2: "INCOMPLETE"}[report.status]
+    if (
+        name == "regress"
+        and report.status == 0
+        and plan.base_commit is None
+        and (report.not_gated or args.gate == "time")
+    ):
+        # --current alone: the baseline was a record (another machine kind) or missing; no A/B ran
+        state = f"recorded, not gated: {report.not_gated or 'the time gate needs an A/B (--against)'}"
     if name == "noise":
         state = {0: "no false alarm", 1: "FALSE ALARM", 2: "INCOMPLETE"}[report.status]
     report.write(state)
