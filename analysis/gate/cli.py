@@ -57,6 +57,7 @@ from analysis.report.output import write_atomically
 from bench.abtest.runner import AB_FILE, PEAKS_FILE, ABError, Side, ab_cases, peak_cases, run_ab, run_peaks
 from bench.abtest.worktree import RefError, checkout, head_commit, is_dirty, repo_root, resolve_commit
 from bench.harness import children
+from bench.harness.threads import clamp_numba_threads
 from bench.methods import METHODS
 from bench.profiles import PROFILES, Profile
 from bench.rundir.fields import RecordError
@@ -562,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     with children.supervised():
         try:
             args = _parser().parse_args(given)
+            clamp_numba_threads()  # the sweep and the A/B's workers inherit it
             if args.command == "baseline":
                 return _baseline(args)
             return _gate(args)

@@ -36,7 +36,7 @@ from bench.harness import children
 from bench.harness.machine import git_commit, machine_info, with_clocks_after
 from bench.harness.progress import Progress
 from bench.harness.roofs import measure_roofs, roof_buffer_bytes
-from bench.harness.threads import pinned_threads, thread_env
+from bench.harness.threads import clamp_numba_threads, pinned_threads, thread_env
 from bench.methods import METHODS
 from bench.profiles import PROFILES, TARGET, Profile, build_cases
 from bench.rundir.directory import choose_devices, prepare_run_dir, refuse_existing_run
@@ -98,6 +98,7 @@ def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | 
     (``resume_options``), so that a live writer cannot change the files under the check.
     """
     args = _parser().parse_args(argv)
+    clamp_numba_threads()  # before numba is imported: it starts that many threads
     if args.resume is not None:
         if args.out is not None:
             raise UsageError("--resume DIR continues DIR; it cannot be combined with --out")
@@ -341,7 +342,8 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     devices, left_out = choose_devices(options.device)
     for device, info in left_out.items():
         print(f"{device}: skipped: {info['reason']}")
-    budget_by_device = {device: options.memory_budget or budgets.default_budget(device) for device in devices}
+    budget_and_source = {device: budgets.budget_for(device, options.memory_budget) for device in devices}
+    budget_by_device = {device: budget for device, (budget, _) in budget_and_source.items()}
     cases = build_cases(profile, options.methods, devices)
     reasons = skip_reasons(cases, profile, budget_by_device)
 
@@ -362,6 +364,7 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     for device in devices:
         entry = run_devices.setdefault(device, {"status": "run"})
         entry["memory_budget_bytes"] = budget_by_device[device]
+        entry["memory_budget_source"] = budget_and_source[device][1]
         entry["roof_buffer_bytes"] = roof_buffer_bytes(device, profile.dtypes, budget_by_device[device])
         if "roofs" not in entry:
             print(
