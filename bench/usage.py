@@ -57,17 +57,23 @@ ASCII_FALLBACKS = {
 ASCII letters (``²`` → ``2``, ``ᵀ`` → ``T``) or shown as ``?``."""
 
 
+def _ascii(char: str) -> str:
+    """``char`` in ASCII: a table's rules as ``-``, ``|`` and ``+``, a bar's blocks as ``#``."""
+    if char in ASCII_FALLBACKS:
+        return ASCII_FALLBACKS[char]
+    name = unicodedata.name(char, "")
+    if name.startswith("BOX DRAWINGS"):
+        across, down = "HORIZONTAL" in name, "VERTICAL" in name
+        return "-" if across and not down else "|" if down and not across else "+"
+    if "BLOCK" in name or "SHADE" in name:
+        return "#"
+    return unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode() or "?"
+
+
 def _ascii_fallback(error: UnicodeError) -> tuple[str, int]:
     if not isinstance(error, UnicodeEncodeError):
         raise error
-    text = error.object[error.start : error.end]
-    shown = "".join(
-        ASCII_FALLBACKS.get(char)
-        or unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
-        or "?"
-        for char in text
-    )
-    return shown, error.end
+    return "".join(map(_ascii, error.object[error.start : error.end])), error.end
 
 
 codecs.register_error("lbb-ascii", _ascii_fallback)

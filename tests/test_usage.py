@@ -52,6 +52,12 @@ def test_an_out_the_file_system_cannot_name_gives_one_line_naming_it(capsys, tmp
     assert "None" not in err and not any(tmp_path.iterdir())
 
 
+def test_a_console_that_cannot_encode_a_character_gets_its_ascii_fallback():
+    """bench.usage registers the handler that every command's stdout and stderr use on such a console."""
+    text = "4,125× the formula → dY/dX ≈ 2.8e-06 ━━┼━━ │ █▌ Wᵀ µs"
+    assert text.encode("ascii", "lbb-ascii") == b"4,125x the formula -> dY/dX ~ 2.8e-06 --+-- | ## WT us"
+
+
 @pytest.mark.slow
 def test_a_headline_on_an_ascii_console_finishes_with_ascii_fallbacks(tmp_path):
     """``×`` on a stdout that is ASCII raised UnicodeEncodeError after dY/dX, run.json "running"."""
