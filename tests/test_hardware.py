@@ -360,3 +360,21 @@ def test_numba_threads_above_the_cpus_give_one_thread_and_one_tile_per_usable_cp
     run = json.loads((out / "run.json").read_text())
     assert run["devices"]["cpu"]["roofs"]["incache"]["threads"] == len(os.sched_getaffinity(0))
     assert run["machine"]["cpu_affinity"] == sorted(os.sched_getaffinity(0))
+
+
+@pytest.mark.slow
+def test_a_sweep_in_a_3gib_memory_cgroup_records_the_cgroups_budget(memory_cgroup_3gib, tmp_path):
+    """A smoke sweep in such a cgroup completed, but recorded the host's budget of 11.6 GiB."""
+    out = tmp_path / "run"
+    argv = ["--profile", "smoke", "--device", "cpu", "--methods", "formula-torch", "--passes", "memory"]
+    done = subprocess.run(
+        [*memory_cgroup_3gib, sys.executable, "-m", "bench", *argv, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-2000:]
+    cpu = json.loads((out / "run.json").read_text())["devices"]["cpu"]
+    assert cpu["memory_budget_bytes"] <= 3 * GiB // 2
+    assert "3.0 GiB less" in cpu["memory_budget_source"]
