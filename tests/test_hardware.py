@@ -289,8 +289,15 @@ def memory_cgroup_3gib(tmp_path):
     except OSError as exc:
         pytest.skip(f"cannot make a memory cgroup under {parent}: {exc.strerror or exc}")
     try:
-        (child / ("memory.max" if version == "v2" else "memory.limit_in_bytes")).write_text(str(3 * GiB))
-        yield ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(child / "cgroup.procs")]
+        enter = ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(child / "cgroup.procs")]
+        try:
+            (child / ("memory.max" if version == "v2" else "memory.limit_in_bytes")).write_text(str(3 * GiB))
+            probe = subprocess.run([*enter, "true"], capture_output=True, text=True, timeout=30)
+        except OSError as exc:
+            pytest.skip(f"cannot limit the memory cgroup {child}: {exc.strerror or exc}")
+        if probe.returncode != 0:
+            pytest.skip(f"cannot move a process into {child}: {probe.stderr.strip()}")
+        yield enter
     finally:
         for _ in range(50):  # the last task may take a moment to leave
             try:
