@@ -73,3 +73,10 @@ def test_a_headline_on_an_ascii_console_finishes_with_ascii_fallbacks(tmp_path):
     assert done.stdout.isascii() and done.stderr.isascii()
     assert re.search(rb"; [\d,]+x the formula;", done.stdout)  # a UTF-8 console shows "509× the formula"
     assert '"complete"' in (out / "run.json").read_text()
+
+
+def test_a_resume_the_file_system_cannot_name_gives_one_line_naming_it(capsys, tmp_path):
+    resume = tmp_path / ("n" * 256)
+    assert sweep_main(["--resume", str(resume)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"bench: error: --resume {str(resume)[:50]}...") and len(err.splitlines()) == 1

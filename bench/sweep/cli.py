@@ -100,6 +100,7 @@ def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | 
     args = _parser().parse_args(argv)
     clamp_numba_threads()  # before numba is imported: it starts that many threads
     if args.resume is not None:
+        check_path_length(args.resume, "--resume")
         if args.out is not None:
             raise UsageError("--resume DIR continues DIR; it cannot be combined with --out")
         if not (args.resume / RUN_FILE).exists():
