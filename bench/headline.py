@@ -50,7 +50,7 @@ from bench.harness.machine import machine_info, with_clocks_after
 from bench.harness.peak import no_tracker_reason
 from bench.harness.progress import Progress
 from bench.harness.roofs import local_roof, measure_roofs, roof_buffer_bytes, timed_seconds
-from bench.harness.threads import threads_in_use
+from bench.harness.threads import clamp_numba_threads, threads_in_use
 from bench.inputs import dw_relative_error, dx_relative_error, make_inputs, synchronizer
 from bench.methods import METHODS, make_workspace
 from bench.profiles import TARGET
@@ -69,7 +69,7 @@ from bench.rundir.records import (
 )
 from bench.streamers import COMPILED, Streamer, default_tile, kernel_for, sampled
 from bench.units import format_bytes
-from bench.usage import Parser, UsageError, parse_target
+from bench.usage import Parser, UsageError, check_path_length, parse_target
 from bench.validation import BACKEND_DTYPES, HALF_DTYPES
 
 DTYPE = "float32"
@@ -121,6 +121,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     if args.kernel not in (None, "compiled", "torch"):
         raise UsageError(f"unknown --kernel {args.kernel!r}; choose from compiled, torch")
     args.target = parse_target(args.target)
+    if args.out is not None:
+        check_path_length(args.out)
+    clamp_numba_threads()  # before numba is imported: it starts that many threads
     if args.device not in ("cpu", "cuda", "all"):
         raise UsageError(f"unknown device {args.device!r}; choose from cpu, cuda, all")
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -282,14 +285,16 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
         f"dY/dW {format_bytes(dydw_bytes)}; {method} streams them in {tiling}",
         flush=True,
     )
-    budget = args.memory_budget or budgets.default_budget(device)
+    budget, budget_source = budgets.budget_for(device, args.memory_budget)
     need = case.needed_bytes(block)  # with the real tile: a 1 GiB tile needs 1 GiB
     if need > budget:
         reason = f"needs {format_bytes(need)}, budget {format_bytes(budget)}"
-        print(f"{device}: skipped: {reason}")
+        print(f"{device}: skipped: {reason} (budget: {budget_source})")
         files.devices[device] = {
             "status": "skipped",
             "reason": reason,
+            "memory_budget_bytes": budget,
+            "memory_budget_source": budget_source,
             "block_bytes": block,
             "method": method,
         }
@@ -302,6 +307,7 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     device_entry = files.devices[device] = {
         "status": "run",
         "memory_budget_bytes": budget,
+        "memory_budget_source": budget_source,
         "block_bytes": block,
         "method": method,
         "roof_buffer_bytes": roof_buffer_bytes(device, (args.dtype,), budget),

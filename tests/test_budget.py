@@ -44,10 +44,10 @@ def test_small_case_fits_budget():
     assert over_budget_reason(case, 12 * 2**30) is None
 
 
-def test_default_budget_is_half_of_the_memory_available_to_the_device(monkeypatch):
+def test_default_budget_is_half_of_the_memory_available_to_the_device(monkeypatch, tmp_path):
     monkeypatch.setattr("bench.harness.budget.host_available_bytes", lambda: 10 * 2**30 + 1)
     monkeypatch.setattr("bench.harness.budget.cuda_free_bytes", lambda: 3 * 2**30)
-    assert default_budget("cpu") == 5 * 2**30  # half, rounded down
+    assert default_budget("cpu", tmp_path) == 5 * 2**30  # half, rounded down (no cgroup under tmp_path)
     assert default_budget("cuda") == 3 * 2**29
 
 

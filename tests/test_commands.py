@@ -87,3 +87,13 @@ def test_the_lbb_script_imports_nothing_heavy_so_memory_pass_children_start_fast
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_subcommand_renders_its_help(capsys, name):
+    """argparse formats help strings with %: a literal % in one crashed ``lbb regress --help``."""
+    with pytest.raises(SystemExit) as done:
+        main([name, "--help"])
+    assert done.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert out.startswith("usage: ") and "--help" in out

@@ -326,3 +326,41 @@ def test_baseline_on_a_full_disk_names_the_file_and_exits_2(tmp_path, capsys, mo
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith(f"baseline: error: cannot write {out}: disk full")
+
+
+def test_current_against_a_record_only_ends_recorded_not_gated_with_why(tmp_path, baseline_file, capsys):
+    """On another CPU kind --current gates nothing by design; its last line said "passed"."""
+    current = _current(tmp_path)
+    _fingerprint_of(current, cpu_model="AMD EPYC", blas=[{"architecture": "Haswell"}])
+    assert _regress(tmp_path, baseline_file, current) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("regress: recorded, not gated: this run is on AMD EPYC (BLAS Haswell")
+    assert "passed" not in last
+    assert "recorded, not gated" in (current / "regress.md").read_text().splitlines()[0]
+
+
+def test_current_without_any_peak_is_incomplete_even_against_a_record(tmp_path, baseline_file, capsys):
+    """memory.json removed, on another CPU kind: "0 of 342 cases shown ... regress: passed", exit 0."""
+    current = _current(tmp_path)
+    _fingerprint_of(current, cpu_model="AMD EPYC", blas=[{"architecture": "Haswell"}])
+    (current / MEMORY_FILE).unlink()
+    assert _regress(tmp_path, baseline_file, current) == 2
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("regress: INCOMPLETE")
+    assert "### Memory against the committed baseline: INCOMPLETE" in (current / "regress.md").read_text()
+
+
+def test_current_with_no_baseline_at_all_ends_recorded_not_gated(tmp_path, monkeypatch, capsys):
+    from analysis.gate import cli
+
+    monkeypatch.setattr(cli, "DEFAULT_BASELINE", tmp_path / "none.json")
+    current = _current(tmp_path)
+    history = tmp_path / "history.jsonl"
+    assert main(["regress", "--current", str(current), "--history", str(history)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"regress: recorded, not gated: no baseline at {tmp_path / 'none.json'}")
+
+
+def test_current_against_a_baseline_that_gates_still_ends_passed(tmp_path, baseline_file, capsys):
+    current = _current(tmp_path)
+    assert _regress(tmp_path, baseline_file, current) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("regress: passed;")

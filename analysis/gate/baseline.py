@@ -243,6 +243,7 @@ class Soundness:
     gates: bool
     line: str
     source: str = ""  # "baseline from <machine>, commit <id>, <date>"
+    why: str = ""  # when it does not gate: what differs
 
 
 def soundness(baseline: dict[str, Any], meta: dict[str, Any]) -> Soundness:
@@ -260,22 +261,20 @@ def soundness(baseline: dict[str, Any], meta: dict[str, Any]) -> Soundness:
     ours = (profile.get("name"), profile.get("threads"))
     theirs = (baseline.get("profile"), baseline.get("threads"))
     if ours != theirs:
-        return Soundness(
-            False,
-            f"{where}: a record only, not gated: it is of profile {theirs[0]} on "
-            f"{describe_threads(theirs[1])}, this run of profile {ours[0]} on {describe_threads(ours[1])}",
-            where,
+        why = (
+            f"it is of profile {theirs[0]} on {describe_threads(theirs[1])}, "
+            f"this run of profile {ours[0]} on {describe_threads(ours[1])}"
         )
+        return Soundness(False, f"{where}: a record only, not gated: {why}", where, why)
     mine, its = fingerprint(machine), fingerprint(baseline.get("machine", {}))
     differ = [key for key in mine if mine[key] != its[key]]
     if differ:
-        return Soundness(
-            False,
-            f"{where}: a record only, not gated: this run is on {describe_machine(machine)} "
+        why = (
+            f"this run is on {describe_machine(machine)} "
             f"({', '.join(k.replace('_', ' ') for k in differ)} differ), and peaks depend on the "
-            "CPU's kernels; the same-job A/B is the gate",
-            where,
+            "CPU's kernels; the same-job A/B is the gate"
         )
+        return Soundness(False, f"{where}: a record only, not gated: {why}", where, why)
     return Soundness(
         True, f"{where}: gates this run (same CPU model, BLAS kernels and library versions)", where
     )
@@ -413,9 +412,13 @@ class Outcome:
 
     @property
     def incomplete(self) -> bool:
+        """Nothing compared at all (a run whose memory.json is gone) is incomplete, record or gate,
+        as the memory A/B is when it compares nothing; otherwise a record cannot be incomplete."""
+        if not self.compared:
+            return True
         if not self.sound.gates:
-            return False  # a record cannot be incomplete: it gates nothing
-        return (bool(self.missing) and not self.limits.allow_partial) or not self.compared
+            return False  # a record gates nothing: cases missing from it fail nothing
+        return bool(self.missing) and not self.limits.allow_partial
 
     @property
     def exit_status(self) -> int:
@@ -450,7 +453,7 @@ def _rows(verdicts: list[Verdict]) -> list[str]:
 def markdown(outcome: Outcome, baseline_path: Path, run: Run) -> str:
     head = "| case | metric | baseline | current | change | verdict | note |\n" + "| --- " * 7 + "|"
     state = "REGRESSED" if outcome.worse else "INCOMPLETE" if outcome.incomplete else "passed"
-    if not outcome.sound.gates:
+    if not outcome.sound.gates and not outcome.incomplete:
         state = "a record, not gated"
     lines = [
         f"### Memory against the committed baseline: {state}",

@@ -37,7 +37,7 @@ from bench.harness import children
 from bench.harness.machine import git_commit, machine_info, with_clocks_after
 from bench.harness.progress import Progress
 from bench.harness.roofs import measure_roofs, roof_buffer_bytes
-from bench.harness.threads import pinned_threads, thread_env
+from bench.harness.threads import clamp_numba_threads, pinned_threads, thread_env
 from bench.methods import METHODS
 from bench.profiles import PROFILES, TARGET, Profile, build_cases
 from bench.rundir.directory import choose_devices, prepare_run_dir, refuse_existing_run
@@ -59,7 +59,7 @@ from bench.rundir.store import RUN_FILE, RUNTIME_FILE, RunFileError, write_json_
 from bench.sweep.console import summary_table
 from bench.sweep.memory_pass import run_memory_pass, skipped_record
 from bench.sweep.runtime_plugin import RUN_FILE_EXIT
-from bench.usage import Parser, UsageError, split_names, stamp
+from bench.usage import Parser, UsageError, check_path_length, split_names, stamp
 
 RESUME_HINT = "use --resume {out} or another --out"
 
@@ -99,12 +99,16 @@ def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | 
     (``resume_options``), so that a live writer cannot change the files under the check.
     """
     args = _parser().parse_args(argv)
+    clamp_numba_threads()  # before numba is imported: it starts that many threads
     if args.resume is not None:
+        check_path_length(args.resume, "--resume")
         if args.out is not None:
             raise UsageError("--resume DIR continues DIR; it cannot be combined with --out")
         if not (args.resume / RUN_FILE).exists():
             raise UsageError(f"{args.resume / RUN_FILE} does not exist")
         return None, None, args.resume
+    if args.out is not None:
+        check_path_length(args.out)
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}")
     if args.device not in DEVICES:
@@ -340,7 +344,8 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     devices, left_out = choose_devices(options.device)
     for device, info in left_out.items():
         print(f"{device}: skipped: {info['reason']}")
-    budget_by_device = {device: options.memory_budget or budgets.default_budget(device) for device in devices}
+    budget_and_source = {device: budgets.budget_for(device, options.memory_budget) for device in devices}
+    budget_by_device = {device: budget for device, (budget, _) in budget_and_source.items()}
     cases = build_cases(profile, options.methods, devices)
     reasons = skip_reasons(cases, profile, budget_by_device)
 
@@ -361,6 +366,7 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     for device in devices:
         entry = run_devices.setdefault(device, {"status": "run"})
         entry["memory_budget_bytes"] = budget_by_device[device]
+        entry["memory_budget_source"] = budget_and_source[device][1]
         entry["roof_buffer_bytes"] = roof_buffer_bytes(device, profile.dtypes, budget_by_device[device])
         if "roofs" not in entry:
             print(
