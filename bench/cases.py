@@ -7,6 +7,7 @@ the key that joins the runtime and memory files.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -14,6 +15,30 @@ from bench import costs
 from bench.methods import METHODS
 from bench.tiles import default_block_bytes
 from bench.validation import BACKEND_DTYPES
+
+_NAME = re.compile(
+    r"(?P<label>[^\[\]]+)\[(?P<device>[^\[\]-]+)-(?P<dtype>[a-z0-9]+)-N(?P<n>\d+)-D(?P<d>\d+)-M(?P<m>\d+)\]"
+)
+"""The shape of :attr:`Case.name`: ``label[device-dtype-N<n>-D<d>-M<m>]``."""
+
+
+def split_name(name: str) -> tuple[str, str, str, int, int, int]:
+    """A case name's parts, (label, device, dtype, N, D, M), without checking that its method
+    exists: the gate reads names from files that an older tree may have written. The one parser
+    of :attr:`Case.name` (:meth:`Case.parse` checks the parts)."""
+    match = _NAME.fullmatch(name)
+    if match is None:
+        raise ValueError(f"not a case name: {name!r} (expected label[device-dtype-N<n>-D<d>-M<m>])")
+    return match["label"], match["device"], match["dtype"], int(match["n"]), int(match["d"]), int(match["m"])
+
+
+def method_and_variant(label: str) -> tuple[str, str]:
+    """``explicit-torch-warm`` → (``explicit-torch``, ``warm``); a registered method's name alone
+    has no variant. A label of no registered method is split at its last dash."""
+    if label in METHODS or "-" not in label:
+        return label, ""
+    method, variant = label.rsplit("-", 1)
+    return method, variant
 
 
 def variants_of(method: str) -> tuple[str, ...]:
@@ -53,6 +78,16 @@ class Case:
     @property
     def name(self) -> str:
         return f"{self.label}[{self.device}-{self.dtype}-N{self.n}-D{self.d}-M{self.m}]"
+
+    @classmethod
+    def parse(cls, name: str) -> Case:
+        """The case a :attr:`name` names: its one inverse. Raises ValueError for a name that is
+        not a case's, or that names an unknown method, variant or dtype."""
+        label, device, dtype, n, d, m = split_name(name)
+        method, variant = method_and_variant(label)
+        if method not in METHODS:
+            raise ValueError(f"case {name!r} names no known method ({label!r})")
+        return cls(method, variant, device, dtype, n, d, m)
 
     @property
     def family(self) -> str:

@@ -31,8 +31,8 @@ import pandas as pd
 from analysis.gate.history import BASELINE_SCHEMA, TIME_METRICS, describe_threads, machine_id
 from analysis.gate.timing import method_key
 from analysis.load import Run, load_run
+from bench.cases import method_and_variant, split_name
 from bench.costs import TIME_DRIVER
-from bench.methods import METHODS
 from bench.rundir.fields import RecordError, load_json
 from bench.units import format_bytes
 
@@ -498,8 +498,7 @@ def github_action_benchmark(current: dict[str, dict[str, Any]]) -> list[dict[str
 
 def method_of(case: str) -> str:
     """``explicit-torch-warm[cpu-float32-N16-D64-M64]`` → ``explicit-torch``."""
-    label = case.partition("[")[0]
-    return label if label in METHODS else label.rsplit("-", 1)[0]
+    return method_and_variant(split_name(case)[0])[0]
 
 
 def gate_memory(
