@@ -8,6 +8,7 @@ the key that joins the runtime and memory files.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -149,3 +150,31 @@ class Case:
             d=int(data["d"]),
             m=int(data["m"]),
         )
+
+
+Point = tuple[int, int, int]
+
+
+def enumerate_cases(
+    methods: Iterable[str],
+    devices: Iterable[str],
+    dtypes: Iterable[str],
+    points_of: Callable[[str], Iterable[Point]],
+) -> list[Case]:
+    """Every case of the methods, in each of their variants, on the devices and dtypes at the
+    (N, D, M) that ``points_of(family)`` gives: the one enumerator of the sweep and the A/B.
+
+    numpy methods run on the CPU only, and only in the dtypes numpy supports (no half precision).
+    Order: method, device, variant, dtype, point, as given.
+    """
+    devices, dtypes = tuple(devices), tuple(dtypes)
+    cases = []
+    for method in methods:
+        backend, family = METHODS[method].backend, METHODS[method].family
+        for device in devices:
+            if backend == "numpy" and device != "cpu":
+                continue
+            for variant in variants_of(method):
+                for dtype in (t for t in dtypes if t in BACKEND_DTYPES[backend]):
+                    cases += [Case(method, variant, device, dtype, *p) for p in points_of(family)]
+    return cases

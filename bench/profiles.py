@@ -24,11 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from bench.cases import Case, variants_of
+from bench.cases import Case, enumerate_cases
 from bench.costs import DENSE_JACOBIAN_FAMILIES, backward_calls, predicted_seconds
-from bench.methods import METHODS
 from bench.units import format_bytes
-from bench.validation import BACKEND_DTYPES
 
 
 def geometric(start: int, count: int, factor: int = 2) -> tuple[int, ...]:
@@ -300,18 +298,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def build_cases(profile: Profile, methods: Iterable[str], devices: Iterable[str]) -> list[Case]:
-    """Every case of a profile for the chosen methods and devices.
-
-    numpy methods are CPU-only and run only the profile's dtypes that numpy supports (no half
-    precision).
-    """
-    cases = []
-    for method in methods:
-        backend = METHODS[method].backend
-        for device in devices:
-            if backend == "numpy" and device != "cpu":
-                continue
-            for variant in variants_of(method):
-                for dtype in (t for t in profile.dtypes if t in BACKEND_DTYPES[backend]):
-                    cases += [Case(method, variant, device, dtype, *p) for p in profile.points()]
-    return cases
+    """Every case of a profile for the chosen methods and devices (:func:`bench.cases.enumerate_cases`:
+    numpy methods on the CPU only, in the profile's dtypes that numpy supports)."""
+    points = profile.points()
+    return enumerate_cases(methods, devices, profile.dtypes, lambda family: points)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.cases import Case, split_name
+from bench.cases import Case, enumerate_cases, split_name
 from bench.methods import METHODS
 from bench.profiles import PROFILES, build_cases
 
@@ -41,3 +41,27 @@ def test_a_name_that_is_no_case_is_refused_saying_why(name, says):
 
 def test_split_name_keeps_a_method_this_tree_does_not_have():
     assert split_name("old-torch-warm[cpu-float32-N1-D2-M3]") == ("old-torch-warm", "cpu", "float32", 1, 2, 3)
+
+
+def test_enumeration_keeps_numpy_on_the_cpu_and_out_of_half_precision():
+    cases = enumerate_cases(
+        ["formula-numpy", "formula-torch"], ["cpu", "cuda"], ["float32", "bfloat16"], lambda f: [(2, 3, 5)]
+    )
+    numpy = {(c.variant, c.device, c.dtype) for c in cases if c.method == "formula-numpy"}
+    torch = {(c.variant, c.device, c.dtype) for c in cases if c.method == "formula-torch"}
+    assert numpy == {("", "cpu", "float32"), ("warm", "cpu", "float32")}
+    assert len(torch) == 2 * 2 * 2  # variants × devices × dtypes
+    assert {(c.n, c.d, c.m) for c in cases} == {(2, 3, 5)}
+
+
+def test_enumeration_takes_each_familys_own_points():
+    points = {"explicit": [(1, 2, 3), (4, 5, 6)]}
+    cases = enumerate_cases(
+        ["explicit-torch", "formula-torch"], ["cpu"], ["float32"], lambda f: points.get(f, [])
+    )
+    assert [c.name for c in cases] == [
+        "explicit-torch-cold[cpu-float32-N1-D2-M3]",
+        "explicit-torch-cold[cpu-float32-N4-D5-M6]",
+        "explicit-torch-warm[cpu-float32-N1-D2-M3]",
+        "explicit-torch-warm[cpu-float32-N4-D5-M6]",
+    ]
