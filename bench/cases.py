@@ -14,7 +14,6 @@ from typing import Any
 
 from bench import costs
 from bench.methods import METHODS
-from bench.tiles import default_block_bytes
 from bench.validation import BACKEND_DTYPES
 
 _NAME = re.compile(
@@ -101,20 +100,14 @@ class Case:
     def predicted(self, block_bytes: int | None = None) -> dict[str, int]:
         """The cost model's counts for this case: what ``extra_info`` and memory records carry.
 
-        ``block_bytes``: the streamed method's tile, when it is not the device's default. The
-        compiled streamed method's tiles are one per core of this process's numba pool, each
-        ``block_bytes`` or by default half the L2 (``bench.compiled.tiles_bytes``).
+        ``block_bytes``: the streamed method's tile, when it is not the device's default; a method
+        that sizes its own tiles (:meth:`bench.methods.Method.tile_bytes`) and predicts its own
+        peak (the compiled streamed method: one tile per core) says so itself.
         """
         dydx, dydw = costs.jacobian_bytes(self.n, self.d, self.m, self.dtype)
-        block = block_bytes or default_block_bytes(self.device)
-        shape = (self.n, self.d, self.m)
-        if METHODS[self.method].engine == "compiled":
-            from bench.compiled import tiles_bytes  # numba: only for the method that uses it
-
-            block = tiles_bytes(self.dtype, block_bytes)  # block_bytes: the tile per core, if given
-            peak = costs.compiled_peak_bytes(*shape, self.dtype, block)
-        else:
-            peak = costs.peak_bytes(self.family, *shape, self.dtype, block, self.variant)
+        method, shape = METHODS[self.method], (self.n, self.d, self.m)
+        block = method.tile_bytes(self.device, self.dtype, block_bytes)
+        peak = method.peak_bytes(*shape, self.dtype, block, self.variant)
         return {
             "predicted_peak_bytes": peak,
             "input_bytes": costs.input_bytes(self.n, self.d, self.m, self.dtype),

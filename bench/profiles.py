@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bench.cases import Case, enumerate_cases
-from bench.costs import DENSE_JACOBIAN_FAMILIES, backward_calls, predicted_seconds
+from bench.costs import FAMILIES, backward_calls, family, predicted_seconds
 from bench.units import format_bytes
 
 
@@ -136,7 +136,7 @@ class Profile:
                 f"profile {self.name} caps looped backward calls at {self.call_cap:,} "
                 f"(this one makes {calls:,}); use a larger profile"
             )
-        if self.jacobian_cap is None or case.family not in DENSE_JACOBIAN_FAMILIES:
+        if self.jacobian_cap is None or not family(case.family).dense:
             return None
         peak = case.predicted()["predicted_peak_bytes"]
         if peak <= self.jacobian_cap:
@@ -150,39 +150,12 @@ class Profile:
 MiB = 2**20
 GiB = 2**30
 
-AB_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
-    "formula": ((64, 1024, 1024), (256, 512, 512)),
-    "autograd": ((64, 1024, 1024), (256, 512, 512)),
-    "explicit": ((16, 64, 64), (64, 32, 32)),
-    "jacrev": ((8, 64, 64), (32, 32, 32)),
-    "streamed": ((16, 64, 64), (32, 64, 64)),
-    "ajacobian": ((2, 16, 16), (4, 16, 16)),
-    "ajacobianvec": ((8, 64, 64), (32, 32, 32)),
-    "jacfwd": ((8, 32, 32), (16, 32, 32)),
-}
-"""The A/B gate's points: each call about 1 to 10 ms on one CPU thread here, long enough that
-the method, not the interpreter, is timed, and short enough that 8 interleaved repetitions of
-both sides take about 2 minutes."""
-
+AB_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {name: f.ab_points for name, f in FAMILIES.items()}
+"""The A/B time gate's points per family (:attr:`bench.costs.Family.ab_points`)."""
 PEAK_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
-    family: (*points, extra)
-    for family, points, extra in (
-        # N=16, D=512, M=64: outputs of 160 KiB, under the BLAS's own workspace on some CPUs
-        # (166 KiB on a Xeon, 599 KiB on an EPYC): a peak the workspace dominates.
-        ("formula", AB_POINTS["formula"], (16, 512, 64)),
-        ("autograd", AB_POINTS["autograd"], (16, 512, 64)),
-        # Jacobian families: a third, larger point where the Jacobian (or its basis) dominates.
-        ("explicit", AB_POINTS["explicit"], (32, 64, 64)),
-        ("jacrev", AB_POINTS["jacrev"], (16, 64, 64)),
-        ("streamed", AB_POINTS["streamed"], (64, 64, 64)),
-        ("ajacobian", AB_POINTS["ajacobian"], (4, 32, 32)),
-        ("ajacobianvec", AB_POINTS["ajacobianvec"], (16, 64, 64)),
-        ("jacfwd", AB_POINTS["jacfwd"], (8, 64, 64)),
-    )
+    name: f.peak_points for name, f in FAMILIES.items()
 }
-"""The memory gate's points: the time gate's two per family, where the Jacobian (or for the
-formula and autograd, the results) dominates, plus one more per family (see each comment).
-Each peak is measured once per side in a fresh process: about 0.3 s a measurement."""
+"""The memory gate's points per family (:attr:`bench.costs.Family.peak_points`)."""
 
 PROFILES: dict[str, Profile] = {
     p.name: p
