@@ -26,16 +26,13 @@ from dataclasses import dataclass, field
 
 from bench.cases import Case, enumerate_cases
 from bench.costs import FAMILIES, backward_calls, family, predicted_seconds
+from bench.problem import TARGET  # re-exported: the profiles measure it
 from bench.units import format_bytes
 
 
 def geometric(start: int, count: int, factor: int = 2) -> tuple[int, ...]:
     """``count`` sizes from ``start``, each ``factor`` times the last."""
     return tuple(start * factor**k for k in range(count))
-
-
-TARGET: tuple[int, int, int] = (64, 4096, 4096)
-"""The notes' case, N=64 and D=M=4096: measured where it fits, extrapolated to where not."""
 
 
 @dataclass(frozen=True)
