@@ -89,9 +89,9 @@ def _jvp_traffic(n: int, d: int, m: int, dtype: str) -> int:
     return 2 * _jacobian_traffic(n, d, m, dtype) + 2 * sum(jacfwd_basis_bytes(n, d, m, dtype))
 
 
-Peak = Callable[[int, int, int, str, "int | None", str], int]
+Peak = Callable[[int, int, int, str, int | None, str], int]
 """``peak(n, d, m, dtype, block_bytes, variant)``: bytes above the inputs (see :func:`peak_bytes`)."""
-Allocations = Callable[[int, int, int, str, "int | None", str], list[int]]
+Allocations = Callable[[int, int, int, str, int | None, str], list[int]]
 """``allocations(n, d, m, dtype, block_bytes, variant)``: see :func:`allocations`."""
 
 
