@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from analysis.lbb import COMMANDS, main
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 def test_help_lists_every_subcommand(capsys):
@@ -79,7 +77,7 @@ def test_the_lbb_script_imports_nothing_heavy_so_memory_pass_children_start_fast
     its module must not pull pandas, scipy or matplotlib (1.5 s a case instead of 0.4 s)."""
     import tomllib
 
-    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     module, _, function = pyproject["project"]["scripts"]["lbb"].partition(":")
     probe = (
         f"import sys; from {module} import {function}; "

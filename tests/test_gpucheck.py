@@ -19,8 +19,7 @@ from bench.harness.gpustate import slowdowns
 from bench.harness.machine import with_clocks_after
 from bench.inputs import TOLERANCE
 from tests.bare_machine import NOT_THERE, make_bare_python
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
 
 
 def test_the_dense_bfloat16_case_fills_contracts_and_checks_dx_through_the_gpu_code():

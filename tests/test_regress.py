@@ -13,6 +13,7 @@ from analysis.gate.baseline import BASELINE_SCHEMA, make_baseline
 from analysis.gate.cli import main
 from analysis.load import load_run
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from tests.conftest import DATA
 from tests.synthetic import cost_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
@@ -236,9 +237,9 @@ def test_a_baseline_on_the_same_fingerprint_still_gates(tmp_path, baseline_file,
     assert f"worse: {VICTIM}" in capsys.readouterr().out
 
 
-AMD_RUN = Path(__file__).parent / "data" / "quick-amd-epyc"
+AMD_RUN = DATA / "quick-amd-epyc"
 """A quick run of commit 13af5f1 on a 2-core AMD EPYC (OpenBLAS Haswell), from shared/runs/."""
-INTEL_BASELINE = Path(__file__).parent / "data" / "baseline-intel-xeon-4f058c6.json"
+INTEL_BASELINE = DATA / "baseline-intel-xeon-4f058c6.json"
 """The baseline committed until 2026-12-02, made on a 2-core Intel Xeon (OpenBLAS SkylakeX) at
 4f058c6: against it the AMD run above had 18 cases "worse" when a baseline gated any machine."""
 

@@ -31,8 +31,8 @@ import pandas as pd
 from analysis.gate.history import BASELINE_SCHEMA, TIME_METRICS, describe_threads, machine_id
 from analysis.gate.timing import method_key
 from analysis.load import Run, load_run
-from bench.costs import TIME_DRIVER
-from bench.methods import METHODS
+from bench.cases import method_and_variant, split_name
+from bench.costs import roof
 from bench.rundir.fields import RecordError, load_json
 from bench.units import format_bytes
 
@@ -65,7 +65,7 @@ def _thin(samples: list[float]) -> list[float]:
     return [samples[i] for i in index]
 
 
-ROOF_COLUMN = {True: "copy_roof_gbps", False: "gemm_roof_gflops"}
+ROOF_COLUMN = {"copy": "copy_roof_gbps", "gemm": "gemm_roof_gflops"}
 LOCAL_ROOF_COLUMN = {"copy_roof_gbps": "local_copy_roof_gbps", "gemm_roof_gflops": "local_gemm_roof_gflops"}
 
 
@@ -112,9 +112,9 @@ def metrics_of(run: Run) -> dict[str, dict[str, Any]]:
         raw = samples.get(row["case"])
         if raw:
             entry["raw_time"] = _thin(raw)
-            copy = TIME_DRIVER[row["family"]] == "bytes_moved"
-            work = (row["bytes_moved"] if copy else row["flops"]) / 1e9
-            rate = roofs.get((row["backend"], row["device"], row["dtype"], ROOF_COLUMN[copy]), np.nan)
+            kind = roof(row["family"])
+            work = (row["bytes_moved"] if kind == "copy" else row["flops"]) / 1e9
+            rate = roofs.get((row["backend"], row["device"], row["dtype"], ROOF_COLUMN[kind]), np.nan)
             if np.isfinite(rate) and work > 0:  # time ÷ the time the roof would take
                 entry["norm_time"] = [t * rate / work for t in entry["raw_time"]]
             base = formula.get((row["backend"], row["device"], row["dtype"], row["n"], row["d"], row["m"]))
@@ -501,8 +501,7 @@ def github_action_benchmark(current: dict[str, dict[str, Any]]) -> list[dict[str
 
 def method_of(case: str) -> str:
     """``explicit-torch-warm[cpu-float32-N16-D64-M64]`` → ``explicit-torch``."""
-    label = case.partition("[")[0]
-    return label if label in METHODS else label.rsplit("-", 1)[0]
+    return method_and_variant(split_name(case)[0])[0]
 
 
 def gate_memory(

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from bench.cases import split_name
+
 POWER = 0.8
 MAX_MDE = 0.10
 """A method that held with a larger minimum detectable effect is reported inconclusive."""
@@ -63,8 +65,7 @@ class MethodGate:
 
 def method_key(case: str) -> str:
     """``explicit-torch-warm[cpu-float32-N16-D64-M64]`` → ``explicit-torch-warm[cpu-float32]``."""
-    label, _, params = case.partition("[")
-    device, dtype = params.split("-")[:2]
+    label, device, dtype, *_ = split_name(case)
     return f"{label}[{device}-{dtype}]"
 
 

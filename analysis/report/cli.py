@@ -18,10 +18,10 @@ from pathlib import Path
 from analysis.extrapolate import HEADLINE
 from analysis.gate.history import DEFAULT_HISTORY
 from analysis.report.page import build_report
+from bench.rundir.directory import HEADLINE_DIR
 from bench.rundir.fields import RecordError
 from bench.rundir.records import read_run
 from bench.rundir.store import RUN_FILE
-from bench.sweep.cli import HEADLINE_DIR
 from bench.usage import Parser, UsageError, default_run_dir, parse_target
 
 

@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 
 from analysis.fits import GROUP, AxesByRun, axis_names, loglog_slope, runs_on_axis
 from analysis.report.output import write_atomically
-from bench.costs import TIME_DRIVER
+from bench.costs import roof as roof_of
 from bench.units import format_bytes, format_time
 
 AXIS_TITLES = {
@@ -249,14 +249,14 @@ def ratio_plot(frame: pd.DataFrame, axes: AxesByRun, out: Path) -> Path:
 def efficiency_plot(frame: pd.DataFrame, axes: AxesByRun, out: Path) -> Path:
     """Fraction of the run's roof: GEMM GFLOP/s for formula/autograd, copy GB/s for Jacobians."""
     data = frame[frame["time_median_s"].notna()].copy()
-    gemm_bound = data["family"].map(TIME_DRIVER) == "flops"
+    gemm_bound = data["family"].map(roof_of) == "gemm"
     data["fraction"] = np.where(gemm_bound, data["frac_gemm_roof"], data["frac_copy_roof"])
     layout = _panels(frame, data, axes)
     fig, grid, colours, styles, runs = layout.fig, layout.grid, layout.colours, layout.styles, layout.runs
     rows = []
     for ax, axis, device, on_axis in layout.panels:
         for (run, label, family), group in on_axis.groupby(["run_id", "label", "family"]):
-            roof = "GEMM" if TIME_DRIVER[family] == "flops" else "copy"
+            roof = "GEMM" if roof_of(family) == "gemm" else "copy"
             name = _series_name(f"{label} (÷ {roof} roof)", run, runs)
             ax.plot(
                 group["size"],

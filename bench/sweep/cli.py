@@ -40,7 +40,7 @@ from bench.harness.roofs import measure_roofs, roof_buffer_bytes
 from bench.harness.threads import clamp_numba_threads, pinned_threads, thread_env
 from bench.methods import METHODS
 from bench.profiles import PROFILES, TARGET, Profile, build_cases
-from bench.rundir.directory import choose_devices, prepare_run_dir, refuse_existing_run
+from bench.rundir.directory import HEADLINE_DIR, choose_devices, prepare_run_dir, refuse_existing_run
 from bench.rundir.ending import RunStoppedError, run_ending, run_json
 from bench.rundir.lock import RunLockedError, run_lock
 from bench.rundir.records import (
@@ -303,11 +303,6 @@ def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str], thread
         run_memory_pass(measured, keep, threads)
     if failed:
         print(f"memory pass: {len(failed)} cases not measured:", *failed[:20], sep="\n", flush=True)
-
-
-HEADLINE_DIR = "headline"
-"""Where a profile with ``headline=True`` streams the full target Jacobians: a headline run of
-its own (its own run.json, lock and files) inside the sweep's directory."""
 
 
 def run_headline_pass(run_dir: Path, options: Options, profile: Profile, lock_fd: int) -> None:
