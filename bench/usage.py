@@ -21,14 +21,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from bench.costs import jacobian_bytes
+from bench.errors import UsageError
 from bench.harness.budget import MAX_BYTES
 
 EXIT_OK, EXIT_WORSE, EXIT_USAGE = 0, 1, 2
 """0: done or passed; 1: a regression (or a case failed); 2: bad input, or a gate that compared too little."""
-
-
-class UsageError(Exception):
-    """Bad command-line input: one line on stderr, exit status 2."""
 
 
 ASCII_FALLBACKS = {

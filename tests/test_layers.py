@@ -15,7 +15,7 @@ PACKAGES = ("bench", "analysis")
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     # leaves: facts and checks that import nothing from the project
-    ("bench.units", "bench.hardware", "bench.problem", "bench.validation", "bench.tiles"),
+    ("bench.units", "bench.errors", "bench.hardware", "bench.problem", "bench.validation", "bench.tiles"),
     # the measuring machinery: timers, roofs, peaks, threads, child processes, machine facts
     ("bench.harness",),
     # the model: exact sizes and counts, and the kernels the methods call
@@ -27,12 +27,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bench.rundir",),
     # the passes: what a command runs (a sweep's two passes, the A/B's two sides)
     ("bench.sweep", "bench.abtest"),
-    # analysis: runs into frames, fits and targets; then judging; then drawing
-    ("analysis.load", "analysis.fits", "analysis.targets", "analysis.extrapolate", "analysis.floors"),
+    # analysis: the report's one atomic writer; runs into frames, fits and targets, and the
+    # history's one file format; then judging; then drawing; then tracking over time
+    ("analysis.report.output",),
+    ("analysis.load", "analysis.fits", "analysis.targets", "analysis.extrapolate", "analysis.floors",
+     "analysis.trend.store"),
     ("analysis.gate",),
     ("analysis.report",),
+    ("analysis.trend",),
     # the commands, each on its own: none imports another
-    ("bench.sweep.cli", "bench.headline", "bench.gpucheck", "analysis.gate.cli", "analysis.report.cli"),
+    ("bench.sweep.cli", "bench.headline", "bench.gpucheck", "analysis.gate.cli", "analysis.report.cli",
+     "analysis.trend.cli"),
     # the entry points that compose the commands
     ("bench.__main__", "analysis.__main__", "analysis.lbb", "analysis.launcher"),
 )  # fmt: skip

@@ -66,11 +66,6 @@ from bench.rundir.store import RUN_FILE, RunFileError, write_json_atomic
 from bench.usage import EXIT_USAGE, REPORTS, Parser, UsageError, split_names, stamp
 
 HEAD_TREE = Path(__file__).resolve().parents[2]
-DEFAULT_TIME_THRESHOLD = 0.05
-"""A method fails when its whole 95% interval of head ÷ base lies above ×1.05. Why 5%: in five
-A/B runs of a docs-only change no method was flagged (point ratios ×0.95 to ×1.18, the
-intervals always reaching below ×1.05), while injected +10% and +25% slowdowns of explicit-torch
-were caught (README, "Regression tracking")."""
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_TIME_BUDGET_S = 420.0
 """Seconds the time A/B may run in all, the profile's repetitions included, before it stops
@@ -123,7 +118,7 @@ def _add_ab_options(sub: argparse.ArgumentParser, kind: str) -> None:
     sub.add_argument(
         "--time-threshold",
         type=_fraction,
-        default=DEFAULT_TIME_THRESHOLD,
+        default=timing.DEFAULT_TIME_THRESHOLD,
         help="a method fails when its whole interval lies above 1 + this (default 0.05)",
     )
     sub.add_argument("--confidence", type=_confidence, default=DEFAULT_CONFIDENCE, help="of the interval")

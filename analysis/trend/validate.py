@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from analysis.gate.cli import DEFAULT_TIME_THRESHOLD
-from analysis.gate.timing import MAX_MDE, POWER, hodges_lehmann, method_key
+from analysis.gate.timing import DEFAULT_TIME_THRESHOLD, MAX_MDE, POWER, hodges_lehmann, method_key
 from analysis.trend.chain import time_step
 from analysis.trend.changepoint import MAX_PVALUE, ChainTest, TTest, change_points
 from analysis.trend.findings import MIN_MAGNITUDE

@@ -27,8 +27,8 @@ from contextlib import contextmanager, nullcontext
 
 import torch
 
+from bench.errors import UsageError
 from bench.hardware import usable_cpus
-from bench.usage import UsageError
 
 try:
     from threadpoolctl import threadpool_info, threadpool_limits
