@@ -88,17 +88,6 @@ def test_installed_likwid_measures_the_l1_copy():
     assert result["status"] == "ok" and result["gbps"] > 0
 
 
-def test_disagreement_is_the_distance_of_likwid_from_ours():
-    assert cacheroofs.likwid_disagreement({"gbps": 400.0, "likwid": {"status": "ok", "gbps": 500.0}}) == 0.25
-    assert cacheroofs.likwid_disagreement({"gbps": 400.0, "likwid": {"status": "not installed"}}) is None
-
-
-def test_the_best_cache_roof_is_the_fastest_level_measured():
-    assert cacheroofs.best_cache_roof({"l1_copy": {"gbps": 900.0}, "l2_copy": {"gbps": 200.0}}) == ("l1_copy", 900.0)
-    assert cacheroofs.best_cache_roof({"l2_copy": {"gbps": 200.0}}) == ("l2_copy", 200.0)
-    assert cacheroofs.best_cache_roof({"copy": {"gbps": 20.0}}) is None
-
-
 def test_aligned_buffers_start_on_a_cache_line():
     for count in (1, 17, 4096):
         buf = jit.aligned_empty(count, np.float32, fill=2.0)

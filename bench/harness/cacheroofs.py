@@ -132,12 +132,6 @@ def cache_roofs(threads: int | None = None, seconds: float = SECONDS) -> dict[st
     return roofs
 
 
-def best_cache_roof(roofs: dict[str, Any]) -> tuple[str, float] | None:
-    """The fastest cache copy roof a run measured, as (kind, GB/s): L1's where it was measured."""
-    measured = [(kind, float(roofs[kind]["gbps"])) for kind in ("l1_copy", "l2_copy") if roofs.get(kind, {}).get("gbps")]
-    return max(measured, key=lambda pair: pair[1]) if measured else None
-
-
 def likwid_test() -> str:
     """likwid-bench's copy kernel for the widest vectors the CPU reports."""
     flags = _cpu_flags()
@@ -177,10 +171,3 @@ def likwid_copy(bytes_per_core: int, threads: int) -> dict[str, Any]:
         return {"status": f"failed: {why[0]}", "command": " ".join(command[1:])}
     return {"status": "ok", "gbps": float(found.group(1)) / 1e3, "test": test, "command": " ".join(command[1:])}
 
-
-def likwid_disagreement(roof: dict[str, Any]) -> float | None:
-    """How far likwid-bench's copy is from ours at the same size: |likwid ÷ ours − 1|, or None."""
-    other = roof.get("likwid", {})
-    if other.get("status") != "ok" or not roof.get("gbps"):
-        return None
-    return abs(float(other["gbps"]) / float(roof["gbps"]) - 1)

@@ -273,19 +273,20 @@ def first_touch_roof(budget: int | None = None, repeats: int = REPEATS) -> dict[
 
 def measure_roofs(device: str, dtypes: tuple[str, ...], budget: int | None = None) -> dict[str, Any]:
     """The device's roofs, each within ``budget``: GEMM once per dtype of the run, copy bandwidth
-    and, on the CPU, the first-touch roof (fresh pages) and the in-cache roof (every core writing
-    and reading a tile of its own cache: the floor of the compiled streamed kernel,
-    :func:`bench.compiled.incache_roof`)."""
+    and, on the CPU, the first-touch roof (fresh pages), the L1d and L2 copy roofs (every core
+    copying a buffer in its own cache: :mod:`bench.harness.cacheroofs`, the floor of the streamed
+    methods) and how numba compiled them (``jit``: vector features, "kernel not cached")."""
     roofs: dict[str, Any] = {
         "gemm": {dtype: gemm_roof(device, dtype, budget) for dtype in dtypes},
         "copy": copy_roof(device, budget),
         "threads": torch.get_num_threads(),
     }
     if not device.startswith("cuda"):
-        from bench.compiled import incache_roof
+        from bench.harness import cacheroofs, jit  # numba: only where the CPU is measured
 
         roofs["first_touch"] = first_touch_roof(budget)
-        roofs["incache"] = incache_roof()
+        roofs |= cacheroofs.cache_roofs()
+        roofs["jit"] = jit.record()
     return roofs
 
 
