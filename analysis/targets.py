@@ -74,7 +74,9 @@ def _likwid_targets(metas: dict[str, dict[str, Any]]) -> list[dict]:
     for run_id, meta in metas.items():
         for device, entry in meta.get("devices", {}).items():
             roofs = entry.get("roofs") or {}
-            found = {kind: likwid_disagreement(roofs[kind]) for kind in ("l1_copy", "l2_copy") if kind in roofs}
+            found = {
+                kind: likwid_disagreement(roofs[kind]) for kind in ("l1_copy", "l2_copy") if kind in roofs
+            }
             compared = {kind: off for kind, off in found.items() if off is not None}
             if not compared:
                 continue

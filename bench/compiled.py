@@ -86,7 +86,14 @@ def _contract(tile: Any, width: int, w: int, count: int, vec: Any, r0: int, acc:
         t7 = tile[(i + 7) * width : (i + 7) * width + w]
         for j in range(w):
             acc[j] += (
-                t0[j] * g0 + t1[j] * g1 + t2[j] * g2 + t3[j] * g3 + t4[j] * g4 + t5[j] * g5 + t6[j] * g6 + t7[j] * g7
+                t0[j] * g0
+                + t1[j] * g1
+                + t2[j] * g2
+                + t3[j] * g3
+                + t4[j] * g4
+                + t5[j] * g5
+                + t6[j] * g6
+                + t7[j] * g7
             )
         i += 8
     while i < count:
@@ -106,7 +113,9 @@ def _zero(tile: Any, start: int, stop: int) -> None:
 
 
 @jit.kernel(fastmath=True, inline="always")
-def _fill(dydx: bool, src: Any, tile: Any, width: int, w: int, count: int, r0: int, m: int, g: int, c0: int) -> None:
+def _fill(
+    dydx: bool, src: Any, tile: Any, width: int, w: int, count: int, r0: int, m: int, g: int, c0: int
+) -> None:
     """The tile's ``count`` rows from Jacobian row ``r0`` on, every entry written, zeros included.
 
     dY/dX: the rows with n = g (a contiguous run of them, Wᵀ's rows) are copied, the rest zeroed
@@ -137,7 +146,20 @@ def _fill(dydx: bool, src: Any, tile: Any, width: int, w: int, count: int, r0: i
 
 
 @jit.kernel(fastmath=True)
-def _block(dydx: bool, src: Any, vec: Any, tile: Any, acc: Any, width: int, w: int, rows: int, nm: int, m: int, g: int, c0: int) -> None:  # pragma: no cover - compiled
+def _block(
+    dydx: bool,
+    src: Any,
+    vec: Any,
+    tile: Any,
+    acc: Any,
+    width: int,
+    w: int,
+    rows: int,
+    nm: int,
+    m: int,
+    g: int,
+    c0: int,
+) -> None:  # pragma: no cover - compiled
     """One column block on one core: every tile of it filled whole, then read whole into ``acc``."""
     for r0 in range(0, nm, rows):
         count = min(rows, nm - r0)

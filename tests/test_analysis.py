@@ -332,13 +332,38 @@ def test_cache_roofs_more_than_a_quarter_from_likwid_bench_are_flagged():
 
     def meta(ours: float, likwid: float) -> dict:
         roof = {"gbps": ours, "likwid": {"status": "ok", "gbps": likwid}}
-        return {"devices": {"cpu": {"roofs": {"l1_copy": roof, "l2_copy": {"gbps": 100.0, "likwid": {"status": "not installed"}}}}}}
+        return {
+            "devices": {
+                "cpu": {
+                    "roofs": {
+                        "l1_copy": roof,
+                        "l2_copy": {"gbps": 100.0, "likwid": {"status": "not installed"}},
+                    }
+                }
+            }
+        }
 
     assert likwid_disagreement({"gbps": 400.0, "likwid": {"status": "ok", "gbps": 500.0}}) == 0.25
     assert likwid_disagreement({"gbps": 400.0, "likwid": {"status": "not installed"}}) is None
-    empty = pd.DataFrame(columns=["run_id", "label", "device", "dtype", "family", "variant", "time_median_s",
-                                  "jacobian_dydx_bytes", "jacobian_dydw_bytes", "frac_copy_roof", "flops",
-                                  "frac_gemm_roof", "case", "peak_bytes", "predicted_peak_bytes"])
+    empty = pd.DataFrame(
+        columns=[
+            "run_id",
+            "label",
+            "device",
+            "dtype",
+            "family",
+            "variant",
+            "time_median_s",
+            "jacobian_dydx_bytes",
+            "jacobian_dydw_bytes",
+            "frac_copy_roof",
+            "flops",
+            "frac_gemm_roof",
+            "case",
+            "peak_bytes",
+            "predicted_peak_bytes",
+        ]
+    )
     targets = check_targets(empty, {"close": meta(900.0, 1000.0), "far": meta(400.0, 700.0), "none": {}})
     by_run = targets.set_index("run_id")
     assert by_run.loc["close", "passed"] and not by_run.loc["far", "passed"]

@@ -82,7 +82,9 @@ def test_a_failing_likwid_is_recorded_with_its_reason(monkeypatch, tmp_path):
     assert cacheroofs.likwid_copy(32 * 2**10, 2)["status"] == "failed: Cannot pin thread"
 
 
-@pytest.mark.skipif(shutil.which("likwid-bench") is None, reason="likwid-bench is not installed (Debian: likwid)")
+@pytest.mark.skipif(
+    shutil.which("likwid-bench") is None, reason="likwid-bench is not installed (Debian: likwid)"
+)
 def test_installed_likwid_measures_the_l1_copy():
     result = cacheroofs.likwid_copy(32 * 2**10, 1)
     assert result["status"] == "ok" and result["gbps"] > 0

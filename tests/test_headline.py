@@ -47,7 +47,9 @@ def test_headline_streams_both_jacobians_in_full_with_the_compiled_kernel_and_ch
     assert len(each) == 3 and roofs["l1_copy"]["gbps"] == max(each) == streamed["l1_copy_roof_gbps"]
     assert streamed["frac_l1_copy_dydx"] == streamed["effective_gbps_dydx"] / streamed["l1_copy_roof_gbps"]
     kernel = json.loads((headline_run / RUN_FILE).read_text())["devices"]["cpu"]["kernel"]
-    assert kernel["vector_bits"] in (128, 256, 512) and streamed["kernel_vector_bits"] == kernel["vector_bits"]
+    assert (
+        kernel["vector_bits"] in (128, 256, 512) and streamed["kernel_vector_bits"] == kernel["vector_bits"]
+    )
 
 
 def test_headline_with_dw_sample_times_one_part_in_64_and_labels_it_an_estimate(tmp_path, capsys):

@@ -63,7 +63,9 @@ def test_report_states_headline_jacobian_sizes_and_time_ratio(synthetic_report):
         explicit,
     )
     # no cache copy roof in this run: the bound is named, and no claim that nothing could beat it
-    assert re.search(r"The lowest explicit floor used here is <b>[^<]+</b> \(Jacobian bytes ÷ copy roof", page)
+    assert re.search(
+        r"The lowest explicit floor used here is <b>[^<]+</b> \(Jacobian bytes ÷ copy roof", page
+    )
     assert "a lower floor may exist" in page and "no implementation here could beat" not in page
     assert re.search(r"If both ran at their floors, the explicit method would take <b>[\d,]+×</b>", page)
     assert "more memory than this cpu has" in page

@@ -241,7 +241,9 @@ def _formula_times(rows: list[SummaryRow], seconds: dict[str, float]) -> tuple[d
 
 def _fastest_explicit(predictions: pd.DataFrame, device: str) -> pd.Series | None:
     """The sweep's fastest extrapolation at the target of any explicit method (dense or streamed)."""
-    rows = predictions[predictions["family"].isin(["explicit", "streamed"]) & (predictions["device"] == device)]
+    rows = predictions[
+        predictions["family"].isin(["explicit", "streamed"]) & (predictions["device"] == device)
+    ]
     rows = rows[np.isfinite(rows["time_value"].astype(float))]
     return rows.loc[rows["time_value"].astype(float).idxmin()] if not rows.empty else None
 
@@ -341,10 +343,14 @@ def summary(analysis: Analysis) -> Summary:
                 _ratio(b_seconds, f_seconds),
                 _ratio(b_peak, f_peak),
             )
-            rows.append(_floored(row, streamed_floor if best["family"] == "streamed" else dense_floor, b_seconds))
+            rows.append(
+                _floored(row, streamed_floor if best["family"] == "streamed" else dense_floor, b_seconds)
+            )
             shown[str(best["label"])] = b_seconds
         best_floor = min(floors, key=lambda f: f.seconds) if floors else None
-        explicit_measured = [v for k, v in measured.items() if k not in ("formula", "warm") and np.isfinite(v)]
+        explicit_measured = [
+            v for k, v in measured.items() if k not in ("formula", "warm") and np.isfinite(v)
+        ]
         formula_times = {"formula": f_seconds} | ({"warm": w_seconds} if warm_shown else {})
         devices.append(
             DeviceSummary(

@@ -72,7 +72,9 @@ def _copy(src: Any, dst: Any, repeats: int) -> float:  # pragma: no cover - comp
 
 
 @jit.kernel(parallel=True)
-def _copy_every_core(buf: Any, n: int, gap: int, repeats: int, sums: Any) -> None:  # pragma: no cover - compiled
+def _copy_every_core(
+    buf: Any, n: int, gap: int, repeats: int, sums: Any
+) -> None:  # pragma: no cover - compiled
     """Thread t copies between the two ``n``-element halves of its slice of ``buf``, ``gap``
     elements apart (contiguous 1-D slices: numba vectorises them)."""
     stride = buf.shape[0] // sums.shape[0]
@@ -169,5 +171,9 @@ def likwid_copy(bytes_per_core: int, threads: int) -> dict[str, Any]:
     if done.returncode != 0 or found is None:
         why = (done.stderr or done.stdout).strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
         return {"status": f"failed: {why[0]}", "command": " ".join(command[1:])}
-    return {"status": "ok", "gbps": float(found.group(1)) / 1e3, "test": test, "command": " ".join(command[1:])}
-
+    return {
+        "status": "ok",
+        "gbps": float(found.group(1)) / 1e3,
+        "test": test,
+        "command": " ".join(command[1:]),
+    }

@@ -77,7 +77,7 @@ def kernel(**options: Any) -> Callable[[Callable[..., Any]], Any]:
 
 
 def cache_status() -> str:
-    """"cached", or "kernel not cached: ..." naming the kernels compiled in memory."""
+    """ "cached", or "kernel not cached: ..." naming the kernels compiled in memory."""
     if not _cache_failures:
         return "cached"
     return f"kernel not cached: no writable numba cache directory ({', '.join(_cache_failures)})"
