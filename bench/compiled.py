@@ -16,9 +16,9 @@ the whole tile. Beyond it:
   the block's columns own, so the slices are disjoint and need no reduction;
 - **the tile from L1**: two thirds of the per-core L1d (:func:`tile_bytes`, the share the L1
   copy roof's buffers take), so the tile's stores and loads hit L1. Measured on a 2-core
-  AVX-512 Xeon (48 KiB L1d), fastest calls back to back with the L1 copy roof: a 32 or 40 KiB
-  tile streamed at 70-97% of it, 24 KiB at about 60%, 64 KiB (out of L1) at 37%, and the old
-  1 MiB tile (half the L2) a sixth of it;
+  AVX-512 Xeon (48 KiB L1d), fastest chunks: a 64 KiB tile (out of L1) streamed at 40% of a
+  32 KiB tile's rate, 24 KiB at 63-80% of it, 40 KiB about the same; against the L1 copy roof
+  measured back to back (930-950 GB/s), the 32 KiB tile reached 43% (dY/dX) and 38% (dY/dW);
 - **full vector width**: zero runs are written as one contiguous loop per tile, the rows of Wᵀ
   copied whole, and the contraction reads eight tile rows per pass over the accumulator slice,
   all vectorised by LLVM at the CPU's widest vectors (:mod:`bench.harness.jit`);
