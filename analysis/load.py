@@ -43,6 +43,10 @@ HEADLINE_FIELDS = (
     "effective_gbps_dydx",
     "effective_gbps_dydw",
     "incache_roof_gbps",
+    "l1_copy_roof_gbps",
+    "frac_l1_copy_dydx",
+    "frac_l1_copy_dydw",
+    "kernel_vector_bits",
     "formula_seconds",
     "block_bytes",
 )

@@ -5,9 +5,12 @@
 - formula methods reach ≥ 70% of the same run's GEMM roof at their largest sizes;
 - measured peak memory of the explicit and jacrev methods is within ±10% of the cost model
   for every case of 64 MiB or more;
-- the compiled streamed kernel streams each Jacobian at ≥ 70% of the same run's in-cache roof in
-  a headline run, and runs ≥ 3× faster than ``streamed-torch`` on the same cases of 1 GiB of
-  Jacobian or more in a sweep.
+- the compiled streamed kernel streams each Jacobian at ≥ 50% of the same run's L1 copy roof
+  (every core copying a buffer in its own L1d: the machine's limit, not the kernel's pattern)
+  in a headline run, and runs ≥ 3× faster than ``streamed-torch`` on the same cases of 1 GiB
+  of Jacobian or more in a sweep;
+- the suite's cache copy roofs agree with likwid-bench's copy at the same sizes within 25%,
+  where likwid-bench was installed (an independent cross-check of how the roofs are measured).
 
 A roof is the best the machine was seen to do, so no case should exceed it. One that does by more
 than :data:`ROOF_NOISE` is reported as "roof underestimated" with its measured fraction, never as
@@ -16,6 +19,8 @@ that is known to be too low confirms nothing.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 
@@ -26,7 +31,8 @@ FORMULA_GEMM_FRACTION = 0.7
 MEMORY_TOLERANCE = 0.10
 LARGE_JACOBIAN = 256 * 2**20
 LARGE_MEMORY = 64 * 2**20
-INCACHE_FRACTION = 0.7
+L1_COPY_FRACTION = 0.5
+LIKWID_AGREEMENT = 0.25
 COMPILED_SPEEDUP = 3.0
 LARGE_STREAM = 2**30
 ROOF_NOISE = 0.05
@@ -54,8 +60,45 @@ def roof_label(fraction: float) -> str:
     return f"{fraction:.0%}"
 
 
-def check_targets(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per target and (run, method, device): the figure reached and whether it passes."""
+def likwid_disagreement(roof: dict[str, Any]) -> float | None:
+    """How far likwid-bench's copy is from ours at the same size: |likwid ÷ ours − 1|, or None."""
+    other = roof.get("likwid", {})
+    if other.get("status") != "ok" or not roof.get("gbps"):
+        return None
+    return abs(float(other["gbps"]) / float(roof["gbps"]) - 1)
+
+
+def _likwid_targets(metas: dict[str, dict[str, Any]]) -> list[dict]:
+    """Per run and device, the cache copy roofs against likwid-bench's copy at the same sizes."""
+    rows = []
+    for run_id, meta in metas.items():
+        for device, entry in meta.get("devices", {}).items():
+            roofs = entry.get("roofs") or {}
+            found = {
+                kind: likwid_disagreement(roofs[kind]) for kind in ("l1_copy", "l2_copy") if kind in roofs
+            }
+            compared = {kind: off for kind, off in found.items() if off is not None}
+            if not compared:
+                continue
+            reached = ", ".join(
+                f"{kind[:2].upper()} ours {roofs[kind]['gbps']:.0f}, likwid-bench "
+                f"{roofs[kind]['likwid']['gbps']:.0f} GB/s ({off:.0%} apart)"
+                for kind, off in compared.items()
+            )
+            rows.append(
+                {"run_id": run_id, "label": "cache copy roofs", "device": device, "dtype": "float32"}
+                | {
+                    "target": f"cache copy roofs within {LIKWID_AGREEMENT:.0%} of likwid-bench's copy",
+                    "reached": reached,
+                    "passed": bool(max(compared.values()) <= LIKWID_AGREEMENT),
+                }
+            )
+    return rows
+
+
+def check_targets(frame: pd.DataFrame, metas: dict[str, dict[str, Any]] | None = None) -> pd.DataFrame:
+    """One row per target and (run, method, device): the figure reached and whether it passes;
+    ``metas`` (run.json by run id) adds the cache roofs' likwid-bench cross-check."""
     rows = []
     keys = ["run_id", "label", "device", "dtype"]
     warm = frame[
@@ -99,16 +142,17 @@ def check_targets(frame: pd.DataFrame) -> pd.DataFrame:
             }
         )
     rows += _compiled_targets(frame, keys)
+    rows += _likwid_targets(metas or {})
     return pd.DataFrame(rows, columns=[*keys, "target", "reached", "passed"])
 
 
 def _compiled_targets(frame: pd.DataFrame, keys: list[str]) -> list[dict]:
-    """The compiled kernel against its in-cache roof (headline runs) and against streamed-torch."""
+    """The compiled kernel against the L1 copy roof (headline runs) and against streamed-torch."""
     rows = []
-    if "headline_incache_roof_gbps" in frame:
-        headline = frame[frame["headline_incache_roof_gbps"].notna() & frame["headline_dydx_seconds"].notna()]
+    if "headline_l1_copy_roof_gbps" in frame:
+        headline = frame[frame["headline_l1_copy_roof_gbps"].notna() & frame["headline_dydx_seconds"].notna()]
         for _, row in headline.iterrows():
-            roof = float(row["headline_incache_roof_gbps"])
+            roof = float(row["headline_l1_copy_roof_gbps"])
             passes = {"dY/dX": row["headline_effective_gbps_dydx"]}
             if not row["headline_dydw_is_estimate"]:
                 passes["dY/dW"] = row["headline_effective_gbps_dydw"]
@@ -116,10 +160,11 @@ def _compiled_targets(frame: pd.DataFrame, keys: list[str]) -> list[dict]:
             rows.append(
                 {k: row[k] for k in keys}
                 | {
-                    "target": f"streamed ≥ {INCACHE_FRACTION:.0%} of the in-cache roof (headline, in full)",
-                    "reached": ", ".join(f"{name} {roof_label(f)}" for name, f in fractions.items()),
+                    "target": f"streamed ≥ {L1_COPY_FRACTION:.0%} of the L1 copy roof (headline, in full)",
+                    "reached": ", ".join(f"{name} {roof_label(f)}" for name, f in fractions.items())
+                    + f" of {roof:.1f} GB/s",
                     "passed": bool(
-                        min(fractions.values()) >= INCACHE_FRACTION
+                        min(fractions.values()) >= L1_COPY_FRACTION
                         and not any(roof_underestimated(f) for f in fractions.values())
                     ),
                 }

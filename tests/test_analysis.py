@@ -301,15 +301,16 @@ def _streamed_row(label: str, point: tuple[int, int, int], seconds: float, **ext
     return row | counts | {"variant": "", "peak_bytes": np.nan, "predicted_peak_bytes": 1} | extra
 
 
-def test_compiled_kernel_targets_compare_it_with_its_incache_roof_and_with_streamed_torch():
+def test_compiled_kernel_targets_compare_it_with_the_l1_copy_roof_and_with_streamed_torch():
     from analysis.targets import check_targets
 
     big, small = (64, 1024, 1024), (4, 16, 16)  # 16 GiB + 256 GiB of Jacobian; far under 1 GiB
     headline = {
-        "headline_incache_roof_gbps": 150.0,
+        "headline_l1_copy_roof_gbps": 800.0,
+        "headline_incache_roof_gbps": 150.0,  # the kernel's own pattern: never the roof judged
         "headline_dydx_seconds": 1.0,
-        "headline_effective_gbps_dydx": 120.0,  # 80%
-        "headline_effective_gbps_dydw": 90.0,  # 60%: below the 70% target
+        "headline_effective_gbps_dydx": 480.0,  # 60%
+        "headline_effective_gbps_dydw": 320.0,  # 40%: below the 50% target
         "headline_dydw_is_estimate": False,
     }
     frame = pd.DataFrame(
@@ -321,7 +322,51 @@ def test_compiled_kernel_targets_compare_it_with_its_incache_roof_and_with_strea
         ]
     )
     targets = check_targets(frame).set_index("target")
-    roof = targets.loc["streamed ≥ 70% of the in-cache roof (headline, in full)"]
-    assert roof["reached"] == "dY/dX 80%, dY/dW 60%" and not roof["passed"]
+    roof = targets.loc["streamed ≥ 50% of the L1 copy roof (headline, in full)"]
+    assert roof["reached"] == "dY/dX 60%, dY/dW 40% of 800.0 GB/s" and not roof["passed"]
     speed = targets.loc["≥ 3× streamed-torch (cases ≥ 1 GiB of Jacobian)"]
     assert speed["reached"] == "3.5× worst, 3.5× best, 1 cases" and speed["passed"]
+
+
+def test_cache_roofs_more_than_a_quarter_from_likwid_bench_are_flagged():
+    from analysis.targets import check_targets, likwid_disagreement
+
+    def meta(ours: float, likwid: float) -> dict:
+        roof = {"gbps": ours, "likwid": {"status": "ok", "gbps": likwid}}
+        return {
+            "devices": {
+                "cpu": {
+                    "roofs": {
+                        "l1_copy": roof,
+                        "l2_copy": {"gbps": 100.0, "likwid": {"status": "not installed"}},
+                    }
+                }
+            }
+        }
+
+    assert likwid_disagreement({"gbps": 400.0, "likwid": {"status": "ok", "gbps": 500.0}}) == 0.25
+    assert likwid_disagreement({"gbps": 400.0, "likwid": {"status": "not installed"}}) is None
+    empty = pd.DataFrame(
+        columns=[
+            "run_id",
+            "label",
+            "device",
+            "dtype",
+            "family",
+            "variant",
+            "time_median_s",
+            "jacobian_dydx_bytes",
+            "jacobian_dydw_bytes",
+            "frac_copy_roof",
+            "flops",
+            "frac_gemm_roof",
+            "case",
+            "peak_bytes",
+            "predicted_peak_bytes",
+        ]
+    )
+    targets = check_targets(empty, {"close": meta(900.0, 1000.0), "far": meta(400.0, 700.0), "none": {}})
+    by_run = targets.set_index("run_id")
+    assert by_run.loc["close", "passed"] and not by_run.loc["far", "passed"]
+    assert by_run.loc["far", "reached"] == "L1 ours 400, likwid-bench 700 GB/s (75% apart)"
+    assert "none" not in by_run.index

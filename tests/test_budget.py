@@ -33,7 +33,7 @@ def test_parse_bytes_rejects_malformed_sizes(text):
 
 def test_headline_explicit_case_is_over_budget_with_sizes_in_reason():
     case = Case("explicit-torch", "cold", "cpu", "float32", 64, 4096, 4096)
-    reason = over_budget_reason(case, 12 * 2**30)
+    reason = over_budget_reason(case.needed_bytes(), 12 * 2**30)
     assert reason is not None
     assert reason.startswith("needs 16.0 TiB")
     assert reason.endswith("budget 12.0 GiB (12.9 GB)")
@@ -41,7 +41,7 @@ def test_headline_explicit_case_is_over_budget_with_sizes_in_reason():
 
 def test_small_case_fits_budget():
     case = Case("formula-torch", "", "cpu", "float32", 64, 4096, 4096)
-    assert over_budget_reason(case, 12 * 2**30) is None
+    assert over_budget_reason(case.needed_bytes(), 12 * 2**30) is None
 
 
 def test_default_budget_is_half_of_the_memory_available_to_the_device(monkeypatch, tmp_path):
@@ -75,8 +75,8 @@ def test_jacfwd_case_whose_dm_squared_basis_would_not_fit_is_over_budget_while_j
     jacfwd = Case("jacfwd-torch", "", "cpu", "float32", 1, 256, 256)
     jacrev = Case("jacrev-torch", "", "cpu", "float32", 1, 256, 256)
     budget = 2**30
-    assert over_budget_reason(jacrev, budget) is None
-    reason = over_budget_reason(jacfwd, budget)
+    assert over_budget_reason(jacrev.needed_bytes(), budget) is None
+    reason = over_budget_reason(jacfwd.needed_bytes(), budget)
     assert reason is not None
     assert reason.startswith("needs 16.1 GiB")
 

@@ -70,15 +70,24 @@ def test_one_tile_per_core_of_the_tile_size_is_allocated_by_the_caller():
     assert tiles.dtype == np.float32
 
 
-def test_the_tile_is_half_the_per_core_l2_that_sysfs_reports(monkeypatch):
-    monkeypatch.setattr(compiled, "cache_bytes", lambda level: {2: 512 * 2**10}.get(level))
-    assert compiled.tile_bytes() == 256 * 2**10
+def test_the_tile_is_two_thirds_of_the_per_core_l1d_that_sysfs_reports(monkeypatch):
+    monkeypatch.setattr(compiled, "cache_bytes", lambda level: {1: 48 * 2**10, 2: 2 * 2**20}.get(level))
+    assert compiled.tile_bytes() == 32 * 2**10
+    monkeypatch.setattr(compiled, "cache_bytes", lambda level: {1: 32 * 2**10}.get(level))
+    assert compiled.tile_bytes() == 21 * 2**10  # 21.33 KiB, whole KiB
     monkeypatch.setattr(compiled, "cache_bytes", lambda level: None)
-    assert compiled.tile_bytes() == compiled.DEFAULT_TILE_BYTES
+    assert compiled.tile_bytes() == compiled.DEFAULT_TILE_BYTES == 21 * 2**10
 
 
-def test_the_incache_roof_runs_every_core_on_a_buffer_of_the_tile_size():
-    roof = compiled.incache_roof(tile=64 * 2**10, seconds=0.01)
+def test_tiles_start_on_a_cache_line_and_the_cost_model_counts_what_is_allocated():
+    tiles = compiled.tiles_for(np.float32, 32 * 2**10)
+    assert tiles.ctypes.data % 64 == 0
+    assert tiles.base.nbytes == compiled.tiles_bytes(np.float32, 32 * 2**10)  # tiles plus 64 bytes of slack
+    assert compiled.tiles_bytes(np.float32, 32 * 2**10) == compiled.threads() * 32 * 2**10 + 64
+
+
+def test_the_pattern_roof_runs_every_core_on_a_buffer_of_the_tile_size():
+    roof = compiled.pattern_roof(tile=64 * 2**10, seconds=0.01)
     assert roof["tile_bytes"] == 64 * 2**10 and roof["threads"] == compiled.threads()
     assert roof["gbps"] > 0 and all(s > 0 for s in roof["seconds"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.floors import device_roofs, formula_floor, fraction, jacobian_floor
+from analysis.floors import best_cache_roof, device_roofs, formula_floor, fraction, jacobian_floor
 from bench.harness.roofs import formula_shapes
 
 N, D, M = 64, 4096, 4096
@@ -19,7 +19,9 @@ ROOFS = {
         }
     },
     "copy": {"gbps": 20.0},
-    "incache": {"gbps": 160.0},
+    "incache": {"gbps": 160.0},  # the kernel's own pattern: a diagnostic, never a floor
+    "l1_copy": {"gbps": 800.0},
+    "l2_copy": {"gbps": 200.0},
 }
 
 
@@ -38,12 +40,37 @@ def test_a_formula_bound_by_its_bytes_takes_the_copy_roof():
     assert floor.seconds == pytest.approx(2 * (N * M + D * M + N * D) * 4 / 1e6)
 
 
-def test_streamed_floors_use_the_incache_roof_and_the_dense_one_copy_bandwidth():
-    moved = 2 * (N * M * N * D + N * M * D * M) * 4
-    assert jacobian_floor(ROOFS, N, D, M, "float32", in_cache=True).seconds == pytest.approx(moved / 160e9)
-    assert jacobian_floor(ROOFS, N, D, M, "float32", in_cache=False).seconds == pytest.approx(moved / 20e9)
-    no_incache = {k: v for k, v in ROOFS.items() if k != "incache"}  # CUDA, older runs
-    assert "copy roof" in jacobian_floor(no_incache, N, D, M, "float32", in_cache=True).bound
+def test_streamed_floors_use_the_l1_copy_roof_and_the_dense_one_copy_bandwidth():
+    moved = 2 * (N * M * N * D + N * M * D * M) * 4  # 2 × 16.25 TiB
+    fast_gemm = ROOFS | {"gemm": {"float32": {"gflops": 10_000.0}}}  # its FLOPs: not the bound
+    streamed = jacobian_floor(fast_gemm, N, D, M, "float32", in_cache=True)
+    assert streamed.seconds == pytest.approx(moved / 800e9)
+    assert streamed.bound == "Jacobian bytes ÷ L1 copy roof (800.0 GB/s)" and streamed.lowest
+    dense = jacobian_floor(ROOFS, N, D, M, "float32", in_cache=False)
+    assert dense.seconds == pytest.approx(moved / 20e9)
+    assert dense.bound == "Jacobian bytes ÷ copy roof (DRAM) (20.0 GB/s)" and not dense.lowest
+
+
+def test_a_jacobian_whose_flops_outlast_its_bytes_names_the_gemm_roof():
+    entries = N * M * N * D + N * M * D * M
+    floor = jacobian_floor(ROOFS, N, D, M, "float32", in_cache=True)  # 100 GFLOP/s: slower than L1
+    assert floor.seconds == pytest.approx(2 * entries / 100e9)
+    assert floor.bound == "Jacobian FLOPs ÷ GEMM roof (100 GFLOP/s)"
+
+
+def test_without_an_l1_roof_the_streamed_floor_names_the_slower_bound_it_used():
+    only_l2 = {k: v for k, v in ROOFS.items() if k != "l1_copy"}
+    floor = jacobian_floor(only_l2, N, D, M, "float32", in_cache=True)
+    assert floor.bound == "Jacobian bytes ÷ L2 copy roof (200.0 GB/s)" and not floor.lowest
+    no_cache = {k: v for k, v in ROOFS.items() if k not in ("l1_copy", "l2_copy")}  # CUDA, older runs
+    floor = jacobian_floor(no_cache, N, D, M, "float32", in_cache=True)
+    assert "copy roof (DRAM)" in floor.bound and not floor.lowest  # the pattern roof is never used
+
+
+def test_the_best_cache_roof_is_the_fastest_level_measured():
+    assert best_cache_roof(ROOFS) == ("l1_copy", 800.0)
+    assert best_cache_roof({"l2_copy": {"gbps": 200.0}}) == ("l2_copy", 200.0)
+    assert best_cache_roof({"copy": {"gbps": 20.0}, "incache": {"gbps": 150.0}}) is None
 
 
 def test_no_roof_no_floor_and_the_fraction_says_how_close_a_time_is():

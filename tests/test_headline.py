@@ -37,14 +37,19 @@ def test_headline_streams_both_jacobians_in_full_with_the_compiled_kernel_and_ch
     assert streamed["dydw_is_estimate"] is False and streamed["dydw_fraction_measured"] == 1
     assert streamed["dydw_seconds"] == streamed["dydw_measured_seconds"]
     assert 0 < streamed["max_rel_error_dx"] < 1e-4 and 0 < streamed["max_rel_error_dw"] < 1e-4
-    assert streamed["effective_gbps_dydx"] > 0 and streamed["incache_roof_gbps"] > 0
+    assert streamed["effective_gbps_dydx"] > 0 and streamed["incache_roof_gbps"] > 0  # pattern roof
     for variant in ("", "-warm"):  # the formula cold (fresh results) and warm (out=)
         assert f"formula-torch{variant}[cpu-float32-N8-D256-M256]" in by_case
     roofs = json.loads((headline_run / RUN_FILE).read_text())["devices"]["cpu"]["roofs"]
-    assert {"gemm", "copy", "first_touch", "incache"} <= roofs.keys()
-    assert roofs["incache"]["gbps"] > 0 and roofs["first_touch"]["gbps"] > 0
-    each = roofs["incache"]["gbps_each"]  # before the passes, after dY/dX, after dY/dW: the best kept
-    assert len(each) == 3 and roofs["incache"]["gbps"] == max(each) == streamed["incache_roof_gbps"]
+    assert {"gemm", "copy", "first_touch", "l1_copy", "l2_copy", "jit"} <= roofs.keys()
+    assert roofs["l1_copy"]["gbps"] > 0 and roofs["first_touch"]["gbps"] > 0
+    each = roofs["l1_copy"]["gbps_each"]  # before the passes, after dY/dX, after dY/dW: the best kept
+    assert len(each) == 3 and roofs["l1_copy"]["gbps"] == max(each) == streamed["l1_copy_roof_gbps"]
+    assert streamed["frac_l1_copy_dydx"] == streamed["effective_gbps_dydx"] / streamed["l1_copy_roof_gbps"]
+    kernel = json.loads((headline_run / RUN_FILE).read_text())["devices"]["cpu"]["kernel"]
+    assert (
+        kernel["vector_bits"] in (128, 256, 512) and streamed["kernel_vector_bits"] == kernel["vector_bits"]
+    )
 
 
 def test_headline_with_dw_sample_times_one_part_in_64_and_labels_it_an_estimate(tmp_path, capsys):

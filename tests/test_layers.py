@@ -48,17 +48,6 @@ Within a layer, a module may import another only in its own package (``bench.har
 → ``bench.harness.budget``; ``analysis.report.cli`` → ``bench.sweep.cli`` would tie two commands
 together)."""
 
-KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
-    {
-        # #29: the roofs take the in-cache roof from the compiled kernel, and the memory guard
-        # takes a Case where a byte count would do. Their rewrites (in progress beside this
-        # test) remove these arrows; the integration step empties this list.
-        ("bench.harness.roofs", "bench.compiled"),
-        ("bench.harness.budget", "bench.cases"),
-    }
-)
-"""The only arrows allowed to point up: each names its source, its target and issue #29."""
-
 
 def module_name(path: Path, root: Path) -> str:
     parts = path.relative_to(root).with_suffix("").parts
@@ -114,7 +103,7 @@ def upward_imports(graph: Mapping[str, Iterable[str]]) -> list[str]:
     for source, targets in sorted(graph.items()):
         for target in sorted(targets):
             low, high = layer_of(target), layer_of(source)
-            if low is None or high is None or (source, target) in KNOWN_UPWARD:
+            if low is None or high is None:
                 continue
             if low > high or (low == high and _package(source) != _package(target)):
                 bad.append(f"{source} -> {target}")
@@ -124,7 +113,7 @@ def upward_imports(graph: Mapping[str, Iterable[str]]) -> list[str]:
 def circles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
     """The import circles (strongly connected components of two or more modules, or a module
     importing itself), the allowed upward arrows left out; Tarjan's algorithm."""
-    edges = {s: sorted(t for t in ts if (s, t) not in KNOWN_UPWARD) for s, ts in graph.items()}
+    edges = {s: sorted(ts) for s, ts in graph.items()}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -178,12 +167,6 @@ def test_bench_never_imports_analysis():
         for t in ts
         if t.startswith("analysis")
     ] == []
-
-
-def test_every_allowed_upward_arrow_still_exists():
-    """An arrow fixed is taken off the list, so the list never allows more than it must."""
-    graph = import_graph(ROOT)
-    assert sorted((s, t) for s, t in KNOWN_UPWARD if t not in graph.get(s, ())) == []
 
 
 def _copy(tmp_path: Path) -> Path:

@@ -82,10 +82,31 @@ class DeviceSummary:
     memory_note: str | None
     """How far the dense explicit method overflows the device, when it does."""
     floor_ratio: str = ""
-    """The explicit method's lowest floor ÷ the formula's: the ratio no implementation on this
-    machine could beat, beside the measured one."""
+    """The lowest explicit floor ÷ the formula's floor: only what would hold if both ran at
+    their floors (the formula itself runs well above its own)."""
     measured_ratio: str = ""
     """The fastest explicit figure measured at the target ÷ the formula's, where both were measured."""
+    bound: Bound | None = None
+    """What no explicit implementation can beat here, against the fastest formula time."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The lowest explicit floor of a device over the fastest formula time shown."""
+
+    floor: str
+    """The lowest explicit floor, formatted."""
+    bound: str
+    """What sets it, e.g. "Jacobian bytes ÷ L1 copy roof (990.0 GB/s)"."""
+    ratio: str
+    """The floor ÷ the fastest formula time: what no explicit implementation can beat."""
+    formula: str
+    """Whether that formula time was measured or extrapolated at the target."""
+    unbeatable: bool
+    """Whether the page may say no implementation here could beat it: its roofs (the L1 copy)
+    were measured in the runs shown and no explicit figure shown is faster than the floor."""
+    beaten_by: str = ""
+    """The explicit figure on the page faster than the floor, if any (its roof read too low)."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +232,41 @@ def _measured_seconds(row: SummaryRow, seconds: float) -> float:
     return seconds if row.time.source == MEASURED else np.nan
 
 
+def _formula_times(rows: list[SummaryRow], seconds: dict[str, float]) -> tuple[dict[str, float], bool]:
+    """The formula rows' times, the measured ones only where any was measured, and whether any was."""
+    sources = {"formula": rows[0].time.source} | ({"warm": rows[1].time.source} if "warm" in seconds else {})
+    measured = {k: v for k, v in seconds.items() if sources[k] == MEASURED}
+    return (measured, True) if measured else (seconds, False)
+
+
+def _fastest_explicit(predictions: pd.DataFrame, device: str) -> pd.Series | None:
+    """The sweep's fastest extrapolation at the target of any explicit method (dense or streamed)."""
+    rows = predictions[
+        predictions["family"].isin(["explicit", "streamed"]) & (predictions["device"] == device)
+    ]
+    rows = rows[np.isfinite(rows["time_value"].astype(float))]
+    return rows.loc[rows["time_value"].astype(float).idxmin()] if not rows.empty else None
+
+
+def _bound(
+    lowest: Floor | None, formula: tuple[dict[str, float], bool], explicit: dict[str, float]
+) -> Bound | None:
+    """The lowest explicit floor over the fastest formula time (``formula``: the times, and
+    whether they were measured), and whether any explicit figure shown beats that floor."""
+    times = [v for v in formula[0].values() if np.isfinite(v)]
+    if lowest is None or not times:
+        return None
+    beaten = [label for label, seconds in explicit.items() if seconds < lowest.seconds]
+    return Bound(
+        floor=format_time(lowest.seconds),
+        bound=lowest.bound,
+        ratio=_ratio(lowest.seconds, min(times)),
+        formula=MEASURED if formula[1] else EXTRAPOLATED,
+        unbeatable=lowest.lowest and not beaten,
+        beaten_by=", ".join(beaten),
+    )
+
+
 def summary(analysis: Analysis) -> Summary:
     """The first screen: per device, the formula's (cold and warm) and the explicit method's time
     and memory at the target (measured where measured, else extrapolated), the streamed passes
@@ -234,7 +290,9 @@ def summary(analysis: Analysis) -> Summary:
         rows = [_floored(first, f_floor, f_seconds)]
         measured = {"formula": _measured_seconds(first, f_seconds)}
         warm = _pick(preds, "formula", device)
+        warm_shown, w_seconds = False, np.nan
         if warm is not None and warm["label"] != formula["label"]:
+            warm_shown = True
             w_time, w_memory, w_seconds, w_peak = _figures(warm, _checked(checks, warm))
             row = SummaryRow(
                 "formula, into reused results (warm, out=)",
@@ -265,15 +323,35 @@ def summary(analysis: Analysis) -> Summary:
                 note = (
                     f"{explicit['over_by']:,.0f}× more memory than this {device} has ({format_size(limit)})"
                 )
-        floors = [f for f in (dense_floor,) if f is not None]
-        for case in _streamed_rows(analysis, device):
+        streamed_floor = jacobian_floor(roofs, n, d, m, "float32", in_cache=True)
+        floors = [f for f in (dense_floor, streamed_floor) if f is not None]
+        shown = {str(explicit["label"]): x_seconds} if explicit is not None else {}
+        headline = _streamed_rows(analysis, device)
+        for case in headline:
             row = _streamed_row(case, f_seconds, f_peak)
-            floor = jacobian_floor(roofs, n, d, m, "float32", in_cache=True)
-            rows.append(_floored(row, floor, float(case["time_median_s"])))
-            floors += [floor] if floor is not None else []
+            rows.append(_floored(row, streamed_floor, float(case["time_median_s"])))
             measured[str(case["label"])] = _measured_seconds(row, float(case["time_median_s"]))
+            shown[f"{case['label']} (headline)"] = float(case["time_median_s"])
+        best = _fastest_explicit(preds, str(device))
+        if not headline and best is not None and (explicit is None or best["label"] != explicit["label"]):
+            b_time, b_memory, b_seconds, b_peak = _figures(best, _checked(checks, best))
+            row = SummaryRow(
+                "explicit, fastest of the sweep",
+                str(best["label"]),
+                b_time,
+                b_memory,
+                _ratio(b_seconds, f_seconds),
+                _ratio(b_peak, f_peak),
+            )
+            rows.append(
+                _floored(row, streamed_floor if best["family"] == "streamed" else dense_floor, b_seconds)
+            )
+            shown[str(best["label"])] = b_seconds
         best_floor = min(floors, key=lambda f: f.seconds) if floors else None
-        explicit_measured = [v for k, v in measured.items() if k != "formula" and np.isfinite(v)]
+        explicit_measured = [
+            v for k, v in measured.items() if k not in ("formula", "warm") and np.isfinite(v)
+        ]
+        formula_times = {"formula": f_seconds} | ({"warm": w_seconds} if warm_shown else {})
         devices.append(
             DeviceSummary(
                 str(device),
@@ -283,6 +361,7 @@ def summary(analysis: Analysis) -> Summary:
                 measured_ratio=_ratio(min(explicit_measured), measured["formula"])
                 if explicit_measured and np.isfinite(measured["formula"])
                 else "",
+                bound=_bound(best_floor, _formula_times(rows, formula_times), shown),
             )
         )
     return Summary(

@@ -81,7 +81,7 @@ def analyse(run_dirs: list[Path], target: tuple[int, int, int] = HEADLINE) -> An
         exponents=pd.concat([p[0] for p in parts], ignore_index=True) if parts else pd.DataFrame(),
         predictions=predictions,
         holdouts=pd.concat([p[1] for p in parts], ignore_index=True) if parts else pd.DataFrame(),
-        targets=check_targets(cases),
+        targets=check_targets(cases, {run.run_id: run.meta for run in runs}),
         checks=measured_vs_extrapolated(cases, cache, target, memory_limits=limits, predictions=predictions),
         limits=limits,
         target=target,

@@ -17,7 +17,6 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
-from bench.cases import Case
 from bench.hardware import ROOT, MemoryBound, cuda_free_bytes, host_available_bytes, tightest_memory_bound
 from bench.units import format_bytes
 
@@ -86,9 +85,10 @@ def budget_for(device: str, given: int | None, root: Path = ROOT) -> tuple[int, 
     return bound.available_bytes // 2, budget_source(bound)
 
 
-def over_budget_reason(case: Case, budget: int) -> str | None:
-    """A one-line reason when the case's predicted need exceeds ``budget``, else None."""
-    need = case.needed_bytes()
+def over_budget_reason(need: int, budget: int) -> str | None:
+    """A one-line reason when ``need`` bytes (a case's predicted need) exceed ``budget``, else None.
+
+    It takes a byte count, not a case, so that the memory guard knows nothing of cases."""
     if need <= budget:
         return None
     return f"needs {format_bytes(need)}, budget {format_bytes(budget)}"

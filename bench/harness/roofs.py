@@ -211,10 +211,22 @@ def local_roof(
         else:
             a, b = _fresh_buffers(backend, device, dtype, r * k, k * c)
         a, b = a.reshape(r, k), b.reshape(k, c)
-        return timed_seconds(lambda: a @ b, sync, LOCAL_REPEATS)
+        # Into a result allocated once, as the warm (out=) cases write theirs: a fresh result per
+        # call timed page faults too, and formula-numpy-warm then ran at 111-114% of this roof.
+        out = _result(backend, device, dtype, r, c)
+        if backend == "numpy":
+            return timed_seconds(lambda: np.matmul(a, b, out=out), sync, LOCAL_REPEATS)
+        return timed_seconds(lambda: torch.mm(a, b, out=out), sync, LOCAL_REPEATS)
 
     fitted = [shape_within(int(limit * LOCAL_SHARE["shapes"]), shape, dtype) for shape in shapes or []]
     return best_gemm(list(dict.fromkeys([(size, size, size), *fitted])), time_shape)["gflops"]
+
+
+def _result(backend: str, device: str, dtype: str, rows: int, cols: int) -> Any:
+    """A touched rows×cols result for one roof measurement."""
+    if backend == "numpy":
+        return np.zeros((rows, cols), dtype=dtype)
+    return torch.zeros(rows, cols, dtype=getattr(torch, dtype), device=device)
 
 
 def _fresh_buffers(backend: str, device: str, dtype: str, first: int, second: int) -> tuple[Any, Any]:
@@ -265,19 +277,20 @@ def first_touch_roof(budget: int | None = None, repeats: int = REPEATS) -> dict[
 
 def measure_roofs(device: str, dtypes: tuple[str, ...], budget: int | None = None) -> dict[str, Any]:
     """The device's roofs, each within ``budget``: GEMM once per dtype of the run, copy bandwidth
-    and, on the CPU, the first-touch roof (fresh pages) and the in-cache roof (every core writing
-    and reading a tile of its own cache: the floor of the compiled streamed kernel,
-    :func:`bench.compiled.incache_roof`)."""
+    and, on the CPU, the first-touch roof (fresh pages), the L1d and L2 copy roofs (every core
+    copying a buffer in its own cache: :mod:`bench.harness.cacheroofs`, the floor of the streamed
+    methods) and how numba compiled them (``jit``: vector features, "kernel not cached")."""
     roofs: dict[str, Any] = {
         "gemm": {dtype: gemm_roof(device, dtype, budget) for dtype in dtypes},
         "copy": copy_roof(device, budget),
         "threads": torch.get_num_threads(),
     }
     if not device.startswith("cuda"):
-        from bench.compiled import incache_roof
+        from bench.harness import cacheroofs, jit  # numba: only where the CPU is measured
 
         roofs["first_touch"] = first_touch_roof(budget)
-        roofs["incache"] = incache_roof()
+        roofs |= cacheroofs.cache_roofs()
+        roofs["jit"] = jit.record()
     return roofs
 
 

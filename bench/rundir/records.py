@@ -203,7 +203,7 @@ def _devices(value: Any, where: Where) -> dict[str, dict[str, Any]]:
             where.number(where.obj(gemm, key).get("gflops"), f"{key}.gflops")
         copy = where.obj(roofs.get("copy", {}), f"devices.{name}.roofs.copy")
         where.number(copy.get("gbps"), f"devices.{name}.roofs.copy.gbps", optional="gbps" not in copy)
-        for kind in ("first_touch", "incache"):  # CPU runs since the compiled kernel
+        for kind in ("first_touch", "incache", "l1_copy", "l2_copy"):  # CPU runs since the compiled kernel
             if kind in roofs:
                 roof = where.obj(roofs[kind], f"devices.{name}.roofs.{kind}")
                 where.number(roof.get("gbps"), f"devices.{name}.roofs.{kind}.gbps")

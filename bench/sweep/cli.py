@@ -178,7 +178,9 @@ def skip_reasons(cases: list[Case], profile: Profile, budget_by_device: dict[str
     """Why each left-out case is left out: the profile's cap first, then the memory guard."""
     reasons = {}
     for case in cases:
-        reason = profile.cap_reason(case) or budgets.over_budget_reason(case, budget_by_device[case.device])
+        reason = profile.cap_reason(case) or budgets.over_budget_reason(
+            case.needed_bytes(), budget_by_device[case.device]
+        )
         if reason:
             reasons[case.name] = reason
     return reasons
