@@ -61,6 +61,8 @@ EXIT_STATUSES: tuple[tuple[str, str], ...] = (
 """Every exit status a command returns; the one place they are described."""
 
 ENTRY_POINT = "lbb"
+INTERNAL = frozenset({"bench.abtest.worker"})
+"""Modules with a ``__main__`` block that no user runs: the A/B's worker, started by the gate."""
 
 
 def entry_point(root: Path = ROOT) -> Callable[[list[str]], int | None]:
@@ -136,6 +138,22 @@ def helps(main: Callable[[list[str]], int | None]) -> list[tuple[list[str], int,
     return pages
 
 
+def module_entries(root: Path = ROOT) -> list[str]:
+    """The modules ``python -m`` runs: each package's ``__main__`` and each module with a
+    ``__main__`` block, in the project's packages (tests and docs aside)."""
+    names = []
+    for package in sorted(p.parent for p in root.glob("*/__init__.py")):
+        if package.name in ("tests", "docs"):
+            continue
+        for path in sorted(package.rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            if parts[-1] == "__main__":
+                names.append(".".join(parts[:-1]))
+            elif parts[-1] != "__init__" and 'if __name__ == "__main__":' in path.read_text(encoding="utf-8"):
+                names.append(".".join(parts))
+    return [name for name in names if name not in INTERNAL]
+
+
 def render(main: Callable[[list[str]], int | None] | None = None) -> str:
     """docs/cli.md's text."""
     pages = helps(main or entry_point())
@@ -151,8 +169,9 @@ def render(main: Callable[[list[str]], int | None] | None = None) -> str:
         "",
         "## Exit status",
         "",
-        "Every command, and its `python -m` entry (`python -m bench`, `python -m bench.headline`,",
-        "`python -m analysis`, `python -m analysis.gate.cli`, `python -m bench.gpucheck`), exits with:",
+        "Every command, and every `python -m` entry ("
+        + ", ".join(f"`python -m {name}`" for name in module_entries())
+        + "), exits with:",
         "",
         "| status | when |",
         "| --- | --- |",

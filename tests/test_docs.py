@@ -137,3 +137,10 @@ def test_the_link_check_finds_a_broken_link(tmp_path: Path) -> None:
     page.write_text("# Title\n\n[ok](#title) [gone](missing.md) [bad](#nowhere) `[code](x.md)`\n")
     assert _links(page) == ["#title", "missing.md", "#nowhere"]
     assert _anchors(page) == {"title"}
+
+
+def test_the_python_m_entries_are_found_from_the_sources(generator: ModuleType) -> None:
+    entries = generator.module_entries()
+    assert {"bench", "bench.headline", "bench.gpucheck", "analysis"} <= set(entries)
+    assert "bench.abtest.worker" not in entries  # started by the gate, not by a user
+    assert all(not name.startswith(("tests", "docs")) for name in entries)
