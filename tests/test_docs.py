@@ -144,3 +144,12 @@ def test_the_python_m_entries_are_found_from_the_sources(generator: ModuleType) 
     assert {"bench", "bench.headline", "bench.gpucheck", "analysis"} <= set(entries)
     assert "bench.abtest.worker" not in entries  # started by the gate, not by a user
     assert all(not name.startswith(("tests", "docs")) for name in entries)
+
+
+def test_the_readme_command_table_names_every_nox_session() -> None:
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    sessions = re.findall(r"@nox\.session[^\n]*\ndef (\w+)", noxfile)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert {"tests", "bench", "lint"} <= set(sessions)
+    missing = [name for name in sessions if f"`nox -s {name}" not in readme]
+    assert not missing, f"README.md's command table lacks nox -s {', '.join(missing)}"
