@@ -74,13 +74,14 @@ def analyse(run_dirs: list[Path], target: tuple[int, int, int] = HEADLINE) -> An
         for run in runs
         if not run.cases.empty
     ]
-    predictions = extrapolate(cases, limits, cache, target)
+    holdouts = pd.concat([p[1] for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    predictions = extrapolate(cases, limits, cache, target, holdouts=holdouts)
     return Analysis(
         runs=runs,
         cases=cases,
         exponents=pd.concat([p[0] for p in parts], ignore_index=True) if parts else pd.DataFrame(),
         predictions=predictions,
-        holdouts=pd.concat([p[1] for p in parts], ignore_index=True) if parts else pd.DataFrame(),
+        holdouts=holdouts,
         targets=check_targets(cases),
         checks=measured_vs_extrapolated(cases, cache, target, memory_limits=limits, predictions=predictions),
         limits=limits,
