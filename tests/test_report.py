@@ -348,7 +348,7 @@ def test_the_template_escapes_a_run_name_with_a_script_tag(tmp_path, without_plo
     run = write_run(tmp_path / "run", LAW, run_id="<script>alert(1)</script>")
     page = build_report([run], tmp_path / "out").read_text()
     assert "<script" not in page
-    assert "Runs: &lt;script&gt;alert(1)&lt;/script&gt; on " in page
+    assert "<p class='machine'>&lt;script&gt;alert(1)&lt;/script&gt;: " in page
     assert "<th>run</th><td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
 
 

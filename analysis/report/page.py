@@ -22,7 +22,7 @@ from analysis.extrapolate import HEADLINE
 from analysis.gate.history import load_history
 from analysis.load import results_path, write_results
 from analysis.report import tables
-from analysis.report.environment import environment
+from analysis.report.environment import environment, header_line, thread_warning
 from analysis.report.figures import draw_figures, draw_first_screen
 from analysis.report.first_screen import summary
 from analysis.report.output import ReportWriteError, write_atomically
@@ -87,7 +87,9 @@ def render(
     noisy = cases[cases["noisy"].fillna(False).astype(bool)] if not cases.empty else cases
     context = {
         "runs": [f"{run.run_id} on {run.machine_label}" for run in analysis.runs],
-        "warnings": [w for run in analysis.runs for w in run.warnings],
+        "headers": [header_line(run) for run in analysis.runs],
+        "warnings": [w for run in analysis.runs for w in run.warnings]
+        + [w for w in (thread_warning(analysis.runs),) if w],
         "summary": summary(analysis),
         "first_figures": [_figure(title, path, out) for title, path in (first or {}).items()],
         "measured": tables.shown(tables.measured_headline_table(analysis), runs),
