@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from analysis.extrapolate import inside
 from analysis.floors import Floor, device_roofs, formula_floor, fraction, jacobian_floor
 from analysis.report.formatting import format_size, format_time
 from analysis.report.study import Analysis
@@ -376,7 +377,7 @@ def _check(
         extrapolated=format_time(value),
         interval=f"{format_time(low)} – {format_time(high)}",
         error=error,
-        in_interval=bool(low <= measured <= high),
+        in_interval=inside(measured, low, high),
         error_without_fresh=before if before != error else "",
     )
 
