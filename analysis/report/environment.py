@@ -146,7 +146,9 @@ def header_line(run: Run) -> str:
     for device, info in run.meta.get("devices", {}).items():
         roofs = info.get("roofs") or {}
         named = [f"GEMM {v['gflops']:,.0f} GFLOP/s" for v in roofs.get("gemm", {}).values()][:1]
-        named += [f"{k} {roofs[k]['gbps']:,.1f} GB/s" for k in ("copy", "incache") if roofs.get(k, {}).get("gbps")]
+        named += [
+            f"{k} {roofs[k]['gbps']:,.1f} GB/s" for k in ("copy", "incache") if roofs.get(k, {}).get("gbps")
+        ]
         if named:
             parts.append(f"{device} roofs: {', '.join(named)}")
     commit = (machine.get("commit") or {}).get("id") or "?"
@@ -165,5 +167,7 @@ def thread_warning(runs: list[Run]) -> str | None:
     distinct = {t for ts in counts.values() for t in ts}
     if len(distinct) <= 1:
         return None
-    listed = "; ".join(f"{run} {backend}: {'/'.join(map(str, sorted(ts)))}" for (run, backend), ts in counts.items())
+    listed = "; ".join(
+        f"{run} {backend}: {'/'.join(map(str, sorted(ts)))}" for (run, backend), ts in counts.items()
+    )
     return f"Timed on different thread counts ({listed}): a ratio between them compares unequal machines."

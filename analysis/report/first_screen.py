@@ -148,7 +148,9 @@ def worst_holdout(holdouts: pd.DataFrame, pred: pd.Series, metric: str = "time")
     if holdouts.empty:
         return np.nan
     keys = ("run_id", "label", "device")
-    mine = holdouts[np.logical_and.reduce([holdouts[k] == pred[k] for k in keys]) & (holdouts["metric"] == metric)]
+    mine = holdouts[
+        np.logical_and.reduce([holdouts[k] == pred[k] for k in keys]) & (holdouts["metric"] == metric)
+    ]
     return float(mine["error"].abs().max()) if not mine.empty else np.nan
 
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axis import Axis
 from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 from bench.methods import METHODS
 
@@ -97,35 +99,55 @@ def outside_legend(fig: plt.Figure, handles: list, names: list[str], title: str 
     )
 
 
-def _human(value: float, units: tuple[tuple[float, str], ...]) -> str:
-    for scale, unit in units:
+TIME_TICKS = {
+    1e-9: "1 ns", 1e-8: "10 ns", 1e-7: "100 ns", 1e-6: "1 µs", 1e-5: "10 µs", 1e-4: "100 µs",
+    1e-3: "1 ms", 1e-2: "10 ms", 1e-1: "100 ms", 1.0: "1 s", 10.0: "10 s", 60.0: "1 min",
+    600.0: "10 min", 3600.0: "1 h", 36000.0: "10 h", 360000.0: "100 h", 3600000.0: "1000 h",
+}  # fmt: skip
+"""Time ticks about every 10×, each a round figure in its own unit (10 s, then 1 min, 10 min, 1 h …)."""
+RATE_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+
+
+def _rate(value: float, suffix: str) -> str:
+    for scale, prefix in RATE_PREFIXES:
         if value >= scale * 0.999:
-            number = value / scale
-            return f"{number:.3g} {unit}".replace(".0 ", " ")
-    scale, unit = units[-1]
-    return f"{value / scale:.3g} {unit}"
+            return f"{value / scale:g} {prefix}{suffix}"
+    return f"{value:g} {suffix}"
 
 
-TIME_UNITS = ((3600.0, "h"), (60.0, "min"), (1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
-RATE_UNITS = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+def _span_a_decade(axis) -> tuple[float, float]:
+    """The axis' limits, widened to the enclosing powers of ten where they hold none."""
+    is_y = axis is axis.axes.yaxis
+    lo, hi = axis.axes.get_ylim() if is_y else axis.axes.get_xlim()
+    if lo > 0 and hi > lo and np.floor(np.log10(hi)) < np.ceil(np.log10(lo)):
+        lo, hi = 10.0 ** np.floor(np.log10(lo)), 10.0 ** np.ceil(np.log10(hi))
+        (axis.axes.set_ylim if is_y else axis.axes.set_xlim)(lo, hi)
+    return lo, hi
 
 
-def decade_axis(axis, kind: str, suffix: str = "") -> None:
-    """Major ticks at every power of ten, each labelled in human units ("10 ms", "100 GFLOP/s")."""
+def decade_axis(axis: Axis, kind: str, suffix: str = "") -> None:
+    """Major ticks about every 10×, labelled in human units ("10 ms", "1 h", "100 GFLOP/s",
+    "0.1×"); limits that hold no power of ten are widened to the nearest ones."""
+    _span_a_decade(axis)
+    axis.set_minor_formatter(NullFormatter())
+    if kind == "time":
+        ticks = sorted(TIME_TICKS)
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_minor_locator(NullLocator())
+        axis.set_major_formatter(FuncFormatter(lambda v, _p: TIME_TICKS.get(float(v), "")))
+        return
     axis.set_major_locator(LogLocator(base=10, numticks=30))
     axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0), numticks=30))
-    units = TIME_UNITS if kind == "time" else RATE_UNITS
-    if kind == "time":
-        axis.set_major_formatter(FuncFormatter(lambda v, _p: _human(v, units) if v > 0 else "0"))
-    elif kind == "rate":
-        axis.set_major_formatter(FuncFormatter(lambda v, _p: f"{_human(v, units)}{suffix}" if v > 0 else "0"))
+    if kind == "rate":
+        axis.set_major_formatter(FuncFormatter(lambda v, _p: _rate(v, suffix) if v > 0 else "0"))
     else:  # plain ratios and fractions: 0.01, 0.1, 1, 10
         axis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}{suffix}"))
 
 
 def _style_key(line: Line2D) -> tuple:
-    dashes = line.get_linestyle()
-    return (to_hex(line.get_color()), line.get_marker(), str(dashes))
+    # get_linestyle() reads "--" for every custom dash sequence; the pattern itself tells them apart
+    pattern = getattr(line, "_unscaled_dash_pattern", None)
+    return (to_hex(line.get_color()), line.get_marker(), line.get_linestyle(), str(pattern))
 
 
 def legend_duplicates(fig: plt.Figure) -> list[str]:
@@ -166,3 +188,11 @@ def legend_overlaps(fig: plt.Figure) -> list[str]:
 def layout_problems(fig: plt.Figure) -> list[str]:
     """Everything that keeps a reader from telling series apart or reading an axis."""
     return legend_duplicates(fig) + legend_overlaps(fig)
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """``"explicit-torch-warm"`` → ``("explicit-torch", "warm")``; a label without a variant → ``(label, "")``."""
+    for variant in ("warm", "cold"):
+        if label.endswith(f"-{variant}"):
+            return label[: -len(variant) - 1], variant
+    return label, ""
