@@ -53,6 +53,7 @@ def test_calibrated_intervals_hold_the_amd_runs_measurements_at_the_target():
     assert len(timed) == 3
     assert timed["time_in_interval"].all()
     outside_bootstrap = ~(
-        (timed["time_boot_low"] <= timed["measured_time_s"]) & (timed["measured_time_s"] <= timed["time_boot_high"])
+        (timed["time_boot_low"] <= timed["measured_time_s"])
+        & (timed["measured_time_s"] <= timed["time_boot_high"])
     )
     assert outside_bootstrap.sum() == 2

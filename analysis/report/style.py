@@ -115,7 +115,7 @@ def _rate(value: float, suffix: str) -> str:
     return f"{value:g} {suffix}"
 
 
-def _span_a_decade(axis) -> tuple[float, float]:
+def _span_a_decade(axis: Axis) -> tuple[float, float]:
     """The axis' limits, widened to the enclosing powers of ten where they hold none."""
     is_y = axis is axis.axes.yaxis
     lo, hi = axis.axes.get_ylim() if is_y else axis.axes.get_xlim()
@@ -191,7 +191,7 @@ def layout_problems(fig: plt.Figure) -> list[str]:
 
 
 def split_label(label: str) -> tuple[str, str]:
-    """``"explicit-torch-warm"`` → ``("explicit-torch", "warm")``; a label without a variant → ``(label, "")``."""
+    """``"explicit-torch-warm"`` → ``("explicit-torch", "warm")``; without a variant, ``(label, "")``."""
     for variant in ("warm", "cold"):
         if label.endswith(f"-{variant}"):
             return label[: -len(variant) - 1], variant

@@ -23,7 +23,12 @@ from bench.costs import DENSE_JACOBIAN_FAMILIES
 FILE = "time_at_target"
 TITLE = "Time at the target: extrapolation with its 90% interval, the measurement and the floor, per method"
 FAILED = "#b00020"
-ALT = "One row per method: a dot at its extrapolated time at the target on a log time axis, a bar for its calibrated 90% interval, a black diamond where the time was measured there, a grey tick at its physical floor, and on the right how far its hold-outs missed; rows in red extrapolated below their floor."
+ALT = (
+    "One row per method: a dot at its extrapolated time at the target on a log time axis, a bar for "
+    "its calibrated 90% interval, a black diamond where the time was measured there, a grey tick at "
+    "its physical floor, and on the right how far its hold-outs missed; rows in red extrapolated "
+    "below their floor."
+)
 
 
 def needs(analysis: Analysis) -> bool:
@@ -45,14 +50,24 @@ def _floor(family: str, roofs: dict, target: tuple[int, int, int]) -> float:
 def _measured(analysis: Analysis, pred: pd.Series) -> float:
     """The time measured at the target: the case itself, else a headline run's streamed pass."""
     checks = analysis.checks
-    mine = checks[(checks["run_id"] == pred["run_id"]) & (checks["label"] == pred["label"])
-                  & (checks["device"] == pred["device"])] if not checks.empty else checks  # fmt: skip
+    mine = (
+        checks[
+            (checks["run_id"] == pred["run_id"])
+            & (checks["label"] == pred["label"])
+            & (checks["device"] == pred["device"])
+        ]
+        if not checks.empty
+        else checks
+    )
     if not mine.empty and np.isfinite(mine["measured_time_s"].iloc[0]):
         return float(mine["measured_time_s"].iloc[0])
     cases = analysis.cases
     if "headline_dydx_seconds" in cases:
-        head = cases[cases["headline_dydx_seconds"].notna() & (cases["label"] == pred["label"])
-                     & (cases["device"] == pred["device"])]  # fmt: skip
+        head = cases[
+            cases["headline_dydx_seconds"].notna()
+            & (cases["label"] == pred["label"])
+            & (cases["device"] == pred["device"])
+        ]
         if not head.empty:
             return float(head["time_median_s"].iloc[0])
     return np.nan
@@ -67,11 +82,19 @@ def table(analysis: Analysis) -> pd.DataFrame:
     for _, pred in preds.iterrows():
         roofs = device_roofs(metas, str(pred["device"]))
         rows.append(
-            {"run_id": pred["run_id"], "label": pred["label"], "family": pred["family"], "device": pred["device"],
-             "time_s": pred["time_value"], "low_s": pred["time_low"], "high_s": pred["time_high"],
-             "measured_s": _measured(analysis, pred), "floor_s": _floor(pred["family"], roofs, analysis.target),
-             "worst_holdout": worst_holdout(analysis.holdouts, pred)}
-        )  # fmt: skip
+            {
+                "run_id": pred["run_id"],
+                "label": pred["label"],
+                "family": pred["family"],
+                "device": pred["device"],
+                "time_s": pred["time_value"],
+                "low_s": pred["time_low"],
+                "high_s": pred["time_high"],
+                "measured_s": _measured(analysis, pred),
+                "floor_s": _floor(pred["family"], roofs, analysis.target),
+                "worst_holdout": worst_holdout(analysis.holdouts, pred),
+            }
+        )
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -114,8 +137,14 @@ def draw(analysis: Analysis, out: Path) -> Path:
         )
         if row["below_floor"]:
             note = f"below its floor: model failure; {note}"
-        ax.annotate(note, (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=7,
-                    color=FAILED if row["below_floor"] else "#333")  # fmt: skip
+        ax.annotate(
+            note,
+            (1.01, yi),
+            xycoords=("axes fraction", "data"),
+            va="center",
+            fontsize=7,
+            color=FAILED if row["below_floor"] else "#333",
+        )
     names = [
         f"{lab} ({dev})" if data["device"].nunique() > 1 else lab
         for lab, dev in zip(data["label"], data["device"], strict=True)
@@ -138,7 +167,14 @@ def draw(analysis: Analysis, out: Path) -> Path:
             "floor (no implementation is faster)",
         ),
     ]
-    fig.legend([h for h, _ in legend], [t for _, t in legend], loc="upper center", ncol=3, fontsize=8,
-               bbox_to_anchor=(0.5, 0.0), frameon=False)  # fmt: skip
+    fig.legend(
+        [h for h, _ in legend],
+        [t for _, t in legend],
+        loc="upper center",
+        ncol=3,
+        fontsize=8,
+        bbox_to_anchor=(0.5, 0.0),
+        frameon=False,
+    )
     fig.tight_layout()
     return save(fig, data, out, FILE)

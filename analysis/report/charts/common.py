@@ -7,6 +7,7 @@ panels, never on them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,9 +55,9 @@ def bytes_axis(axis: matplotlib.axis.Axis) -> None:
     """Ticks at every power of 8 (1 KiB, 8 KiB, 64 KiB, …: about every 10×), in binary units."""
     lo, hi = axis.axes.get_ylim() if axis is axis.axes.yaxis else axis.axes.get_xlim()
     lo, hi = max(lo, 1.0), max(hi, 2.0)
-    ticks = [2.0**k for k in range(0, 64, 3) if lo <= 2.0**k <= hi]
-    if len(ticks) < 2:
-        ticks = [2.0**k for k in range(0, 64) if lo <= 2.0**k <= hi]
+    exponents = [k for k in range(64) if lo <= 2.0**k <= hi]
+    step = 3 * max(1, -(-len(exponents) // 24))  # every 8×, or 64×, … so that at most 8 labels show
+    ticks = [2.0**k for k in exponents if k % step == 0] or [2.0**k for k in exponents]
     axis.set_major_locator(FixedLocator(ticks))
     axis.set_minor_locator(NullLocator())
     axis.set_major_formatter(FuncFormatter(_bytes_label))
@@ -90,7 +91,9 @@ class Grid:
     columns: list[str]
     run_order: dict[str, int]
 
-    def panels(self, data: pd.DataFrame, axes: AxesByRun):
+    def panels(
+        self, data: pd.DataFrame, axes: AxesByRun
+    ) -> Iterator[tuple[plt.Axes, str, str, str, pd.DataFrame]]:
         """(ax, family, device, axis, the rows on that axis) for every panel."""
         for i, (family, device) in enumerate(self.rows):
             mine = data[(data["family"] == family) & (data["device"] == device)]
@@ -140,8 +143,16 @@ def mark_empty(layout: Grid) -> None:
     bare ticks."""
     for ax in layout.axes.flat:
         if not ax.lines:
-            ax.text(0.5, 0.5, "no case on this axis", transform=ax.transAxes, ha="center", va="center",
-                    fontsize=7, color="#777")  # fmt: skip
+            ax.text(
+                0.5,
+                0.5,
+                "no case on this axis",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="#777",
+            )
 
 
 def series_name(label: str, run: str, runs: int) -> str:
@@ -165,7 +176,16 @@ def series_legend(
     outside_legend(fig, handles, names)
 
 
-def draw_series(ax: plt.Axes, x, y, noisy, method: str, variant: str, run_index: int, line=None) -> None:
+def draw_series(
+    ax: plt.Axes,
+    x: Iterable[float],
+    y: Iterable[float],
+    noisy: Iterable[bool],
+    method: str,
+    variant: str,
+    run_index: int,
+    line: Iterable[float] | None = None,
+) -> None:
     """Points of one series, hollow where noisy, joined by ``line`` (the model or the points)."""
     style = series_style(method, variant, run_index)
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -175,6 +195,11 @@ def draw_series(ax: plt.Axes, x, y, noisy, method: str, variant: str, run_index:
         pick = noisy == hollow
         if pick.any():
             ax.plot(
-                x[pick], y[pick], ls="none", marker=style.marker, ms=4, color=style.color,
+                x[pick],
+                y[pick],
+                ls="none",
+                marker=style.marker,
+                ms=4,
+                color=style.color,
                 mfc="white" if hollow else style.color,
-            )  # fmt: skip
+            )

@@ -19,7 +19,12 @@ from analysis.report.style import decade_axis, series_style, split_label
 
 FILE = "extrapolation"
 TITLE = "What the extrapolation rests on: measured points, hold-out predictions, peaks at the target"
-ALT = "Left: measured median time of every case against the bytes of both Jacobians, with hollow squares at each hold-out's predicted time and a red dotted line at the target's size. Right: measured peak memory against the cost model's peak, hold-out predictions, and each method's extrapolated peak at the target."
+ALT = (
+    "Left: measured median time of every case against the bytes of both Jacobians, with hollow "
+    "squares at each hold-out's predicted time and a red dotted line at the target's size. Right: "
+    "measured peak memory against the cost model's peak, hold-out predictions, and each method's "
+    "extrapolated peak at the target."
+)
 
 
 def needs(analysis: Analysis) -> bool:
@@ -63,8 +68,12 @@ def draw(analysis: Analysis, out: Path) -> Path:
             color=style.color,
             ms=3,
         )
-        rows += [{"run_id": run, "label": label, "kind": "measured"} | r
-                 for r in group[["jacobian_bytes", "time_median_s", "predicted_peak_bytes", "peak_bytes"]].to_dict("records")]  # fmt: skip
+        rows += [
+            {"run_id": run, "label": label, "kind": "measured"} | r
+            for r in group[["jacobian_bytes", "time_median_s", "predicted_peak_bytes", "peak_bytes"]]
+            .rename(columns={"time_median_s": "time_s"})
+            .to_dict("records")
+        ]
     for _, row in _holdout_points(analysis).iterrows():
         style = series_style(*split_label(row["label"]), order.get(row["run_id"], 0))
         ax, x = (
@@ -73,14 +82,37 @@ def draw(analysis: Analysis, out: Path) -> Path:
             else (right, row["predicted_peak_bytes"])
         )
         ax.plot([x], [row["predicted"]], ls="none", marker="s", mfc="none", color=style.color, ms=7)
-        rows.append({"run_id": row["run_id"], "label": row["label"], "kind": f"holdout-{row['metric']}",
-                     "case": row["held_out"], "x": x, "predicted": row["predicted"], "measured": row["measured"]})  # fmt: skip
+        rows.append(
+            {
+                "run_id": row["run_id"],
+                "label": row["label"],
+                "kind": f"holdout-{row['metric']}",
+                "case": row["held_out"],
+                "x": x,
+                "predicted": row["predicted"],
+                "measured": row["measured"],
+            }
+        )
     for _, row in preds[np.isfinite(preds["peak_value"].astype(float))].iterrows():
         style = series_style(*split_label(row["label"]), order.get(row["run_id"], 0))
-        right.plot([row["predicted_peak_bytes"]], [row["peak_value"]], ls="none", marker=style.marker, ms=9,
-                   color=style.color, mec="black")  # fmt: skip
-        rows.append({"run_id": row["run_id"], "label": row["label"], "kind": "target-peak",
-                     "predicted_peak_bytes": row["predicted_peak_bytes"], "peak_bytes": row["peak_value"]})  # fmt: skip
+        right.plot(
+            [row["predicted_peak_bytes"]],
+            [row["peak_value"]],
+            ls="none",
+            marker=style.marker,
+            ms=9,
+            color=style.color,
+            mec="black",
+        )
+        rows.append(
+            {
+                "run_id": row["run_id"],
+                "label": row["label"],
+                "kind": "target-peak",
+                "predicted_peak_bytes": row["predicted_peak_bytes"],
+                "peak_bytes": row["peak_value"],
+            }
+        )
     if not preds.empty:
         left.axvline(
             (preds["jacobian_dydx_bytes"] + preds["jacobian_dydw_bytes"]).max(), color="red", lw=0.8, ls=":"
@@ -128,9 +160,14 @@ def draw(analysis: Analysis, out: Path) -> Path:
         right.set_title(
             "peak memory: measured, hold-outs, extrapolated at the target (black edge)", fontsize=9
         )
-    extra = [(Line2D([], [], color="#555", marker="s", mfc="none", ls="none"), "hold-out prediction"),
-             (Line2D([], [], color="#999", marker="o", mec="black", ms=8, ls="none"), "peak extrapolated at the target"),
-             (Line2D([], [], color="black", lw=0.6), "measured = cost model")]  # fmt: skip
+    extra = [
+        (Line2D([], [], color="#555", marker="s", mfc="none", ls="none"), "hold-out prediction"),
+        (
+            Line2D([], [], color="#999", marker="o", mec="black", ms=8, ls="none"),
+            "peak extrapolated at the target",
+        ),
+        (Line2D([], [], color="black", lw=0.6), "measured = cost model"),
+    ]
     series_legend(fig, frame, order, extra)
     fig.tight_layout()
     return save(fig, pd.DataFrame(rows), out, FILE)

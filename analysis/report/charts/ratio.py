@@ -17,7 +17,10 @@ from analysis.report.style import decade_axis
 FILE = "ratio_to_formula"
 TITLE = "Time and memory as a multiple of the formula's"
 KEYS = ["run_id", "backend", "device", "dtype", "n", "d", "m"]
-ALT = "Top row: each method's median time divided by the formula's at the same size, per sweep axis; bottom row: the same for peak memory; a black line at 1."
+ALT = (
+    "Top row: each method's median time divided by the formula's at the same size, per sweep axis; "
+    "bottom row: the same for peak memory; a black line at 1."
+)
 
 
 def needs(analysis: Analysis) -> bool:
@@ -60,8 +63,10 @@ def draw(analysis: Analysis, out: Path) -> Path:
                 draw_series(
                     ax, group["size"], group[column], noisy, first["method"], first["variant"], order[run]
                 )
-                rows += [{"run_id": run, "label": label, "device": device, "axis": axis, "size": s, column: v}
-                         for s, v in zip(group["size"], group[column], strict=True)]  # fmt: skip
+                rows += [
+                    {"run_id": run, "label": label, "device": device, "axis": axis, "size": s, column: v}
+                    for s, v in zip(group["size"], group[column], strict=True)
+                ]
             ax.axhline(1, color="black", lw=0.8)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")

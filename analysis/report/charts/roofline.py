@@ -21,7 +21,11 @@ TITLE = (
     "Roofline: achieved FLOP/s against arithmetic intensity, under the run's GEMM, copy and in-cache roofs"
 )
 CEILINGS = (("copy", "DRAM copy", "--"), ("incache", "in-cache", ":"))
-ALT = "Every timed case as a point: achieved FLOP/s against its arithmetic intensity (FLOPs per byte moved) on log-log axes, under the run's flat GEMM roof and the slanted DRAM-copy and in-cache roofs."
+ALT = (
+    "Every timed case as a point: achieved FLOP/s against its arithmetic intensity (FLOPs per byte "
+    "moved) on log-log axes, under the run's flat GEMM roof and the slanted DRAM-copy and in-cache "
+    "roofs."
+)
 
 
 def needs(analysis: Analysis) -> bool:
@@ -48,8 +52,16 @@ def draw(analysis: Analysis, out: Path) -> Path:
             noisy = group["noisy"].fillna(False).astype(bool)
             for hollow in (False, True):
                 pick = group[noisy == hollow]
-                ax.plot(pick["intensity"], pick["flop_rate"], ls="none", marker=style.marker, ms=4,
-                        color=style.color, mfc="white" if hollow else style.color, alpha=0.85)  # fmt: skip
+                ax.plot(
+                    pick["intensity"],
+                    pick["flop_rate"],
+                    ls="none",
+                    marker=style.marker,
+                    ms=4,
+                    color=style.color,
+                    mfc="white" if hollow else style.color,
+                    alpha=0.85,
+                )
         roofs = device_roofs(metas, str(device))
         lo, hi = mine["intensity"].min() / 2, mine["intensity"].max() * 2
         x = np.logspace(np.log10(lo), np.log10(hi), 200)
@@ -59,12 +71,25 @@ def draw(analysis: Analysis, out: Path) -> Path:
             gbps = (roofs.get(kind) or {}).get("gbps")
             if gbps:
                 ax.plot(x, np.minimum(x * gbps * 1e9, top), color="#444", lw=1.2, ls=dash)
-                ax.annotate(f"{name} {gbps:,.1f} GB/s", (x[0], x[0] * gbps * 1e9), fontsize=7, color="#444",
-                            rotation=0, va="bottom")  # fmt: skip
+                ax.annotate(
+                    f"{name} {gbps:,.1f} GB/s",
+                    (x[0], x[0] * gbps * 1e9),
+                    fontsize=7,
+                    color="#444",
+                    rotation=0,
+                    va="bottom",
+                )
         if gemm:
             ax.axhline(top, color="#444", lw=1.2)
-            ax.annotate(f"GEMM {gemm:,.0f} GFLOP/s", (0.98, top), xycoords=("axes fraction", "data"),
-                        ha="right", va="bottom", fontsize=7, color="#444")  # fmt: skip
+            ax.annotate(
+                f"GEMM {gemm:,.0f} GFLOP/s",
+                (0.98, top),
+                xycoords=("axes fraction", "data"),
+                ha="right",
+                va="bottom",
+                fontsize=7,
+                color="#444",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         decade_axis(ax.xaxis, "ratio")
@@ -73,8 +98,13 @@ def draw(analysis: Analysis, out: Path) -> Path:
         ax.set_ylabel("achieved FLOP/s")
         ax.set_title(f"{device}: roofline (hollow: noisy timing)", fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
-    extra = [(Line2D([], [], color="#444", lw=1.2), "GEMM roof"),
-             *[(Line2D([], [], color="#444", lw=1.2, ls=dash), f"{name} roof × intensity") for _, name, dash in CEILINGS]]  # fmt: skip
+    extra = [
+        (Line2D([], [], color="#444", lw=1.2), "GEMM roof"),
+        *[
+            (Line2D([], [], color="#444", lw=1.2, ls=dash), f"{name} roof × intensity")
+            for _, name, dash in CEILINGS
+        ],
+    ]
     series_legend(fig, data, order, extra)
     fig.tight_layout()
     columns = [

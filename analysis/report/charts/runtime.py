@@ -22,7 +22,11 @@ from analysis.report.style import decade_axis
 
 FILE = "runtime_vs_size"
 TITLE = "Runtime against size: a row per method family, a column per sweep axis (log-log, fitted power laws)"
-ALT = "Small multiples, a row per method family and a column per sweep axis: median time against size on log-log axes with each series' fitted power law; noisy timings are hollow; the DM column reaches the target."
+ALT = (
+    "Small multiples, a row per method family and a column per sweep axis: median time against size "
+    "on log-log axes with each series' fitted power law; noisy timings are hollow; the DM column "
+    "reaches the target."
+)
 
 
 def needs(analysis: Analysis) -> bool:
@@ -43,12 +47,35 @@ def draw(analysis: Analysis, out: Path) -> Path:
                 x, y = np.log(group["size"].to_numpy(float)), np.log(group["time_median_s"].to_numpy(float))
                 line = np.exp(y.mean() + fit.exponent * (x - x.mean()))
             first = group.iloc[0]
-            draw_series(ax, group["size"], group["time_median_s"], group["noisy"].fillna(False),
-                        first["method"], first["variant"], layout.run_order[run], line)  # fmt: skip
-            rows += [{"run_id": run, "label": label, "device": device, "axis": axis, "size": s,
-                      "time_median_s": t, "noisy": bool(nz), "fitted": f}
-                     for s, t, nz, f in zip(group["size"], group["time_median_s"], group["noisy"].fillna(False),
-                                            line if line is not None else [np.nan] * len(group), strict=True)]  # fmt: skip
+            draw_series(
+                ax,
+                group["size"],
+                group["time_median_s"],
+                group["noisy"].fillna(False),
+                first["method"],
+                first["variant"],
+                layout.run_order[run],
+                line,
+            )
+            rows += [
+                {
+                    "run_id": run,
+                    "label": label,
+                    "device": device,
+                    "axis": axis,
+                    "size": s,
+                    "time_median_s": t,
+                    "noisy": bool(nz),
+                    "fitted": f,
+                }
+                for s, t, nz, f in zip(
+                    group["size"],
+                    group["time_median_s"],
+                    group["noisy"].fillna(False),
+                    line if line is not None else [np.nan] * len(group),
+                    strict=True,
+                )
+            ]
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.tick_params(labelsize=7)

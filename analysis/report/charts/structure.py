@@ -20,7 +20,11 @@ TITLE = (
     "The Jacobians' structure at N=2, D=2, M=3, computed by bench.methods.jacobians: blue cells are"
     " non-zero, each named by the entry of X or W it copies; everything else is a stored zero"
 )
-ALT = "The two Jacobians at N=2, D=2, M=3 as grids: blue non-zero cells named by the entry of X or W they copy, grey zeros, with the share of non-zero entries and the bytes of zeros at the target written beside each."
+ALT = (
+    "The two Jacobians at N=2, D=2, M=3 as grids: blue non-zero cells named by the entry of X or W "
+    "they copy, grey zeros, with the share of non-zero entries and the bytes of zeros at the target "
+    "written beside each."
+)
 
 
 def needs(analysis: Analysis) -> bool:
@@ -55,8 +59,15 @@ def structure_plot(data: pd.DataFrame, out: Path) -> Path:
         mask[part["row"], part["col"]] = part["nonzero"].astype(float)
         ax.imshow(mask, cmap=ListedColormap(["#f4f4f4", "#9db4f0"]), vmin=0, vmax=1, aspect="auto")
         for row, col, entry in zip(part["row"], part["col"], part["entry"].fillna(""), strict=True):
-            ax.text(col, row, entry or "0", ha="center", va="center", fontsize=9 if entry else 7,
-                    color="#111" if entry else "#bbb")  # fmt: skip
+            ax.text(
+                col,
+                row,
+                entry or "0",
+                ha="center",
+                va="center",
+                fontsize=9 if entry else 7,
+                color="#111" if entry else "#bbb",
+            )
         ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
         ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
         ax.grid(which="minor", color="white", lw=1.5)

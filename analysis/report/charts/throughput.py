@@ -30,7 +30,11 @@ from bench.costs import TIME_DRIVER
 FILE = "throughput"
 TITLE = "Throughput against size, under the roof that bounds each family (measured in the same run)"
 OVER = "#b00020"
-ALT = "Small multiples, a row per method family and a column per sweep axis: achieved GFLOP/s (formula, autograd) or GB/s of Jacobian traffic (the rest) against size, under a dashed grey line at the roof that bounds the family; points more than 5% above it are red crosses and counted."
+ALT = (
+    "Small multiples, a row per method family and a column per sweep axis: achieved GFLOP/s (formula,"
+    " autograd) or GB/s of Jacobian traffic (the rest) against size, under a dashed grey line at the "
+    "roof that bounds the family; points more than 5% above it are red crosses and counted."
+)
 
 
 def needs(analysis: Analysis) -> bool:
@@ -69,8 +73,15 @@ def draw(analysis: Analysis, out: Path) -> Path:
             named = [roof_of(family, roofs, bool(f)) for f in fits]
             roof = pd.Series([r or np.nan for _, r in named], index=group.index, dtype=float)
             first = group.iloc[0]
-            draw_series(ax, group["size"], group["rate"], group["noisy"].fillna(False),
-                        first["method"], first["variant"], layout.run_order[run])  # fmt: skip
+            draw_series(
+                ax,
+                group["size"],
+                group["rate"],
+                group["noisy"].fillna(False),
+                first["method"],
+                first["variant"],
+                layout.run_order[run],
+            )
             fraction = group["rate"] / (roof * 1e9)
             above = fraction > 1 + ROOF_NOISE
             over += int(above.sum())
@@ -78,22 +89,48 @@ def draw(analysis: Analysis, out: Path) -> Path:
             for name, rate in dict(named).items():
                 if rate:
                     ax.axhline(rate * 1e9, color="grey", lw=1.2, ls=(0, (6, 2)))
-                    ax.annotate(name, (0.02, rate * 1e9), xycoords=("axes fraction", "data"), fontsize=6,
-                                va="bottom", color="grey")  # fmt: skip
-            rows += [{"run_id": run, "label": label, "device": device, "axis": axis, "size": s,
-                      "rate_per_s": r, "unit": "FLOP/s" if TIME_DRIVER[family] == "flops" else "B/s",
-                      "roof": name, "fraction_of_roof": f, "above_roof": bool(a)}
-                     for s, r, f, a, (name, _) in zip(group["size"], group["rate"], fraction, above, named,
-                                                      strict=True)]  # fmt: skip
+                    ax.annotate(
+                        name,
+                        (0.02, rate * 1e9),
+                        xycoords=("axes fraction", "data"),
+                        fontsize=6,
+                        va="bottom",
+                        color="grey",
+                    )
+            rows += [
+                {
+                    "run_id": run,
+                    "label": label,
+                    "device": device,
+                    "axis": axis,
+                    "size": s,
+                    "rate_per_s": r,
+                    "unit": "FLOP/s" if TIME_DRIVER[family] == "flops" else "B/s",
+                    "roof": name,
+                    "fraction_of_roof": f,
+                    "above_roof": bool(a),
+                }
+                for s, r, f, a, (name, _) in zip(
+                    group["size"], group["rate"], fraction, above, named, strict=True
+                )
+            ]
         if over:
-            ax.annotate(f"{over} above their roof: roof underestimated", (0.98, 0.04), xycoords="axes fraction",
-                        ha="right", fontsize=6, color=OVER)  # fmt: skip
+            ax.annotate(
+                f"{over} above their roof: roof underestimated",
+                (0.98, 0.04),
+                xycoords="axes fraction",
+                ha="right",
+                fontsize=6,
+                color=OVER,
+            )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.tick_params(labelsize=7)
         ax.grid(True, which="major", alpha=0.3)
-    extra = [(Line2D([], [], color="grey", lw=1.2, ls=(0, (6, 2))), "the family's roof"),
-             (Line2D([], [], color=OVER, marker="x", ls="none"), "above its roof by > 5%")]  # fmt: skip
+    extra = [
+        (Line2D([], [], color="grey", lw=1.2, ls=(0, (6, 2))), "the family's roof"),
+        (Line2D([], [], color=OVER, marker="x", ls="none"), "above its roof by > 5%"),
+    ]
     series_legend(layout.fig, data, layout.run_order, extra)
     for (family, _device), row in zip(layout.rows, layout.axes, strict=True):
         decade_axis(row[0].yaxis, "rate", "FLOP/s" if TIME_DRIVER.get(family) == "flops" else "B/s")

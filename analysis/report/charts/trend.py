@@ -14,7 +14,10 @@ from analysis.report.style import handle, label_order, outside_legend, series_st
 
 FILE = "trend"
 TITLE = "Normalised time over commits, from the regress history"
-ALT = "Normalised time (time over roof time, geometric mean over a method's cases) per method across the regress runs of the history, oldest first, labelled by commit."
+ALT = (
+    "Normalised time (time over roof time, geometric mean over a method's cases) per method across "
+    "the regress runs of the history, oldest first, labelled by commit."
+)
 
 
 def needs(history: pd.DataFrame | None) -> bool:

@@ -16,7 +16,11 @@ from bench.units import format_bytes
 
 FILE = "where_the_bytes_go"
 TITLE = "Where the bytes go at the target (log scale)"
-ALT = "Horizontal bars on a log scale: the bytes of the problem's inputs and outputs and of the formula's work, against the dense Jacobians' bytes at the target, against the machine's RAM and cache."
+ALT = (
+    "Horizontal bars on a log scale: the bytes of the problem's inputs and outputs and of the "
+    "formula's work, against the dense Jacobians' bytes at the target, against the machine's RAM and "
+    "cache."
+)
 
 BYTES_COLOURS = {"problem": "#4c9a5a", "formula": "#4c9a5a", "jacobian": "#c0392b", "machine": "#7f7f7f"}
 
