@@ -155,8 +155,10 @@ def warm_not_slower(frame: pd.DataFrame) -> list[dict]:
     :data:`WARM_NOISE` longer than the cold (or fresh-result) variant of the same method at the
     same size. Reusing memory removes page faults and adds nothing, so a warm variant slower than
     cold says that the reuse costs something (autograd's warm variant adds into kept ``.grad``)."""
-    timed = frame[frame["time_median_s"].notna()]
     keys = ["run_id", "method", "device", "dtype", "n", "d", "m"]
+    if not {*keys, "variant", "label", "time_median_s"} <= set(frame.columns):
+        return []  # a frame without the case's parameters (a hand-made one) has no pairs to compare
+    timed = frame[frame["time_median_s"].notna()]
     warm = timed[timed["variant"] == "warm"].set_index(keys)
     cold = timed[timed["variant"].isin(["", "cold"])].set_index(keys)
     common = warm.index.intersection(cold.index)

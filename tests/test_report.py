@@ -368,16 +368,18 @@ def _cells(page: str, heading: str) -> list[list[str]]:
     """The body rows of the first table after ``heading``, as cell texts."""
     section = page[page.index(heading) :]
     table = re.search(r"<tbody>(.*?)</tbody>", section, re.S).group(1)
-    return [re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
+    return [
+        re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    ]
 
 
 def test_the_page_starts_with_the_summary_then_the_two_figures_before_any_full_table(synthetic_report):
     page = synthetic_report.read_text()
     summary = page.index("<table class='summary'>")
     honesty = page.index("<p class='honesty'>")
-    structure = page.index("<figure class='first'><img alt='The Jacobians&#39; structure")
-    where = page.index("<figure class='first'><img alt='Where the bytes go")
-    first_full_table = page.index("<div class='wide'><table>")  # every table but the summary's
+    structure = page.index("<figcaption>The Jacobians&#39; structure")
+    where = page.index("<figcaption>Where the bytes go")
+    first_full_table = page.index("<div class='wide'><table class='sortable'>")  # every full table
     assert page.index("<table") == summary
     assert summary < honesty < structure < where < first_full_table
     assert where < page.index("<h2>Plots</h2>") < page.index("<h2>Extrapolation to N=64")
