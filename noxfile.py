@@ -1,5 +1,5 @@
 """Sessions: tests, slow, lint (ruff, check-jsonschema), bench, headline, report, baseline, regress,
-noise, gpucheck.
+noise, trend, gpucheck.
 
 Every session installs the project from pyproject.toml into nox's default virtualenv backend;
 pyproject pins ``torch==2.13.0`` so that pip takes the CPU wheel on local disk instead of a
@@ -19,6 +19,12 @@ def _optional(extra: str) -> list[str]:
         return tomllib.load(handle)["project"]["optional-dependencies"][extra]
 
 
+TEST_TIMEOUT_S = {"tests": 300, "slow": 900}
+"""pytest-timeout's default limit per test, fixtures included, in each session (a test's own
+``timeout`` marker or a later ``-- --timeout N`` overrides it). The slowest measured on a 2-core
+Xeon under a load of 10 (six suites at once): 69 s in ``tests`` (a report fixture's setup), 193 s
+in ``slow`` (the GPU check on a bare machine), so each limit leaves more than 4× that."""
+
 nox.options.default_venv_backend = "virtualenv"
 nox.options.sessions = ["tests", "slow", "lint"]
 nox.options.reuse_existing_virtualenvs = True
@@ -28,14 +34,20 @@ nox.options.reuse_existing_virtualenvs = True
 def tests(session: nox.Session) -> None:
     """The correctness tests, on every core (pytest-xdist); the end-to-end ones are ``nox -s slow``."""
     session.install("-e", ".")
-    session.run("pytest", "-n", "auto", "--dist", "worksteal", "-m", "not slow", "tests", *session.posargs)
+    session.run(
+        "pytest", "-n", "auto", "--dist", "worksteal", "-m", "not slow",
+        f"--timeout={TEST_TIMEOUT_S['tests']}", "tests", *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session
 def slow(session: nox.Session) -> None:
     """The end-to-end tests (marker ``slow``): tiny sweeps, process kills, memray children, the A/B."""
     session.install("-e", ".")
-    session.run("pytest", "-n", "auto", "--dist", "worksteal", "-m", "slow", "tests", *session.posargs)
+    session.run(
+        "pytest", "-n", "auto", "--dist", "worksteal", "-m", "slow",
+        f"--timeout={TEST_TIMEOUT_S['slow']}", "tests", *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session
@@ -78,6 +90,13 @@ def noise(session: nox.Session) -> None:
     """The A/A test: the working tree against itself, as the gate would; exit 1 on a false alarm."""
     session.install("-e", ".")
     session.run("lbb", "noise", *session.posargs)
+
+
+@nox.session
+def trend(session: nox.Session) -> None:
+    """The history over commits: ``-- record|push|pull|page|validate`` (``lbb trend --help``)."""
+    session.install("-e", ".")
+    session.run("lbb", "trend", *session.posargs)
 
 
 @nox.session

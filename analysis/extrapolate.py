@@ -36,7 +36,7 @@ from analysis.fits import (
     large_regime,
 )
 from bench.cases import Case
-from bench.costs import TIME_DRIVER
+from bench.costs import TIME_DRIVER, roof
 from bench.profiles import TARGET
 
 HEADLINE = TARGET
@@ -98,11 +98,11 @@ def training_basis(
     if len(usable) < MIN_POINTS:
         return usable.iloc[0:0], ""
     family = usable["family"].iloc[0]
-    if metric == "time" and TIME_DRIVER[family] == "bytes_moved" and cache_bytes:
+    if metric == "time" and roof(family) == "copy" and cache_bytes:
         out_of_cache = usable[usable["predicted_peak_bytes"] >= 2 * cache_bytes]
         if len(out_of_cache) >= MIN_POINTS:
             return out_of_cache, BASIS_OUT_OF_CACHE
-    if metric == "time" and TIME_DRIVER[family] == "flops":
+    if metric == "time" and roof(family) == "gemm":
         slow = usable[usable[column] >= MIN_FIT_SECONDS]
         if len(slow) >= MIN_POINTS:
             return slow, BASIS_SLOW

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from bench.costs import TIME_DRIVER
+from bench.costs import family
 
 AXIS_INDEX = {"N": 0, "D": 1, "M": 2, "diag": 0, "DM": 1}
 GROUP = ["run_id", "label", "family", "device", "dtype"]
@@ -87,7 +87,7 @@ def exponents(frame: pd.DataFrame, axes: dict[str, list[list[int]]]) -> pd.DataF
                 fit = loglog_slope(group["size"], group[column])
                 if fit is None:
                     continue
-                driver = TIME_DRIVER[key[2]] if metric == "time" else "predicted_peak_bytes"
+                driver = family(key[2]).time_driver if metric == "time" else "predicted_peak_bytes"
                 expected = loglog_slope(group["size"], group[driver])
                 rows.append(
                     dict(zip(GROUP, key, strict=True))

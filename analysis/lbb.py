@@ -8,7 +8,7 @@ analysis/.
 
 Exit status: 0 done or passed; 1 a regression (regress) or a report that could not be built;
 2 bad input, a locked run directory, a run file that cannot be written, or a gate that compared
-too little; 130 Ctrl-C and 143 SIGTERM (finished cases are kept).
+too little; 130 Ctrl-C, 143 SIGTERM and 141 a broken pipe on stdout (finished cases are kept).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from analysis.gate import cli as gate_cli
 from analysis.gate.history import DEFAULT_HISTORY
 from analysis.report import cli as report_cli
 from analysis.report.page import build_report
+from analysis.trend import cli as trend_cli
 from bench import headline
 from bench.sweep import cli as bench_cli
 from bench.usage import EXIT_USAGE
@@ -63,6 +64,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "baseline": (_regress("baseline"), "write the committed memory baseline from a complete quick run"),
     "regress": (_regress("regress"), "gate time by an interleaved A/B, memory against the baseline"),
     "noise": (_regress("noise"), "the A/A test: the working tree timed against itself"),
+    "trend": (trend_cli.main, "the history over commits: record, push, pull, page, validate"),
 }
 
 

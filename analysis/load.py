@@ -16,7 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.rundir.lock import lock_is_free
 from bench.rundir.records import (
+    CASE_FIELDS,
+    COUNT_FIELDS,
     MemoryRecord,
     RecordError,
     RunMeta,
@@ -146,6 +149,9 @@ def _roof(meta: dict[str, Any], device: str, dtype: str, kind: str) -> float | N
     return roofs.get("copy", {}).get("gbps")
 
 
+STATUSES = ("time_status", "memory_status")
+
+
 def _combine(timed: dict, memory: dict, meta: dict[str, Any], run_id: str) -> pd.DataFrame:
     rows = []
     for name in sorted(timed.keys() | memory.keys()):
@@ -153,9 +159,8 @@ def _combine(timed: dict, memory: dict, meta: dict[str, Any], run_id: str) -> pd
         row.setdefault("time_status", "missing")
         row.setdefault("memory_status", "missing")
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
+    # A run with no case yet (a headline killed before its first) still has the case columns.
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*CASE_FIELDS, *COUNT_FIELDS, *STATUSES])
     for column in ("time_median_s", "time_iqr_s", "time_min_s", "time_rounds", "peak_bytes", "max_rel_error"):
         if column not in frame:
             frame[column] = pd.NA
@@ -218,7 +223,9 @@ def load_run(run_dir: Path | str) -> Run:
     expected = record.cases
     found = len(timed.keys() | peaks.keys())
     if record.status != "complete" or (expected is not None and found < expected):
-        warnings.append(f"{path}: partial run ({found} of {expected} cases recorded, status {record.status})")
+        stale = record.status == "running" and lock_is_free(path)  # its writer died, e.g. SIGKILL
+        status = f"{record.status}, stale: its writer is gone" if stale else record.status
+        warnings.append(f"{path}: partial run ({found} of {expected} cases recorded, status {status})")
     frame = _combine(timed, peaks, meta, run_name(meta, path))
     by_case = {entry.case.name: entry for entry in timings.entries} if timings is not None else {}
     return Run(path, meta, frame, warnings, record, by_case)

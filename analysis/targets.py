@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.costs import DENSE_JACOBIAN_FAMILIES
+from bench.costs import FAMILIES
 
 WARM_COPY_FRACTION = 0.5
 FORMULA_GEMM_FRACTION = 0.7
@@ -84,7 +84,9 @@ def check_targets(frame: pd.DataFrame) -> pd.DataFrame:
                 "passed": bool(best >= FORMULA_GEMM_FRACTION and not roof_underestimated(best)),
             }
         )
-    jac = frame[frame["family"].isin(DENSE_JACOBIAN_FAMILIES) & frame["peak_bytes"].notna()]
+    jac = frame[
+        frame["family"].isin([name for name, f in FAMILIES.items() if f.dense]) & frame["peak_bytes"].notna()
+    ]
     jac = jac[jac["predicted_peak_bytes"] >= LARGE_MEMORY]
     for key, group in jac.groupby(keys):
         error = (group["peak_bytes"] / group["predicted_peak_bytes"] - 1).abs()

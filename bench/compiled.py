@@ -31,7 +31,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from bench.harness.machine import cache_bytes
+from bench.hardware import cache_bytes
 
 DEFAULT_TILE_BYTES = 256 * 2**10
 """The tile when sysfs says nothing about the caches: half of a common 512 KiB L2."""

@@ -32,14 +32,14 @@ Exit status: 0 every part ran or was skipped with its reason, 1 a part failed, 2
 from __future__ import annotations
 
 import argparse
+import math
 import os
-import signal
-import subprocess
 import sys
 import tarfile
+import tempfile
 import time
-import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -50,21 +50,31 @@ from bench.harness import children
 from bench.harness.cudatime import time_rounds
 from bench.harness.gpustate import sm_clock
 from bench.harness.machine import gpu_info
+from bench.harness.parts import PartLogError, child_part, in_process
 from bench.harness.peak import no_tracker_reason
-from bench.profiles import TARGET
-from bench.rundir.store import write_json_atomic
+from bench.profiles import PROFILES, TARGET
+from bench.rundir.ending import RunStoppedError, run_ending
+from bench.rundir.store import RunFileError, write_json_atomic
 from bench.units import format_bytes
 from bench.usage import Parser, UsageError, parse_target, stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = "gpucheck.json"
 DEFAULT_BUDGET_S = 360.0
+ROOFS_SHARE = 0.2
+"""The share of the budget the roofs may use (seconds on a GPU; 10 s on a 2-core CPU)."""
 HEADLINE_SHARE = 0.5
 """The share of the budget left when it starts that the headline may use (on an H200 by estimate 30 s
 of it is needed: start-up, roofs, 8 s of dY/dW); the sweep then has all but :data:`RESERVE_S`."""
 RESERVE_S = 15.0
 """Seconds kept back from the sweep for the summary and the archive."""
+DENSE_SHARE = 0.5
+"""The share of what is left (less :data:`RESERVE_S`) that the dense case may use; the sweep gets the rest."""
+EXIT_PART_CUT = 3
+"""Exit status when every part ran or was skipped but one ran past its share and was stopped
+(its partial record is in the archive)."""
 DENSE_ROUNDS = 3
+PARTS = ("roofs", "headline", "dense_bfloat16", "sweep")
 HEADROOM_BYTES = 2**30
 """Free memory the dense case leaves untouched (the CUDA context's and the allocator's own
 blocks): 128 GiB of bfloat16 dY/dX fits an H200's 139 GiB with room to spare, a 10% margin would not."""
@@ -93,12 +103,27 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         raise UsageError(
             f"no CUDA device: torch {torch.__version__} sees none (use --device cpu for a dry run)"
         )
-    if not args.budget_s > 0:
-        raise UsageError(f"--budget-s must be positive, got {args.budget_s}")
+    if not (math.isfinite(args.budget_s) and args.budget_s > 0):
+        raise UsageError(f"--budget-s must be a finite number of seconds > 0, got {args.budget_s}")
     args.target = parse_target(args.target)
     args.dense_target = parse_target(args.dense_target, "--dense-target")
     args.profile = args.profile or ("gpu" if args.device == "cuda" else "smoke")
+    if args.profile not in PROFILES:  # checked here, not by the sweep after minutes of other parts
+        raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}")
+    args.out = args.out.absolute()  # the children run in the checkout: a relative path would land there
     return args
+
+
+def _prepare_out(out: Path) -> None:
+    """``--out`` made, empty and writable, or UsageError (one line) before any part runs."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if any(out.iterdir()):
+            raise UsageError(f"--out {out} is not empty; choose another")
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot use --out {out}: {exc.strerror or exc}") from None
 
 
 def found(device: str) -> tuple[str, dict[str, Any]]:
@@ -124,78 +149,31 @@ def _mhz(clock: dict[str, Any] | None) -> str:
     return f"{clock['sm_mhz']} of {clock['max_sm_mhz']} MHz" if clock else "? MHz"
 
 
-def _child(command: list[str], timeout: float, log: Path) -> tuple[int | None, float]:
-    """Run a child in its own group for at most ``timeout`` s (then SIGTERM, then SIGKILL)."""
-    env = dict(
+def _child_env() -> dict[str, str]:
+    return dict(
         os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     )
-    start = time.monotonic()
-    with (
-        log.open("w") as output,
-        subprocess.Popen(
-            command, env=env, cwd=ROOT, process_group=0, stdout=output, stderr=subprocess.STDOUT
-        ) as child,
-    ):
-        children.adopt(child.pid)
-        try:
-            return child.wait(timeout=max(timeout, 1.0)), time.monotonic() - start
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGTERM)
-            try:
-                child.wait(timeout=children.TERM_GRACE_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
-            return None, time.monotonic() - start
-        finally:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
-            children.release(child.pid)
 
 
 def _left(deadline: float) -> float:
     return deadline - time.monotonic()
 
 
-def _child_part(name: str, command: list[str], allowed: float, out: Path) -> dict[str, Any]:
-    """A part run as a child for at most ``allowed`` seconds: ran, skipped, interrupted or failed."""
-    if allowed < 10:
-        return {"status": "skipped", "reason": f"{max(allowed, 0):.0f} s of the budget left for it"}
-    status, seconds = _child(command, allowed, out / f"{name}.log")
-    if status is None:
-        return {
-            "status": "interrupted",
-            "reason": f"ran past its {allowed:.0f} s share of the budget",
-            "seconds": seconds,
-        }
-    if status != 0:
-        last = _last_line(out / f"{name}.log")
-        return {"status": "failed", "reason": f"exit {status}: {last} (see {name}.log)", "seconds": seconds}
-    return {"status": "ran", "seconds": seconds}
-
-
-def _last_line(log: Path) -> str:
-    """The last non-empty line a child wrote: most often its error."""
+def _child(parts: dict[str, Any], name: str, command: list[str], allowed: float, out: Path) -> dict[str, Any]:
+    """A part run as a child of the checkout (``ROOT`` first on its PYTHONPATH; every path absolute)."""
     try:
-        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        return child_part(parts, name, command, allowed, out / f"{name}.log", env=_child_env(), cwd=ROOT)
+    except PartLogError as exc:
+        raise RunStoppedError(str(exc)) from None
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """The check's own file writes: an error is one line naming the file, and exit status 2."""
+    try:
+        yield
     except OSError as exc:
-        return f"no log ({exc.strerror or exc})"
-    return lines[-1][:300] if lines else "no output"
-
-
-def _in_process(part: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """A part run in this process: an exception becomes its "failed" record (the others still run);
-    its memory is given back to the device either way."""
-    try:
-        result = part()
-    except Exception as exc:
-        result = {"status": "failed", "reason": traceback.format_exception_only(exc)[-1].strip()[:300]}
-    # Here the part's tensors are gone (the except block's traceback with them): give their
-    # cached blocks back, or the next child (the sweep) would find the 128 GiB taken.
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return result
+        raise RunStoppedError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def dense_dydx(
@@ -274,16 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     with children.supervised():
         try:
             args = _parse(sys.argv[1:] if argv is None else argv)
-        except UsageError as exc:
-            print(f"gpucheck: error: {exc}", file=sys.stderr)
-            return 2
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-            if any(args.out.iterdir()):
-                raise UsageError(f"--out {args.out} is not empty; choose another")
-        except OSError as exc:
-            print(f"gpucheck: error: cannot use --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
+            _prepare_out(args.out)
         except UsageError as exc:
             print(f"gpucheck: error: {exc}", file=sys.stderr)
             return 2
@@ -291,51 +260,83 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Every part within the budget; the summary's status set by ``bench.rundir.ending`` however
+    the check ends, and the archive written whatever happened before it."""
     deadline = time.monotonic() + args.budget_s
     line, facts = found(args.device)
     print(line, flush=True)
-    summary: dict[str, Any] = {"machine": facts, "budget_s": args.budget_s, "parts": {}}
-    parts = summary["parts"]
+    summary: dict[str, Any] = {"machine": facts, "budget_s": args.budget_s, "status": "running", "parts": {}}
 
     def save() -> None:
-        write_json_atomic(args.out / SUMMARY, summary)
+        with writing(args.out / SUMMARY):
+            write_json_atomic(args.out / SUMMARY, summary)
 
-    save()
-    status = 0
+    def mark(status: str) -> bool:
+        if summary["status"] != "running":
+            return False
+        for name in PARTS:  # every part has a status, those never reached too
+            summary["parts"].setdefault(
+                name, {"status": "skipped", "reason": "not reached: the check ended first"}
+            )
+        summary["status"] = status
+        with suppress(RunStoppedError, RunFileError):
+            save()
+        return True
+
     try:
-        parts["roofs"] = _in_process(lambda: _roofs(args.device))
-        save()
-        target = ",".join(map(str, args.target))
-        headline = [sys.executable, "-m", "bench.headline", "--device", args.device, "--target", target]
-        headline += ["--dw", "full", "--out", str(args.out / "headline")]
-        parts["headline"] = _child_part("headline", headline, HEADLINE_SHARE * _left(deadline), args.out)
-        _say("headline", parts["headline"])
-        save()
-        copy = parts["roofs"].get("copy", {}).get("gbps")
-        parts["dense_bfloat16"] = _in_process(
-            lambda: dense_dydx(args.device, "bfloat16", args.dense_target, copy)
-        )
-        dense = parts["dense_bfloat16"]
-        print(f"gpucheck: dense bfloat16 dY/dX {dense['status']}: " + _dense_line(dense), flush=True)
-        save()
-        sweep = [sys.executable, "-m", "bench", "--profile", args.profile, "--device", args.device]
-        sweep += ["--out", str(args.out / "sweep")]
-        no_tracker = no_tracker_reason(args.device)
-        if no_tracker:
-            sweep += ["--passes", "runtime"]
-            parts["sweep_memory"] = {"status": "skipped", "reason": no_tracker}
-        parts["sweep"] = _child_part("sweep", sweep, _left(deadline) - RESERVE_S, args.out)
-        _say("sweep", parts["sweep"])
-    except KeyboardInterrupt as exc:
-        summary["interrupted"] = True
-        status = 143 if isinstance(exc, children.TerminatedError) else 130
-    summary["sm_clock_after"] = sm_clock() if args.device == "cuda" else None  # beside machine's "before"
-    if status == 0 and any(p.get("status") == "failed" for p in parts.values()):
-        status = 1
+        with run_ending("gpucheck", mark, "the summary and the archive keep what finished") as ending:
+            save()
+            ending.exit_status = _parts(args, summary["parts"], save, deadline)
+            summary["sm_clock_after"] = sm_clock() if args.device == "cuda" else None  # beside "before"
+            summary["status"] = "complete"
+            save()
+    finally:
+        archived = _archive_or_say(args.out)
+    return ending.exit_status if archived or ending.exit_status not in (0, 1, EXIT_PART_CUT) else 2
+
+
+def _parts(args: argparse.Namespace, parts: dict[str, Any], save: Callable[[], None], deadline: float) -> int:
+    """Run the parts in order, each within its share of what is left; the exit status they give."""
+    in_process(parts, "roofs", lambda: _roofs(args.device), ROOFS_SHARE * _left(deadline))
+    _say("roofs", parts["roofs"])
     save()
-    path = archive(args.out)
+    target = ",".join(map(str, args.target))
+    headline = [sys.executable, "-m", "bench.headline", "--device", args.device, "--target", target]
+    headline += ["--dw", "full", "--out", str(args.out / "headline")]
+    _say("headline", _child(parts, "headline", headline, HEADLINE_SHARE * _left(deadline), args.out))
+    save()
+    copy = parts["roofs"].get("copy", {}).get("gbps")
+    dense = in_process(
+        parts,
+        "dense_bfloat16",
+        lambda: dense_dydx(args.device, "bfloat16", args.dense_target, copy),
+        DENSE_SHARE * (_left(deadline) - RESERVE_S),
+    )
+    print(f"gpucheck: dense bfloat16 dY/dX {dense['status']}: " + _dense_line(dense), flush=True)
+    save()
+    sweep = [sys.executable, "-m", "bench", "--profile", args.profile, "--device", args.device]
+    sweep += ["--out", str(args.out / "sweep")]
+    no_tracker = no_tracker_reason(args.device)
+    if no_tracker:
+        sweep += ["--passes", "runtime"]
+        parts["sweep_memory"] = {"status": "skipped", "reason": no_tracker}
+    _say("sweep", _child(parts, "sweep", sweep, _left(deadline) - RESERVE_S, args.out))
+    statuses = {part.get("status") for part in parts.values()}
+    return 1 if "failed" in statuses else EXIT_PART_CUT if "interrupted" in statuses else 0
+
+
+def _archive_or_say(out: Path) -> bool:
+    """Write the archive and say where it is, or say in one line why it could not be written."""
+    try:
+        path = archive(out)
+    except (OSError, tarfile.TarError) as exc:
+        print(
+            f"gpucheck: error: cannot write the archive in {out}: {getattr(exc, 'strerror', None) or exc}",
+            file=sys.stderr,
+        )
+        return False
     print(f"gpucheck: archive {path} ({format_bytes(path.stat().st_size, False)})", flush=True)
-    return status
+    return True
 
 
 def _roofs(device: str) -> dict[str, Any]:
@@ -353,7 +354,7 @@ def _say(name: str, part: dict[str, Any]) -> None:
 
 
 def _dense_line(dense: dict[str, Any]) -> str:
-    if "seconds" not in dense:
+    if "seconds" not in dense or not isinstance(dense["seconds"], list):
         return dense["reason"]
     roof = f", {dense['of_copy_roof']:.0%} of the copy roof" if dense.get("of_copy_roof") else ""
     return (

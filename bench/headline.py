@@ -50,11 +50,12 @@ from bench.harness.machine import machine_info, with_clocks_after
 from bench.harness.peak import no_tracker_reason
 from bench.harness.progress import Progress
 from bench.harness.roofs import local_roof, measure_roofs, roof_buffer_bytes, timed_seconds
-from bench.harness.threads import threads_in_use
+from bench.harness.threads import clamp_numba_threads, threads_in_use
 from bench.inputs import dw_relative_error, dx_relative_error, make_inputs, synchronizer
 from bench.methods import METHODS, make_workspace
 from bench.profiles import TARGET
 from bench.rundir.directory import choose_devices, prepare_run_dir, refuse_existing_run
+from bench.rundir.ending import run_ending, run_json
 from bench.rundir.lock import RunLockedError, run_lock
 from bench.rundir.records import (
     MemoryRecord,
@@ -62,15 +63,13 @@ from bench.rundir.records import (
     RunMeta,
     TimingEntry,
     Timings,
-    mark_status,
     write_memory,
     write_run_meta,
     write_timings,
 )
-from bench.rundir.store import RunFileError
 from bench.streamers import COMPILED, Streamer, default_tile, kernel_for, sampled
 from bench.units import format_bytes
-from bench.usage import Parser, UsageError, parse_target
+from bench.usage import Parser, UsageError, check_path_length, parse_target
 from bench.validation import BACKEND_DTYPES, HALF_DTYPES
 
 DTYPE = "float32"
@@ -81,8 +80,8 @@ DW_CHOICES = ("full", "sample")
 FORMULA_ROUNDS = 7
 
 
-class InterruptedPassError(Exception):
-    """Ctrl-C or SIGTERM during a pass, with how far it got."""
+class InterruptedPassError(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a pass, with how far it got (``bench.rundir.ending`` says so)."""
 
     def __init__(self, message: str, terminated: bool) -> None:
         super().__init__(message)
@@ -122,11 +121,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     if args.kernel not in (None, "compiled", "torch"):
         raise UsageError(f"unknown --kernel {args.kernel!r}; choose from compiled, torch")
     args.target = parse_target(args.target)
+    if args.out is not None:
+        check_path_length(args.out)
+    clamp_numba_threads()  # before numba is imported: it starts that many threads
     if args.device not in ("cpu", "cuda", "all"):
         raise UsageError(f"unknown device {args.device!r}; choose from cpu, cuda, all")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda asked for, but CUDA is not available")
-    if args.kernel == "compiled" and args.device == "cpu":
+    if args.kernel == "compiled" and args.device in ("cpu", "all"):  # "all" includes the CPU
         try:
             kernel_for("cpu", args.dtype, args.kernel)
         except ValueError as exc:
@@ -283,14 +285,16 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
         f"dY/dW {format_bytes(dydw_bytes)}; {method} streams them in {tiling}",
         flush=True,
     )
-    budget = args.memory_budget or budgets.default_budget(device)
+    budget, budget_source = budgets.budget_for(device, args.memory_budget)
     need = case.needed_bytes(block)  # with the real tile: a 1 GiB tile needs 1 GiB
     if need > budget:
         reason = f"needs {format_bytes(need)}, budget {format_bytes(budget)}"
-        print(f"{device}: skipped: {reason}")
+        print(f"{device}: skipped: {reason} (budget: {budget_source})")
         files.devices[device] = {
             "status": "skipped",
             "reason": reason,
+            "memory_budget_bytes": budget,
+            "memory_budget_source": budget_source,
             "block_bytes": block,
             "method": method,
         }
@@ -303,6 +307,7 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     device_entry = files.devices[device] = {
         "status": "run",
         "memory_budget_bytes": budget,
+        "memory_budget_source": budget_source,
         "block_bytes": block,
         "method": method,
         "roof_buffer_bytes": roof_buffer_bytes(device, (args.dtype,), budget),
@@ -338,12 +343,11 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     )
     device_entry["dydx"] = {"seconds": dydx_seconds, "effective_gbps": effective, "max_rel_error": error}
     files.save()  # a finished dY/dX pass survives an interrupted dY/dW pass
-    full_dw = args.dw == "full"
-    chosen = parts_w if full_dw else sampled(parts_w, DW_SAMPLE_STRIDE)
-    streamed = format_bytes(dydw_bytes if full_dw else dydw_bytes // DW_SAMPLE_STRIDE, decimal=False)
-    label = (
-        f"dY/dW, {streamed}" if full_dw else f"dY/dW (1/{DW_SAMPLE_STRIDE} of {streamer.unit}), {streamed}"
-    )
+    chosen = parts_w if args.dw == "full" else sampled(parts_w, DW_SAMPLE_STRIDE)
+    full_dw = len(chosen) == len(parts_w)  # a sample of every part is a measurement, checked as one
+    streamed = format_bytes(dydw_bytes * len(chosen) // len(parts_w), decimal=False)
+    sample = f"{len(chosen)} of {len(parts_w)} {streamer.unit}"  # what it really streams, not 1/stride
+    label = f"dY/dW, {streamed}" if full_dw else f"dY/dW ({sample}), {streamed}"
     bar = Progress(label, 0, unit=streamer.unit)
     with bar:
         dW, dw_seconds = _timed_pass(lambda: streamer.run("dydw", chosen, progress=bar), sync, bar)
@@ -360,8 +364,8 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
         )
     else:
         print(
-            f"{device}: dY/dW {dydw_seconds:.1f} s (estimate: {dw_seconds:.2f} s for 1/{DW_SAMPLE_STRIDE} "
-            f"of its {streamer.unit}, scaled ×{scale:.1f})",
+            f"{device}: dY/dW {dydw_seconds:.1f} s (estimate: {dw_seconds:.2f} s for {sample}, "
+            f"scaled ×{scale:.1f})",
             flush=True,
         )
     if full_dw:
@@ -422,19 +426,19 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
 
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 done, 2 bad input, a locked directory or a run file that cannot be written,
-    130 Ctrl-C, 143 SIGTERM (both leave run.json "interrupted")."""
+    130 Ctrl-C, 143 SIGTERM, 141 a broken pipe on stdout (all three leave run.json "interrupted");
+    every way out sets run.json's status through ``bench.rundir.ending``."""
     with children.supervised():
         try:
             args = _parse(sys.argv[1:] if argv is None else argv)
             out = prepare_run_dir(args.out, "headline")
             with run_lock(out):
                 refuse_existing_run(out)
-                return _run(args, out)
+                with run_ending("headline", run_json(out), f"partial record saved in {out}") as ending:
+                    ending.exit_status = _run(args, out)
+                return ending.exit_status
         except (UsageError, RunLockedError) as exc:
             print(f"headline: error: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:  # the lock file itself could not be made
-            print(f"headline: error: cannot lock {out}: {exc.strerror or exc}", file=sys.stderr)
             return 2
 
 
@@ -483,24 +487,14 @@ def _run(args: argparse.Namespace, out: Path) -> int:
                 files.devices[device] = {"status": "failed", "reason": reason}
                 print(f"{device}: failed: {reason}", file=sys.stderr)
                 save()
-    except (InterruptedPassError, KeyboardInterrupt) as exc:
+    except KeyboardInterrupt as exc:  # the record of how far it got; the status is run_ending's
         reason = str(exc) if isinstance(exc, InterruptedPassError) else f"interrupted on {device}"
         method = kernel_for(device, args.dtype, args.kernel if device == "cpu" else "torch")
         case = Case(method, "", device, args.dtype, n, d, m)
         if not any(entry.case == case for entry in files.timings):  # not when only its peak was left
             files.not_timed.append(NotTimed(case, "failed", reason))
-        files.meta = files.meta.with_status("interrupted")
-        try:
-            save()
-        except RunFileError as error:
-            print(f"headline: error: {error}", file=sys.stderr)
-        print(f"headline: {reason}; partial record saved in {out}", file=sys.stderr)
-        terminated = getattr(exc, "terminated", isinstance(exc, children.TerminatedError))
-        return 143 if terminated else 130
-    except RunFileError as exc:
-        mark_status(out, exc.status)
-        print(f"headline: error: {exc}; the run stopped", file=sys.stderr)
-        return 2
+        save()
+        raise
     files.meta = replace(files.meta, machine=with_clocks_after(files.meta.machine)).with_status("complete")
     save()
     print(f"run directory: {out}")

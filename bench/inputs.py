@@ -1,15 +1,16 @@
-"""Seeded inputs for a case, and the device synchronisation that GPU timing needs."""
+"""Seeded inputs for a case and the float64 references they are checked against (``synchronizer``,
+the device synchronisation GPU timing needs, lives in :mod:`bench.harness.cudatime`)."""
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
 from bench.cases import Case
+from bench.harness.cudatime import synchronizer  # noqa: F401  (re-exported: its old home)
 from bench.validation import BACKEND_DTYPES
 
 
@@ -39,13 +40,6 @@ def make_inputs(case: Case) -> tuple[Any, Any, Any]:
         return arrays
     dtype = getattr(torch, case.dtype)
     return tuple(torch.from_numpy(a).to(device=case.device, dtype=dtype) for a in arrays)
-
-
-def synchronizer(device: str) -> Callable[[], None]:
-    """Waits for queued GPU work on CUDA (timers must not stop early); a no-op on CPU."""
-    if device.startswith("cuda"):
-        return torch.cuda.synchronize
-    return lambda: None
 
 
 def _float64(array: Any) -> Any:

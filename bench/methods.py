@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from bench import costs
+from bench.tiles import default_block_bytes
 from bench.validation import Problem, dtype_name, validate
 
 Array = Any  # numpy.ndarray or torch.Tensor, matching the method's backend
@@ -196,6 +197,20 @@ def _streamed_compiled(X: Array, W: Array, dY: Array, workspace: Array | None) -
     return streamed_compiled(X, W, dY)
 
 
+def _compiled_tiles(dtype: str, block_bytes: int | None) -> int:
+    """One tile per core of the numba pool, each ``block_bytes`` or by default half the L2."""
+    from bench.compiled import tiles_bytes  # numba: only for the method that uses it
+
+    return tiles_bytes(dtype, block_bytes)
+
+
+def _compiled_peak(n: int, d: int, m: int, dtype: str, tiles: int) -> int:
+    """``streamed-compiled``'s peak above the inputs: its per-core tiles (``tiles`` bytes in all,
+    allocated before either pass) and both results. While dY/dX streams, a contiguous Wᵀ stands
+    where dW will be (the same size); each core's accumulator is one tile row (2 KiB), left out."""
+    return tiles + costs.output_bytes(n, d, m, dtype)
+
+
 def _autograd_leaves(X: Array, W: Array) -> tuple[Array, Array, Array]:
     x = X.detach().requires_grad_(True)
     w = W.detach().requires_grad_(True)
@@ -252,6 +267,24 @@ class Method:
     engine: str = ""
     """What computes it when that is not the backend's own library (``compiled``: numba); the
     name is ``<family>-<engine or backend>``."""
+    tiles_override: Callable[[str, int | None], int] | None = field(default=None, repr=False)
+    """Its own tile memory, ``(dtype, block_bytes) -> bytes``, where its engine sizes its tiles
+    itself instead of taking the family's one ``block_bytes`` buffer."""
+    peak_override: Callable[[int, int, int, str, int], int] | None = field(default=None, repr=False)
+    """Its own predicted peak, ``(n, d, m, dtype, tile bytes) -> bytes``, where it holds other
+    memory than its family's (:func:`bench.costs.peak_bytes`) counts."""
+
+    def tile_bytes(self, device: str, dtype: str, block_bytes: int | None = None) -> int:
+        """The tile memory its counts assume: its own, else ``block_bytes`` or the device's default."""
+        if self.tiles_override is not None:
+            return self.tiles_override(dtype, block_bytes)
+        return block_bytes or default_block_bytes(device)
+
+    def peak_bytes(self, n: int, d: int, m: int, dtype: str, tiles: int, variant: str = "") -> int:
+        """Predicted peak above the inputs with ``tiles`` bytes of tiles (:meth:`tile_bytes`)."""
+        if self.peak_override is not None:
+            return self.peak_override(n, d, m, dtype, tiles)
+        return costs.peak_bytes(self.family, n, d, m, dtype, tiles, variant)
 
     @property
     def uses_workspace(self) -> bool:
@@ -407,6 +440,8 @@ METHODS: Mapping[str, Method] = _registry(
         "(numba) kernel on every core",
         _streamed_compiled,
         engine="compiled",
+        tiles_override=_compiled_tiles,
+        peak_override=_compiled_peak,
     ),
     Method(
         "autograd-torch",

@@ -24,20 +24,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from bench.cases import Case, variants_of
-from bench.costs import DENSE_JACOBIAN_FAMILIES, backward_calls, predicted_seconds
-from bench.methods import METHODS
+from bench.cases import Case, enumerate_cases
+from bench.costs import FAMILIES, backward_calls, family, predicted_seconds
+from bench.problem import TARGET  # re-exported: the profiles measure it
 from bench.units import format_bytes
-from bench.validation import BACKEND_DTYPES
 
 
 def geometric(start: int, count: int, factor: int = 2) -> tuple[int, ...]:
     """``count`` sizes from ``start``, each ``factor`` times the last."""
     return tuple(start * factor**k for k in range(count))
-
-
-TARGET: tuple[int, int, int] = (64, 4096, 4096)
-"""The notes' case, N=64 and D=M=4096: measured where it fits, extrapolated to where not."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +133,7 @@ class Profile:
                 f"profile {self.name} caps looped backward calls at {self.call_cap:,} "
                 f"(this one makes {calls:,}); use a larger profile"
             )
-        if self.jacobian_cap is None or case.family not in DENSE_JACOBIAN_FAMILIES:
+        if self.jacobian_cap is None or not family(case.family).dense:
             return None
         peak = case.predicted()["predicted_peak_bytes"]
         if peak <= self.jacobian_cap:
@@ -152,39 +147,12 @@ class Profile:
 MiB = 2**20
 GiB = 2**30
 
-AB_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
-    "formula": ((64, 1024, 1024), (256, 512, 512)),
-    "autograd": ((64, 1024, 1024), (256, 512, 512)),
-    "explicit": ((16, 64, 64), (64, 32, 32)),
-    "jacrev": ((8, 64, 64), (32, 32, 32)),
-    "streamed": ((16, 64, 64), (32, 64, 64)),
-    "ajacobian": ((2, 16, 16), (4, 16, 16)),
-    "ajacobianvec": ((8, 64, 64), (32, 32, 32)),
-    "jacfwd": ((8, 32, 32), (16, 32, 32)),
-}
-"""The A/B gate's points: each call about 1 to 10 ms on one CPU thread here, long enough that
-the method, not the interpreter, is timed, and short enough that 8 interleaved repetitions of
-both sides take about 2 minutes."""
-
+AB_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {name: f.ab_points for name, f in FAMILIES.items()}
+"""The A/B time gate's points per family (:attr:`bench.costs.Family.ab_points`)."""
 PEAK_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
-    family: (*points, extra)
-    for family, points, extra in (
-        # N=16, D=512, M=64: outputs of 160 KiB, under the BLAS's own workspace on some CPUs
-        # (166 KiB on a Xeon, 599 KiB on an EPYC): a peak the workspace dominates.
-        ("formula", AB_POINTS["formula"], (16, 512, 64)),
-        ("autograd", AB_POINTS["autograd"], (16, 512, 64)),
-        # Jacobian families: a third, larger point where the Jacobian (or its basis) dominates.
-        ("explicit", AB_POINTS["explicit"], (32, 64, 64)),
-        ("jacrev", AB_POINTS["jacrev"], (16, 64, 64)),
-        ("streamed", AB_POINTS["streamed"], (64, 64, 64)),
-        ("ajacobian", AB_POINTS["ajacobian"], (4, 32, 32)),
-        ("ajacobianvec", AB_POINTS["ajacobianvec"], (16, 64, 64)),
-        ("jacfwd", AB_POINTS["jacfwd"], (8, 64, 64)),
-    )
+    name: f.peak_points for name, f in FAMILIES.items()
 }
-"""The memory gate's points: the time gate's two per family, where the Jacobian (or for the
-formula and autograd, the results) dominates, plus one more per family (see each comment).
-Each peak is measured once per side in a fresh process: about 0.3 s a measurement."""
+"""The memory gate's points per family (:attr:`bench.costs.Family.peak_points`)."""
 
 PROFILES: dict[str, Profile] = {
     p.name: p
@@ -300,18 +268,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def build_cases(profile: Profile, methods: Iterable[str], devices: Iterable[str]) -> list[Case]:
-    """Every case of a profile for the chosen methods and devices.
-
-    numpy methods are CPU-only and run only the profile's dtypes that numpy supports (no half
-    precision).
-    """
-    cases = []
-    for method in methods:
-        backend = METHODS[method].backend
-        for device in devices:
-            if backend == "numpy" and device != "cpu":
-                continue
-            for variant in variants_of(method):
-                for dtype in (t for t in profile.dtypes if t in BACKEND_DTYPES[backend]):
-                    cases += [Case(method, variant, device, dtype, *p) for p in profile.points()]
-    return cases
+    """Every case of a profile for the chosen methods and devices (:func:`bench.cases.enumerate_cases`:
+    numpy methods on the CPU only, in the profile's dtypes that numpy supports)."""
+    points = profile.points()
+    return enumerate_cases(methods, devices, profile.dtypes, lambda family: points)

@@ -1,8 +1,9 @@
-"""Shared fixtures: seeded inputs in either backend."""
+"""Shared paths and fixtures: the repository, its committed runs, seeded inputs in either backend."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,11 @@ import pytest
 import torch
 
 from bench.methods import METHODS
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository's root (the working tree under test)."""
+DATA = ROOT / "tests" / "data"
+"""Committed quick runs of real machines and the Intel Xeon baseline the regression tests read."""
 
 MakeInputs = Callable[..., tuple[Any, Any, Any]]
 

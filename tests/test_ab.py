@@ -17,8 +17,7 @@ from analysis.gate.cli import main
 from bench.abtest.runner import ABError, Side, SideServer, ab_cases, peak_cases, run_ab, run_peaks
 from bench.abtest.worktree import RefError, checkout, is_dirty, resolve_commit
 from bench.profiles import PROFILES
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 def _pairs(case: str, ratios: list[float], base: float = 1e-3) -> list[dict]:

@@ -25,6 +25,7 @@ from analysis.fits import exponents
 from analysis.load import load_run, write_results
 from bench.rundir.fields import RecordError
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from tests.conftest import DATA
 from tests.synthetic import cost_law, power_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
@@ -245,7 +246,7 @@ def test_measured_vs_extrapolated_error_is_zero_when_the_law_is_the_model(tmp_pa
 
 
 def test_measured_vs_extrapolated_on_a_run_without_the_target_says_so(tmp_path):
-    run = load_run("tests/data/quick-cpu")  # committed before the target point joined the profiles
+    run = load_run(DATA / "quick-cpu")  # committed before the target point joined the profiles
     table = measured_vs_extrapolated(run.cases, {run.run_id: run.meta["machine"].get("llc_bytes")})
     assert not table.empty
     assert (table["measured_status"] == NOT_IN_RUN).all()

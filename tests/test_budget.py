@@ -44,18 +44,30 @@ def test_small_case_fits_budget():
     assert over_budget_reason(case, 12 * 2**30) is None
 
 
-def test_default_budget_is_half_of_the_memory_available_to_the_device(monkeypatch):
+def test_default_budget_is_half_of_the_memory_available_to_the_device(monkeypatch, tmp_path):
     monkeypatch.setattr("bench.harness.budget.host_available_bytes", lambda: 10 * 2**30 + 1)
     monkeypatch.setattr("bench.harness.budget.cuda_free_bytes", lambda: 3 * 2**30)
-    assert default_budget("cpu") == 5 * 2**30  # half, rounded down
+    assert default_budget("cpu", tmp_path) == 5 * 2**30  # half, rounded down (no cgroup under tmp_path)
     assert default_budget("cuda") == 3 * 2**29
 
 
-def test_host_available_memory_is_what_the_kernel_reports_as_available(tmp_path):
-    """Linux's MemAvailable (KiB in /proc/meminfo), read through psutil: within 256 MiB."""
+def _mem_available() -> int:
     fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
-    kernel = int(fields["MemAvailable"].split()[0]) * 1024
-    assert abs(host_available_bytes() - kernel) < 256 * 2**20
+    return int(fields["MemAvailable"].split()[0]) * 1024
+
+
+def test_host_available_memory_is_what_the_kernel_reports_as_available():
+    """Linux's MemAvailable (KiB in /proc/meminfo), read through psutil: between the kernel's
+    readings just before and just after, within 16 MiB. Other processes move it meanwhile (the
+    suite runs on every core), so one of five tries must land; a wrong reading never does."""
+    slack = 16 * 2**20
+    readings = []
+    for _ in range(5):
+        before, ours, after = _mem_available(), host_available_bytes(), _mem_available()
+        if min(before, after) - slack <= ours <= max(before, after) + slack:
+            return
+        readings.append((before, ours, after))
+    pytest.fail(f"psutil's available memory is outside the kernel's readings around it: {readings}")
 
 
 def test_jacfwd_case_whose_dm_squared_basis_would_not_fit_is_over_budget_while_jacrev_fits():

@@ -5,21 +5,19 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from analysis.lbb import COMMANDS, main
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 def test_help_lists_every_subcommand(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("bench", "headline", "report", "baseline", "regress", "noise"):
+    for name in ("bench", "headline", "report", "baseline", "regress", "noise", "trend"):
         assert re.search(rf"^  {name} +\S", out, re.M), name
-    assert set(COMMANDS) == {"bench", "headline", "report", "baseline", "regress", "noise"}
+    assert set(COMMANDS) == {"bench", "headline", "report", "baseline", "regress", "noise", "trend"}
 
 
 @pytest.mark.parametrize(
@@ -79,7 +77,7 @@ def test_the_lbb_script_imports_nothing_heavy_so_memory_pass_children_start_fast
     its module must not pull pandas, scipy or matplotlib (1.5 s a case instead of 0.4 s)."""
     import tomllib
 
-    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     module, _, function = pyproject["project"]["scripts"]["lbb"].partition(":")
     probe = (
         f"import sys; from {module} import {function}; "
@@ -87,3 +85,13 @@ def test_the_lbb_script_imports_nothing_heavy_so_memory_pass_children_start_fast
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_subcommand_renders_its_help(capsys, name):
+    """argparse formats help strings with %: a literal % in one crashed ``lbb regress --help``."""
+    with pytest.raises(SystemExit) as done:
+        main([name, "--help"])
+    assert done.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert out.startswith("usage: ") and "--help" in out

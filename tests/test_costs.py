@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -219,3 +221,91 @@ def test_api_jacobian_peaks_hold_what_the_cost_model_counts_and_at_most_a_worksp
 )
 def test_times_print_in_the_largest_unit_below_them_with_three_figures(seconds, long, text):
     assert format_time(seconds, long=long) == text
+
+
+# --- the family registry ------------------------------------------------------------------------
+
+SMALL = (2, 3, 5)
+"""N=2, D=3, M=5 in float32: dY/dX is (N·M)×(N·D) = 10×6 = 60 entries (240 B), dY/dW is
+(N·M)×(D·M) = 10×15 = 150 entries (600 B), dX and dW 6 + 15 entries (84 B), Y 10 entries (40 B),
+jacrev's basis 10×10 (400 B), jacfwd's bases 6×6 (144 B) and 15×15 (900 B). Each figure below is
+added up by hand from those sizes, not computed by the model's own expressions."""
+SMALL_COUNTS = {
+    # family: (flops, bytes moved, peak, allocations of a cold call)
+    "formula": (120, 248, 84, [24, 60]),  # 2 GEMMs of 2·30; reads X, W, dY and writes dX, dW twice
+    "autograd": (120, 248, 124, [24, 60]),  # + Y (40 B) in the peak
+    "explicit": (420, 1680, 684, [240, 600, 24, 60]),  # 2·(60+150) multiply-adds; 2·(240+600) B
+    "jacrev": (1620, 3280, 1084, [400, 240, 400, 600, 24, 60]),  # + 4·100·3 vjp FLOPs, 4·400 B basis
+    "ajacobianvec": (1620, 3280, 1084, [400, 240, 400, 600, 24, 60]),
+    "ajacobian": (1620, 4960, 5444, [400, 480, 400, 1200, 24, 60]),  # rows + stack: 2·600 + 416·10
+    "jacfwd": (1680, 5448, 2184, [144, 480, 900, 1200, 24, 60]),  # 2·30·21 jvp FLOPs; 900 + 2·600
+}
+
+
+@pytest.mark.parametrize("family", sorted(SMALL_COUNTS))
+def test_small_case_counts_are_the_bytes_and_flops_added_up_by_hand(family):
+    flops, moved, peak, allocated = SMALL_COUNTS[family]
+    assert costs.flops(family, *SMALL) == flops
+    assert costs.bytes_moved(family, *SMALL) == moved
+    assert costs.peak_bytes(family, *SMALL) == peak
+    assert costs.allocations(family, "cold" if family == "explicit" else "", *SMALL) == allocated
+
+
+def test_streamed_small_case_holds_one_tile_and_the_results():
+    # A 256-byte block holds 64 float32 entries: dY/dW's tile takes 4 of its 10 rows of 15 (60),
+    # more than dY/dX's (both samples' 5×3 blocks, 30).
+    block = 256
+    assert costs.streamed_buffer_bytes(*SMALL, "float32", block) == 240
+    assert costs.peak_bytes("streamed", *SMALL, "float32", block) == 240 + 84
+    assert costs.flops("streamed", *SMALL) == 420 and costs.bytes_moved("streamed", *SMALL) == 1680
+
+
+@pytest.mark.parametrize(
+    "count",
+    [
+        lambda f: costs.flops(f, 2, 2, 2),
+        lambda f: costs.bytes_moved(f, 2, 2, 2),
+        lambda f: costs.peak_bytes(f, 2, 2, 2),
+        lambda f: costs.allocations(f, "", 2, 2, 2),
+        lambda f: costs.backward_calls(f, 2, 2, 2),
+        lambda f: costs.predicted_seconds(f, 2, 2, 2),
+        costs.roof,
+    ],
+)
+def test_an_unknown_family_is_a_key_error_naming_the_known_ones_never_a_default(count):
+    with pytest.raises(KeyError, match="unknown method family 'newfamily'; known: formula, autograd"):
+        count("newfamily")
+
+
+def test_each_family_record_names_its_roof_from_its_time_driver():
+    roofs = {name: family.roof for name, family in costs.FAMILIES.items()}
+    assert roofs == {
+        "formula": "gemm",
+        "autograd": "gemm",
+        "explicit": "copy",
+        "jacrev": "copy",
+        "streamed": "copy",
+        "ajacobian": "copy",
+        "ajacobianvec": "copy",
+        "jacfwd": "copy",
+    }
+    dense = {name for name, family in costs.FAMILIES.items() if family.dense}
+    assert dense == {"explicit", "jacrev", "ajacobian", "ajacobianvec", "jacfwd"}
+    assert [name for name, family in costs.FAMILIES.items() if family.looped] == ["ajacobian"]
+
+
+def test_a_family_with_an_unknown_time_driver_is_refused():
+    formula = costs.FAMILIES["formula"]
+    with pytest.raises(ValueError, match="time driver 'seconds'"):
+        dataclasses.replace(formula, name="odd", time_driver="seconds")
+
+
+def test_compiled_method_predicts_its_own_tiles_and_results_not_its_familys_buffer():
+    from bench.cases import Case
+    from bench.compiled import threads
+
+    block = 4096  # bytes of tile per core
+    case = Case("streamed-compiled", "", "cpu", "float32", *SMALL)
+    tiles = threads() * block  # one tile per core of the numba pool
+    assert case.predicted(block)["predicted_peak_bytes"] == tiles + 84
+    assert Case("streamed-torch", "", "cpu", "float32", *SMALL).predicted(256)["predicted_peak_bytes"] == 324

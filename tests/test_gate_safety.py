@@ -26,10 +26,10 @@ from bench.rundir.lock import run_lock
 from bench.rundir.store import RUN_FILE, write_json_atomic
 from bench.sweep.cli import HEADLINE_DIR
 from bench.sweep.cli import main as bench_main
+from tests.conftest import DATA, ROOT
 from tests.test_run_safety import _alive, _descendants, _resumable_run, _wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "data" / "quick-cpu"
+FIXTURE = DATA / "quick-cpu"
 
 
 def _gate_worktrees() -> set[str]:

@@ -19,8 +19,7 @@ from bench.harness.gpustate import slowdowns
 from bench.harness.machine import with_clocks_after
 from bench.inputs import TOLERANCE
 from tests.bare_machine import NOT_THERE, make_bare_python
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
 
 
 def test_the_dense_bfloat16_case_fills_contracts_and_checks_dx_through_the_gpu_code():
@@ -117,19 +116,22 @@ def test_the_first_line_on_a_gpu_names_what_the_check_will_depend_on(monkeypatch
 
 def test_a_child_part_that_fails_is_recorded_with_its_last_line(tmp_path):
     fail = "import sys; print('measuring'); sys.exit('sweep: error: no CUDA device')"
-    part = gpucheck._child_part("sweep", [sys.executable, "-c", fail], 60.0, tmp_path)
+    part = gpucheck._child({}, "sweep", [sys.executable, "-c", fail], 60.0, tmp_path)
     assert part["status"] == "failed"
     assert part["reason"] == "exit 1: sweep: error: no CUDA device (see sweep.log)"
 
 
 def test_a_part_with_too_little_budget_left_is_skipped_saying_so(tmp_path):
-    part = gpucheck._child_part("sweep", [sys.executable, "-c", "pass"], 4.0, tmp_path)
-    assert part == {"status": "skipped", "reason": "4 s of the budget left for it"}
+    part = gpucheck._child({}, "sweep", [sys.executable, "-c", "pass"], 4.0, tmp_path)
+    assert part == {
+        "status": "skipped",
+        "reason": "4.0 s of the budget left for it, under the 10 s a part needs",
+    }
     assert not (tmp_path / "sweep.log").exists()
 
 
 def test_an_in_process_part_that_raises_is_recorded_as_failed_with_its_reason():
-    assert gpucheck._in_process(lambda: {"x": 1 / 0}) == {
+    assert gpucheck.in_process({}, "roofs", lambda: {"x": 1 / 0}, 60.0) == {
         "status": "failed",
         "reason": "ZeroDivisionError: division by zero",
     }
@@ -144,7 +146,7 @@ def test_a_machine_without_gpus_is_unchanged_by_the_clocks_at_the_end():
     ("argv", "message"),
     [
         (["--device", "tpu"], "unknown device 'tpu'; choose from cuda, cpu"),
-        (["--device", "cpu", "--budget-s", "0"], "--budget-s must be positive"),
+        (["--device", "cpu", "--budget-s", "0"], "--budget-s must be a finite number of seconds > 0"),
         (["--device", "cpu", "--dense-target", "1,2"], "--dense-target must be three positive integers"),
     ],
 )
@@ -192,11 +194,16 @@ def test_one_call_writes_runs_a_summary_and_one_archive(tmp_path, installed):
         )
         assert check.stdout.split() == [str(checkout / "bench" / "__init__.py"), *["None"] * len(NOT_THERE)]
 
-    out = tmp_path / "out"
-    argv = ["--device", "cpu", "--out", str(out), "--budget-s", "240", "--target", "4,64,64"]
+    out = tmp_path / "out"  # given relative to the check's own directory: its children run elsewhere
+    argv = ["--device", "cpu", "--out", "out", "--budget-s", "600", "--target", "4,64,64"]
     argv += ["--dense-target", "4,32,32"]
     done = subprocess.run(
-        [python, "-m", "bench.gpucheck", *argv], env=env, cwd=tmp_path, capture_output=True, text=True
+        [python, "-m", "bench.gpucheck", *argv],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[0].startswith("gpucheck: torch ")

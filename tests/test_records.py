@@ -32,10 +32,10 @@ from bench.rundir.records import (
 )
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 from bench.sweep.cli import main as bench_main
+from tests.conftest import DATA, ROOT
 from tests.synthetic import power_law, write_run
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "data" / "quick-cpu"
+FIXTURE = DATA / "quick-cpu"
 CASE = Case("explicit-torch", "warm", "cpu", "float32", 16, 64, 64)
 OPTIONS = {
     "profile": "quick",

@@ -13,6 +13,7 @@ from analysis.gate.baseline import BASELINE_SCHEMA, make_baseline
 from analysis.gate.cli import main
 from analysis.load import load_run
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from tests.conftest import DATA
 from tests.synthetic import cost_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
@@ -236,9 +237,9 @@ def test_a_baseline_on_the_same_fingerprint_still_gates(tmp_path, baseline_file,
     assert f"worse: {VICTIM}" in capsys.readouterr().out
 
 
-AMD_RUN = Path(__file__).parent / "data" / "quick-amd-epyc"
+AMD_RUN = DATA / "quick-amd-epyc"
 """A quick run of commit 13af5f1 on a 2-core AMD EPYC (OpenBLAS Haswell), from shared/runs/."""
-INTEL_BASELINE = Path(__file__).parent / "data" / "baseline-intel-xeon-4f058c6.json"
+INTEL_BASELINE = DATA / "baseline-intel-xeon-4f058c6.json"
 """The baseline committed until 2026-12-02, made on a 2-core Intel Xeon (OpenBLAS SkylakeX) at
 4f058c6: against it the AMD run above had 18 cases "worse" when a baseline gated any machine."""
 
@@ -326,3 +327,41 @@ def test_baseline_on_a_full_disk_names_the_file_and_exits_2(tmp_path, capsys, mo
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith(f"baseline: error: cannot write {out}: disk full")
+
+
+def test_current_against_a_record_only_ends_recorded_not_gated_with_why(tmp_path, baseline_file, capsys):
+    """On another CPU kind --current gates nothing by design; its last line said "passed"."""
+    current = _current(tmp_path)
+    _fingerprint_of(current, cpu_model="AMD EPYC", blas=[{"architecture": "Haswell"}])
+    assert _regress(tmp_path, baseline_file, current) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("regress: recorded, not gated: this run is on AMD EPYC (BLAS Haswell")
+    assert "passed" not in last
+    assert "recorded, not gated" in (current / "regress.md").read_text().splitlines()[0]
+
+
+def test_current_without_any_peak_is_incomplete_even_against_a_record(tmp_path, baseline_file, capsys):
+    """memory.json removed, on another CPU kind: "0 of 342 cases shown ... regress: passed", exit 0."""
+    current = _current(tmp_path)
+    _fingerprint_of(current, cpu_model="AMD EPYC", blas=[{"architecture": "Haswell"}])
+    (current / MEMORY_FILE).unlink()
+    assert _regress(tmp_path, baseline_file, current) == 2
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("regress: INCOMPLETE")
+    assert "### Memory against the committed baseline: INCOMPLETE" in (current / "regress.md").read_text()
+
+
+def test_current_with_no_baseline_at_all_ends_recorded_not_gated(tmp_path, monkeypatch, capsys):
+    from analysis.gate import cli
+
+    monkeypatch.setattr(cli, "DEFAULT_BASELINE", tmp_path / "none.json")
+    current = _current(tmp_path)
+    history = tmp_path / "history.jsonl"
+    assert main(["regress", "--current", str(current), "--history", str(history)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"regress: recorded, not gated: no baseline at {tmp_path / 'none.json'}")
+
+
+def test_current_against_a_baseline_that_gates_still_ends_passed(tmp_path, baseline_file, capsys):
+    current = _current(tmp_path)
+    assert _regress(tmp_path, baseline_file, current) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("regress: passed;")

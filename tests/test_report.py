@@ -16,6 +16,7 @@ import pytest
 from analysis.report.cli import main as report_main
 from analysis.report.page import build_report
 from analysis.report.tables import shown
+from tests.conftest import DATA
 from tests.synthetic import cost_law, write_run
 
 LAW = cost_law(per_byte=1 / 20e9, per_flop=1 / 100e9, constant=5e-6)
@@ -31,7 +32,7 @@ PLOTS = (
     "roofline",
     "time_at_target",
 )
-FIXTURE = Path(__file__).parent / "data" / "quick-cpu"
+FIXTURE = DATA / "quick-cpu"
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from bench.rundir.records import RunMeta, mark_status, write_run_meta
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
 from bench.sweep import cli
 from bench.sweep.cli import main, parse_options
+from tests.conftest import ROOT as REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SMOKE = ["--profile", "smoke", "--device", "cpu"]
 SMALL_ROOFS = ["--memory-budget", "64MiB"]  # small roof buffers: the roofs take a fraction of a second
 

@@ -31,8 +31,8 @@ import pandas as pd
 from analysis.gate.history import BASELINE_SCHEMA, TIME_METRICS, describe_threads, machine_id
 from analysis.gate.timing import method_key
 from analysis.load import Run, load_run
-from bench.costs import TIME_DRIVER
-from bench.methods import METHODS
+from bench.cases import method_and_variant, split_name
+from bench.costs import roof
 from bench.rundir.fields import RecordError, load_json
 from bench.units import format_bytes
 
@@ -65,7 +65,7 @@ def _thin(samples: list[float]) -> list[float]:
     return [samples[i] for i in index]
 
 
-ROOF_COLUMN = {True: "copy_roof_gbps", False: "gemm_roof_gflops"}
+ROOF_COLUMN = {"copy": "copy_roof_gbps", "gemm": "gemm_roof_gflops"}
 LOCAL_ROOF_COLUMN = {"copy_roof_gbps": "local_copy_roof_gbps", "gemm_roof_gflops": "local_gemm_roof_gflops"}
 
 
@@ -112,9 +112,9 @@ def metrics_of(run: Run) -> dict[str, dict[str, Any]]:
         raw = samples.get(row["case"])
         if raw:
             entry["raw_time"] = _thin(raw)
-            copy = TIME_DRIVER[row["family"]] == "bytes_moved"
-            work = (row["bytes_moved"] if copy else row["flops"]) / 1e9
-            rate = roofs.get((row["backend"], row["device"], row["dtype"], ROOF_COLUMN[copy]), np.nan)
+            kind = roof(row["family"])
+            work = (row["bytes_moved"] if kind == "copy" else row["flops"]) / 1e9
+            rate = roofs.get((row["backend"], row["device"], row["dtype"], ROOF_COLUMN[kind]), np.nan)
             if np.isfinite(rate) and work > 0:  # time ÷ the time the roof would take
                 entry["norm_time"] = [t * rate / work for t in entry["raw_time"]]
             base = formula.get((row["backend"], row["device"], row["dtype"], row["n"], row["d"], row["m"]))
@@ -243,6 +243,7 @@ class Soundness:
     gates: bool
     line: str
     source: str = ""  # "baseline from <machine>, commit <id>, <date>"
+    why: str = ""  # when it does not gate: what differs
 
 
 def soundness(baseline: dict[str, Any], meta: dict[str, Any]) -> Soundness:
@@ -260,22 +261,20 @@ def soundness(baseline: dict[str, Any], meta: dict[str, Any]) -> Soundness:
     ours = (profile.get("name"), profile.get("threads"))
     theirs = (baseline.get("profile"), baseline.get("threads"))
     if ours != theirs:
-        return Soundness(
-            False,
-            f"{where}: a record only, not gated: it is of profile {theirs[0]} on "
-            f"{describe_threads(theirs[1])}, this run of profile {ours[0]} on {describe_threads(ours[1])}",
-            where,
+        why = (
+            f"it is of profile {theirs[0]} on {describe_threads(theirs[1])}, "
+            f"this run of profile {ours[0]} on {describe_threads(ours[1])}"
         )
+        return Soundness(False, f"{where}: a record only, not gated: {why}", where, why)
     mine, its = fingerprint(machine), fingerprint(baseline.get("machine", {}))
     differ = [key for key in mine if mine[key] != its[key]]
     if differ:
-        return Soundness(
-            False,
-            f"{where}: a record only, not gated: this run is on {describe_machine(machine)} "
+        why = (
+            f"this run is on {describe_machine(machine)} "
             f"({', '.join(k.replace('_', ' ') for k in differ)} differ), and peaks depend on the "
-            "CPU's kernels; the same-job A/B is the gate",
-            where,
+            "CPU's kernels; the same-job A/B is the gate"
         )
+        return Soundness(False, f"{where}: a record only, not gated: {why}", where, why)
     return Soundness(
         True, f"{where}: gates this run (same CPU model, BLAS kernels and library versions)", where
     )
@@ -413,9 +412,13 @@ class Outcome:
 
     @property
     def incomplete(self) -> bool:
+        """Nothing compared at all (a run whose memory.json is gone) is incomplete, record or gate,
+        as the memory A/B is when it compares nothing; otherwise a record cannot be incomplete."""
+        if not self.compared:
+            return True
         if not self.sound.gates:
-            return False  # a record cannot be incomplete: it gates nothing
-        return (bool(self.missing) and not self.limits.allow_partial) or not self.compared
+            return False  # a record gates nothing: cases missing from it fail nothing
+        return bool(self.missing) and not self.limits.allow_partial
 
     @property
     def exit_status(self) -> int:
@@ -450,7 +453,7 @@ def _rows(verdicts: list[Verdict]) -> list[str]:
 def markdown(outcome: Outcome, baseline_path: Path, run: Run) -> str:
     head = "| case | metric | baseline | current | change | verdict | note |\n" + "| --- " * 7 + "|"
     state = "REGRESSED" if outcome.worse else "INCOMPLETE" if outcome.incomplete else "passed"
-    if not outcome.sound.gates:
+    if not outcome.sound.gates and not outcome.incomplete:
         state = "a record, not gated"
     lines = [
         f"### Memory against the committed baseline: {state}",
@@ -498,8 +501,7 @@ def github_action_benchmark(current: dict[str, dict[str, Any]]) -> list[dict[str
 
 def method_of(case: str) -> str:
     """``explicit-torch-warm[cpu-float32-N16-D64-M64]`` → ``explicit-torch``."""
-    label = case.partition("[")[0]
-    return label if label in METHODS else label.rsplit("-", 1)[0]
+    return method_and_variant(split_name(case)[0])[0]
 
 
 def gate_memory(

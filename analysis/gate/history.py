@@ -1,15 +1,15 @@
-"""The regress history (JSON Lines): the one module that writes and reads it.
+"""The per-machine half of the tracking history: ``run`` records in, rows of normalised time out.
 
-``regress`` appends one line per case after each gate; the report reads the lines back to plot
-normalised time over commits. Writer and reader live together so that a field renamed on one
-side cannot silently empty the trend on the other. The metrics' schema, the machine identity
+``regress --current`` appends one ``run`` record per case after each gate; the report and the
+trend page read them back to plot normalised time over commits. The file format (JSON Lines with
+``api_version``, checked on load) is owned by :mod:`analysis.trend.store`; this module makes and
+flattens its ``run`` records. The metrics' schema, the machine identity
 and the thread wording are shared with the baseline (:mod:`analysis.gate.baseline` imports them
 from here), because a history line and a baseline entry describe the same per-case medians.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 
 from analysis.load import Run
+from analysis.trend import store
 
-BASELINE_SCHEMA = 2
+BASELINE_SCHEMA = store.RUN_SCHEMA
 """2: normalised time against the run's median roof, and the profile's thread count recorded.
 Times in a baseline are history: shown beside a run, never gated. History lines carry it too."""
 DEFAULT_HISTORY = Path(__file__).resolve().parents[2] / "reports" / "history.jsonl"
@@ -38,14 +39,9 @@ def describe_threads(threads: int | None) -> str:
     return "all cores" if threads is None else f"{threads} thread{'s' * (threads != 1)}"
 
 
-def _not_a_directory(path: Path) -> None:
-    """An IsADirectoryError (an OSError, so every CLI already turns it into one line) in words."""
-    if path.is_dir():
-        raise IsADirectoryError(f"history {path} is a directory, not a JSON Lines file")
-
-
 def append_history(path: Path, run: Run, current: dict[str, dict[str, Any]]) -> None:
-    """One JSON line per case: commit, date, machine, and the medians of each metric."""
+    """One ``run`` record per case (:mod:`analysis.trend.store`): commit, date, machine, and the
+    medians of each metric."""
     machine = run.meta.get("machine", {})
     common = {
         "commit": (machine.get("commit") or {}).get("id"),
@@ -56,17 +52,14 @@ def append_history(path: Path, run: Run, current: dict[str, dict[str, Any]]) -> 
         "profile": run.meta.get("profile", {}).get("name"),
         "threads": run.meta.get("profile", {}).get("threads"),
     }
-    _not_a_directory(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        for case, entry in sorted(current.items()):
-            values = {k: statistics.median(entry[k]) for k in TIME_METRICS if k in entry}
-            if "peak_bytes" in entry:
-                values["peak_bytes"] = entry["peak_bytes"]
-            if values:
-                handle.write(
-                    json.dumps(common | {"case": case, "label": entry["label"], "metrics": values}) + "\n"
-                )
+    records = []
+    for case, entry in sorted(current.items()):
+        values = {k: statistics.median(entry[k]) for k in TIME_METRICS if k in entry}
+        if "peak_bytes" in entry:
+            values["peak_bytes"] = entry["peak_bytes"]
+        if values:
+            records.append(store.make("run", **common, case=case, label=entry["label"], metrics=values))
+    store.append(path, records)
 
 
 def load_history(path: Path | None) -> pd.DataFrame:
@@ -76,21 +69,14 @@ def load_history(path: Path | None) -> pd.DataFrame:
     schemas), and the label names the profile and threads when the history mixes several.
     A missing file is an empty history (no gate has run yet); a directory is an error.
     """
-    if path is None or not path.exists():
-        return pd.DataFrame()
-    _not_a_directory(path)
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: line {number} is corrupt JSON ({exc.msg})") from None
+    for entry in store.read(path, "run"):
         if entry.get("schema") != BASELINE_SCHEMA:
             continue
         metrics = entry.get("metrics", {})
         rows.append(
-            {k: entry.get(k) for k in ("run_id", "commit", "date", "case", "label")}
-            | {"norm_time": metrics.get("norm_time")}
+            {k: entry.get(k) for k in ("run_id", "commit", "date", "case", "label", "machine")}
+            | {"norm_time": metrics.get("norm_time"), "peak_bytes": metrics.get("peak_bytes")}
             | {"setting": f"{entry.get('profile')}, {describe_threads(entry.get('threads'))}"}
         )
     history = pd.DataFrame(rows)

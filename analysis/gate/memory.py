@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench.cases import split_name
 from bench.units import format_bytes
 
 JITTER_BYTES = 4096
@@ -81,7 +82,7 @@ def gate(data: dict[str, Any]) -> list[PeakVerdict]:
 
 def label_of(case: str) -> str:
     """``explicit-torch-warm[cpu-float32-N16-D64-M64]`` → ``explicit-torch-warm``."""
-    return case.partition("[")[0]
+    return split_name(case)[0]
 
 
 def worst_by_label(verdicts: list[PeakVerdict]) -> dict[str, PeakVerdict]:

@@ -5,29 +5,35 @@ Nothing is measured: the report is a pure function of the run directories. One r
 ``reports/compare-<UTC time>/index.html`` unless ``--out`` says otherwise.
 
 Exit status: 0 done; 2 with one line on stderr for bad input (a run that cannot be read, a
-malformed target or one whose Jacobian exceeds 1 EiB, an ``--out`` that is a file, a
-``--history`` that is a directory) and for a report file that cannot be written (its name).
+malformed target or one whose Jacobian exceeds 1 EiB, an ``--out`` that is a file or a run
+directory, a ``--history`` that is a directory) and for a report file that cannot be written (its name).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.extrapolate import HEADLINE
 from analysis.gate.history import DEFAULT_HISTORY
 from analysis.report.page import build_report
+from bench.rundir.directory import HEADLINE_DIR
 from bench.rundir.fields import RecordError
 from bench.rundir.records import read_run
 from bench.rundir.store import RUN_FILE
-from bench.sweep.cli import HEADLINE_DIR
 from bench.usage import Parser, UsageError, default_run_dir, parse_target
 
 
-def check_paths(out: Path, history: Path | None) -> None:
-    """Refuse an ``--out`` that is a file and a ``--history`` that is a directory before any work."""
+def check_paths(out: Path, history: Path | None, runs: Sequence[Path] = ()) -> None:
+    """Refuse an ``--out`` that is a file, or that is (or resolves to, through ``..`` or a symlink)
+    a run directory, and a ``--history`` that is a directory, before any work: a report never
+    writes beside a run's files."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory for the report")
+    where = out.resolve()
+    if where in {run.resolve() for run in runs} or (where / RUN_FILE).exists():
+        raise UsageError(f"--out {out} is a run directory ({where}); the report goes beside it, not into it")
     if history is not None and history.is_dir():
         raise UsageError(f"--history {history} is a directory, not a JSON Lines file")
 
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
         target = parse_target(args.target)
         out = args.out or default_out(args.runs)
-        check_paths(out, args.history)
+        check_paths(out, args.history, args.runs)
         page = build_report(with_headlines(args.runs), out, target, args.history)
     except (UsageError, RecordError, ValueError, OSError) as exc:  # OSError: a file it cannot write
         print(f"report: error: {exc}", file=sys.stderr)

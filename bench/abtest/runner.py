@@ -39,12 +39,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from bench.cases import Case, variants_of
+from bench.cases import Case, enumerate_cases
 from bench.harness import children
 from bench.harness.machine import machine_info
 from bench.harness.threads import thread_env
 from bench.inputs import TOLERANCE, seed_of
-from bench.methods import METHODS
 from bench.profiles import Profile
 from bench.rundir.store import write_json_atomic
 
@@ -89,14 +88,10 @@ def _cases_at(
     methods: Iterable[str],
     device: str,
 ) -> list[Case]:
-    cases = []
-    for method in methods:
-        if METHODS[method].backend == "numpy" and device != "cpu":
-            continue
-        for variant in variants_of(method):
-            for point in points.get(METHODS[method].family, (profile.base,)):
-                cases.append(Case(method, variant, device, profile.dtypes[0], *point))
-    return cases
+    """The profile's first dtype only, at ``points`` of each family (``base`` for a family not listed)."""
+    return enumerate_cases(
+        methods, [device], profile.dtypes[:1], lambda family: points.get(family, (profile.base,))
+    )
 
 
 def ab_cases(profile: Profile, methods: Iterable[str], device: str) -> list[Case]:

@@ -1,20 +1,27 @@
 """Memory budgets: parse them, find the default, and decide whether a case fits.
 
-The default is half of what is available: half of the host's available memory (psutil's figure,
-MemAvailable on Linux) for CPU cases, half of the GPU's free memory for CUDA cases. Half, because
-a benchmark process also holds the interpreter, torch, the reference check and allocator slack,
-and because the OS must never be pushed into killing a case.
+The default is half of what is available. For CPU cases that is the least of: the host's
+available memory (psutil's figure, MemAvailable on Linux), and for the cgroup the process is in
+(and its parents) the cgroup v2 ``memory.max`` less ``memory.current``, or the cgroup v1
+``memory.limit_in_bytes`` less its usage (:mod:`bench.hardware`): a container's limit is not in
+MemAvailable, and a run inside a 3 GiB cgroup that trusted the host's 11 GiB was killed by the
+kernel. For CUDA cases it is half of the GPU's free memory. Half, because a benchmark process
+also holds the interpreter, torch, the reference check and allocator slack, and because the OS
+must never be pushed into killing a case. run.json records which bound set it
+(:func:`budget_source`).
 """
 
 from __future__ import annotations
 
 import re
 from fractions import Fraction
-
-import psutil
+from pathlib import Path
 
 from bench.cases import Case
+from bench.hardware import ROOT, MemoryBound, cuda_free_bytes, host_available_bytes, tightest_memory_bound
 from bench.units import format_bytes
+
+__all__ = ["cuda_free_bytes", "host_available_bytes"]  # their old home; bench.hardware owns them
 
 _UNITS = {
     "": 1,
@@ -49,23 +56,34 @@ def parse_bytes(text: str) -> int:
     return value
 
 
-def host_available_bytes() -> int:
-    """Memory the host can give a new allocation without swapping: psutil's ``available``
-    (MemAvailable from /proc/meminfo on Linux; free plus inactive pages elsewhere)."""
-    return int(psutil.virtual_memory().available)
+def memory_bound(device: str, root: Path = ROOT) -> MemoryBound:
+    """What limits the memory ``device`` can give this process now: the GPU's free memory, or the
+    tightest of the host's and the cgroups' (``root``: a fake file tree in the tests)."""
+    if device == "cuda":
+        return MemoryBound("CUDA free memory", cuda_free_bytes())
+    return tightest_memory_bound(host_available_bytes(), root)
 
 
-def cuda_free_bytes() -> int:
-    import torch
-
-    free, _total = torch.cuda.mem_get_info()
-    return int(free)
-
-
-def default_budget(device: str) -> int:
+def default_budget(device: str, root: Path = ROOT) -> int:
     """Half of the memory available to ``device`` right now."""
-    available = cuda_free_bytes() if device == "cuda" else host_available_bytes()
-    return available // 2
+    return memory_bound(device, root).available_bytes // 2
+
+
+def budget_source(bound: MemoryBound) -> str:
+    """One line for run.json: which bound a default budget is half of, with its figures."""
+    text = f"half of {format_bytes(bound.available_bytes, decimal=False)}: {bound.source}"
+    if bound.limit_bytes is not None:
+        limit, used = (format_bytes(b or 0, decimal=False) for b in (bound.limit_bytes, bound.used_bytes))
+        text += f" {limit} less {used} in use ({bound.path})"
+    return text
+
+
+def budget_for(device: str, given: int | None, root: Path = ROOT) -> tuple[int, str]:
+    """The budget for ``device`` (``given`` by --memory-budget, else the default) and where it came from."""
+    if given:
+        return given, "--memory-budget"
+    bound = memory_bound(device, root)
+    return bound.available_bytes // 2, budget_source(bound)
 
 
 def over_budget_reason(case: Case, budget: int) -> str | None:

@@ -125,27 +125,33 @@ def run_in_own_group(
     env: dict[str, str] | None = None,
     pass_fds: Sequence[int] = (),
     stdout: IO[str] | None = None,
+    *,
+    stderr: IO[str] | int | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
 ) -> int:
     """Run ``command`` in a process group of its own that cannot outlive this process; its exit status.
 
     The group is adopted (killed on any way out of :func:`supervised`), the child asks Linux to
     SIGKILL it when this process dies, and when this process leaves early (Ctrl-C, SIGTERM, an
-    exception) the group first gets SIGTERM, so that a child which records its own status (the
-    headline pass, a sweep) ends "interrupted" rather than "running", then SIGKILL after
-    :data:`TERM_GRACE_S`.
+    exception, or ``timeout`` seconds gone, which raises ``subprocess.TimeoutExpired``) the group
+    first gets SIGTERM, so that a child which records its own status (the headline pass, a sweep)
+    ends "interrupted" rather than "running", then SIGKILL after :data:`TERM_GRACE_S`.
     """
     parent = os.getpid()
     with subprocess.Popen(
         list(command),
         env=env,
+        cwd=cwd,
         process_group=0,
         pass_fds=tuple(pass_fds),
         stdout=stdout,
+        stderr=stderr,
         preexec_fn=lambda: die_with_parent(parent),
     ) as child:
         adopt(child.pid)
         try:
-            return child.wait()
+            return child.wait(timeout=timeout)
         finally:
             if child.poll() is None:
                 with suppress(ProcessLookupError, PermissionError):

@@ -35,6 +35,13 @@ FLUSH_FACTOR = 4
 """Flush the L2 between rounds when the working set is under this many times the L2."""
 
 
+def synchronizer(device: str) -> Callable[[], None]:
+    """Waits for queued GPU work on CUDA (timers must not stop early); a no-op on CPU."""
+    if device.startswith("cuda"):
+        return torch.cuda.synchronize
+    return lambda: None
+
+
 def l2_bytes(device: str) -> int:
     """The GPU's L2 size (0 on the CPU, or where torch does not report it)."""
     if not device.startswith("cuda"):

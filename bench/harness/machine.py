@@ -15,52 +15,17 @@ import numpy as np
 import psutil
 import torch
 
-from bench.harness.budget import host_available_bytes
+from bench.hardware import cache_bytes, container_facts, host_available_bytes, last_level_cache_bytes
 from bench.harness.cudatime import l2_bytes
 from bench.harness.gpustate import compute_mode, driver_version, sm_clock
+
+__all__ = ["cache_bytes", "last_level_cache_bytes"]  # their old home; bench.hardware owns them
 
 
 def _cpu_model() -> str:
     """The CPU's brand string, from py-cpuinfo2 (pytest-benchmark records the same in its file)."""
     brand = cpuinfo.get_cpu_info().get("brand_raw")
     return str(brand) if brand else platform.processor() or platform.machine()
-
-
-CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
-
-
-def _size(text: str) -> int | None:
-    """sysfs's ``512K`` → 524288; None for anything else."""
-    scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
-    digits = text.rstrip("KMG")
-    return int(digits) * scale if digits.isdigit() else None
-
-
-def cache_bytes(level: int | None = None) -> int | None:
-    """Bytes of one core's level-``level`` data or unified cache, from sysfs; the largest cache of
-    any level when ``level`` is None; None where sysfs says nothing.
-
-    Read from sysfs rather than py-cpuinfo2, whose cache fields are strings or integers in units
-    that change with the platform it parsed them from."""
-    sizes = []
-    for entry in CACHE_DIR.glob("index*"):
-        try:
-            if level is not None and (
-                int((entry / "level").read_text()) != level
-                or (entry / "type").read_text().strip() == "Instruction"
-            ):
-                continue
-            size = _size((entry / "size").read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if size is not None:
-            sizes.append(size)
-    return max(sizes) if sizes else None
-
-
-def last_level_cache_bytes() -> int | None:
-    """Size of the largest CPU cache, which separates in-cache from DRAM-bound cases."""
-    return cache_bytes()
 
 
 def _system_id() -> str | None:
@@ -139,6 +104,8 @@ def machine_info() -> dict[str, Any]:
         "llc_bytes": last_level_cache_bytes(),
         "ram_bytes": int(psutil.virtual_memory().total),
         "ram_available_bytes": host_available_bytes(),
+        # The process's share: CPU affinity, cgroup CPU quota, and each memory bound (host, cgroups).
+        **container_facts(),
         "gpus": gpu_info(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],

@@ -29,21 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.inputs import synchronizer
-from bench.profiles import TARGET
+from bench.harness.cudatime import synchronizer
+from bench.problem import TARGET, Shape, formula_shapes  # formula_shapes, Shape: re-exported
 
 GEMM_SIZE = {"cpu": 2048, "cuda": 8192}
 """Square GEMM edge: large enough to run at the BLAS's peak, small enough to take well under a second."""
 SKINNY_POINT = (16, 2048, 2048)
 """An (N, D, M) with the sweep's small N (every profile's base has N of 16 or 32) and large D, M."""
-
-Shape = tuple[int, int, int]
-"""A GEMM (rows, inner, cols): an r×k matrix times a k×c one, 2·r·k·c FLOPs."""
-
-
-def formula_shapes(n: int, d: int, m: int) -> list[Shape]:
-    """The formula's two products: dX = dY·Wᵀ (N×M by M×D) and dW = Xᵀ·dY (D×N by N×M)."""
-    return [(n, m, d), (d, n, m)]
 
 
 def gemm_shapes(device: str) -> list[Shape]:

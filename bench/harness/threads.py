@@ -11,15 +11,24 @@ threadpoolctl is optional: a bare GPU machine has none (README, "The GPU half").
 numpy's BLAS pool is pinned by the environment variables a child starts with
 (:func:`thread_env`) but not inside a running process, and numpy's thread count reads as
 unknown (None) rather than as a guess.
+
+Every pool follows the CPUs the process may use (its affinity, ``os.sched_getaffinity``), not
+the machine's count: :func:`clamp_numba_threads` holds ``NUMBA_NUM_THREADS`` to them, since
+numba starts that many threads, and the compiled kernel a tile per thread, whatever the affinity
+(``NUMBA_NUM_THREADS=8`` on 2 CPUs gave 8 threads and 8 tiles).
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager, nullcontext
 
 import torch
+
+from bench.errors import UsageError
+from bench.hardware import usable_cpus
 
 try:
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -29,6 +38,29 @@ except ImportError:  # a bare GPU machine: torch and numba are still pinned
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 """What torch's OpenMP pool, MKL, OpenBLAS and numba's pool (the compiled kernel) read when a
 child process starts."""
+
+
+NUMBA_VARIABLE = "NUMBA_NUM_THREADS"
+
+
+def clamp_numba_threads(environ: MutableMapping[str, str] = os.environ) -> int | None:
+    """``NUMBA_NUM_THREADS`` checked and held to the CPUs this process may use, in ``environ``
+    (inherited by every child) and in numba if it is already loaded; the count, or None when unset.
+
+    UsageError (one line, exit 2) for 0 or anything but a whole number: numba raises a traceback
+    for 0 and silently ignores garbage. Called by each measuring command as it parses its options,
+    before numba is imported."""
+    text = environ.get(NUMBA_VARIABLE)
+    if text is None:
+        return None
+    if not (text.strip().isascii() and text.strip().isdigit() and int(text) > 0):
+        raise UsageError(f"{NUMBA_VARIABLE}={text!r}: must be a whole number of threads, 1 or more")
+    threads = min(int(text), len(usable_cpus()))
+    environ[NUMBA_VARIABLE] = str(threads)
+    numba = sys.modules.get("numba")
+    if numba is not None and numba.get_num_threads() > threads:
+        numba.set_num_threads(threads)
+    return threads
 
 
 def thread_env(threads: int | None) -> dict[str, str]:

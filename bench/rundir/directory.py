@@ -16,6 +16,9 @@ import torch
 from bench.rundir.store import RUN_FILES
 from bench.usage import UsageError, default_run_dir
 
+HEADLINE_DIR = "headline"
+"""Where a profile with ``headline=True`` streams the full target Jacobians: a headline run of
+its own (its own run.json, lock and files) inside the sweep's directory."""
 CUDA_MISSING = "CUDA is not available on this machine (torch.cuda.is_available() is False)"
 
 

@@ -23,7 +23,8 @@ LOCK_FILE = ".lock"
 
 
 class RunLockedError(Exception):
-    """The run directory is held by another live process: one line, exit status 2."""
+    """The run directory cannot be locked: held by another live process, or no lock file can be
+    made there (an unwritable directory). One line, exit status 2."""
 
 
 def _holder(fd: int) -> str:
@@ -38,11 +39,15 @@ def _holder(fd: int) -> str:
 def run_lock(run_dir: Path) -> Iterator[int]:
     """Hold ``run_dir``'s lock for the ``with`` block; yields the locked descriptor.
 
-    Raises RunLockedError naming the holder's PID when another process holds it, and OSError when
-    the lock file cannot be created (an unwritable directory).
+    Raises RunLockedError naming the holder's PID when another process holds it, or naming the
+    error when the lock file cannot be created (an unwritable directory). Only the taking of the
+    lock is caught here: an error of the ``with`` block is never reported as a lock error.
     """
     path = Path(run_dir) / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise RunLockedError(f"cannot lock {run_dir}: {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -58,3 +63,24 @@ def run_lock(run_dir: Path) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
+
+
+def lock_is_free(run_dir: Path) -> bool | None:
+    """Whether no process holds ``run_dir``'s lock now (None: no lock file, or it cannot be read).
+
+    Taken with a shared lock and given back at once, so a reader never blocks a writer for long
+    and never creates the file: a "running" run whose lock is free has lost its writer.
+    """
+    try:
+        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return False
+        return None
+    finally:
+        os.close(fd)
+    return True

@@ -25,7 +25,7 @@ import pytest
 import torch
 
 from bench.cases import Case
-from bench.costs import TIME_DRIVER
+from bench.costs import roof as roof_of
 from bench.harness.cudatime import RoundClock
 from bench.harness.roofs import formula_shapes, local_roof
 from bench.harness.threads import threads_in_use
@@ -67,7 +67,7 @@ def _measure(case: Case, runtime_settings: RuntimeSettings, benchmark: Any) -> N
     if not error <= TOLERANCE[case.dtype]:
         pytest.fail(f"wrong gradients: relative error {error:.3g} > {TOLERANCE[case.dtype]:g}")
 
-    roof = "copy" if TIME_DRIVER[case.family] == "bytes_moved" else "gemm"
+    roof = roof_of(case.family)
     budget = runtime_settings.memory_budgets.get(case.device)
     shapes = formula_shapes(case.n, case.d, case.m) if roof == "gemm" else None  # its own GEMMs too
     local = local_roof(case.backend, case.device, case.dtype, roof, budget, shapes)

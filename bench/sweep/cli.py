@@ -11,9 +11,10 @@ Every file is written atomically, so an interrupted run keeps its finished cases
 DIR`` runs only the cases that DIR does not have yet, with the options stored in DIR.
 
 One run at a time per directory: the run holds ``DIR/.lock`` (``bench.rundir.lock``) from start to
-finish, and its children die with it (``bench.harness.children``). Ctrl-C or SIGTERM leaves run.json
-"interrupted"; a run file that cannot be written (full disk) stops the run with one line naming
-the file, exit status 2, and run.json "failed: disk full" when it can still be written.
+finish, and its children die with it (``bench.harness.children``). Ctrl-C, SIGTERM or a broken
+pipe leaves run.json "interrupted"; a run file that cannot be written (full disk) stops the run
+with one line naming the file, exit status 2, and run.json "failed: disk full" when it can still
+be written (``bench.rundir.ending`` sets the status, however the run ends).
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ from bench.harness import children
 from bench.harness.machine import git_commit, machine_info, with_clocks_after
 from bench.harness.progress import Progress
 from bench.harness.roofs import measure_roofs, roof_buffer_bytes
-from bench.harness.threads import pinned_threads, thread_env
+from bench.harness.threads import clamp_numba_threads, pinned_threads, thread_env
 from bench.methods import METHODS
 from bench.profiles import PROFILES, TARGET, Profile, build_cases
-from bench.rundir.directory import choose_devices, prepare_run_dir, refuse_existing_run
+from bench.rundir.directory import HEADLINE_DIR, choose_devices, prepare_run_dir, refuse_existing_run
+from bench.rundir.ending import RunStoppedError, run_ending, run_json
 from bench.rundir.lock import RunLockedError, run_lock
 from bench.rundir.records import (
     DEVICES,
@@ -47,7 +49,6 @@ from bench.rundir.records import (
     MemoryRecord,
     RecordError,
     RunMeta,
-    mark_status,
     read_memory,
     read_run,
     read_timings,
@@ -58,7 +59,7 @@ from bench.rundir.store import RUN_FILE, RUNTIME_FILE, RunFileError, write_json_
 from bench.sweep.console import summary_table
 from bench.sweep.memory_pass import run_memory_pass, skipped_record
 from bench.sweep.runtime_plugin import RUN_FILE_EXIT
-from bench.usage import Parser, UsageError, split_names, stamp
+from bench.usage import Parser, UsageError, check_path_length, split_names, stamp
 
 RESUME_HINT = "use --resume {out} or another --out"
 
@@ -98,12 +99,16 @@ def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | 
     (``resume_options``), so that a live writer cannot change the files under the check.
     """
     args = _parser().parse_args(argv)
+    clamp_numba_threads()  # before numba is imported: it starts that many threads
     if args.resume is not None:
+        check_path_length(args.resume, "--resume")
         if args.out is not None:
             raise UsageError("--resume DIR continues DIR; it cannot be combined with --out")
         if not (args.resume / RUN_FILE).exists():
             raise UsageError(f"{args.resume / RUN_FILE} does not exist")
         return None, None, args.resume
+    if args.out is not None:
+        check_path_length(args.out)
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}")
     if args.device not in DEVICES:
@@ -300,11 +305,6 @@ def run_memory(run_dir: Path, cases: list[Case], reasons: dict[str, str], thread
         print(f"memory pass: {len(failed)} cases not measured:", *failed[:20], sep="\n", flush=True)
 
 
-HEADLINE_DIR = "headline"
-"""Where a profile with ``headline=True`` streams the full target Jacobians: a headline run of
-its own (its own run.json, lock and files) inside the sweep's directory."""
-
-
 def run_headline_pass(run_dir: Path, options: Options, profile: Profile, lock_fd: int) -> None:
     """The streamed pass at the target (full dY/dX, dY/dW sampled on CPU and full on CUDA).
 
@@ -339,7 +339,8 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     devices, left_out = choose_devices(options.device)
     for device, info in left_out.items():
         print(f"{device}: skipped: {info['reason']}")
-    budget_by_device = {device: options.memory_budget or budgets.default_budget(device) for device in devices}
+    budget_and_source = {device: budgets.budget_for(device, options.memory_budget) for device in devices}
+    budget_by_device = {device: budget for device, (budget, _) in budget_and_source.items()}
     cases = build_cases(profile, options.methods, devices)
     reasons = skip_reasons(cases, profile, budget_by_device)
 
@@ -360,6 +361,7 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     for device in devices:
         entry = run_devices.setdefault(device, {"status": "run"})
         entry["memory_budget_bytes"] = budget_by_device[device]
+        entry["memory_budget_source"] = budget_and_source[device][1]
         entry["roof_buffer_bytes"] = roof_buffer_bytes(device, profile.dtypes, budget_by_device[device])
         if "roofs" not in entry:
             print(
@@ -385,11 +387,7 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
         if cause is not None:
             raise RunFileError(run_dir / RUNTIME_FILE, cause, "in the runtime pass's pytest child")
         if status not in (0, 1):  # 1: some cases failed, and they are recorded as failed
-            print(
-                f"runtime pass stopped (pytest exit {status}); resume with --resume {run_dir}",
-                file=sys.stderr,
-            )
-            return status
+            raise RunStoppedError(f"runtime pass stopped (pytest exit {status})", status)
     if "memory" in options.passes:
         run_memory(run_dir, cases, reasons, profile.threads)
     if profile.headline and "runtime" in options.passes:
@@ -406,7 +404,8 @@ def sweep(argv: list[str]) -> tuple[int, Path | None]:
     """Run (or resume) a sweep; its exit status and run directory (None when none was made).
 
     Exit status: 0 done, 2 bad input, a locked directory or a run file that cannot be written,
-    130 Ctrl-C, 143 SIGTERM (both leave run.json "interrupted"). The report is built one layer
+    130 Ctrl-C, 143 SIGTERM, 141 a broken pipe on stdout (all three leave run.json "interrupted";
+    every way out goes through ``bench.rundir.ending``). The report is built one layer
     up (``lbb bench``), so that bench/ never imports analysis/.
     """
     run_dir: Path | None = None
@@ -419,12 +418,12 @@ def sweep(argv: list[str]) -> tuple[int, Path | None]:
                     options = resume_options(run_dir)
                 else:
                     refuse_existing_run(run_dir, RESUME_HINT)
-                return _run_locked(options, run_dir, resume is not None, lock_fd), run_dir
+                hint = f"finished cases are kept; continue with --resume {run_dir}"
+                with run_ending("bench", run_json(run_dir), hint) as ending:
+                    ending.exit_status = execute(options, run_dir, resume is not None, lock_fd)
+                return ending.exit_status, run_dir
         except (UsageError, RunLockedError) as exc:
             print(f"bench: error: {exc}", file=sys.stderr)
-            return 2, None
-        except OSError as exc:  # the lock file itself could not be made
-            print(f"bench: error: cannot lock {run_dir}: {exc.strerror or exc}", file=sys.stderr)
             return 2, None
 
 
@@ -434,16 +433,3 @@ def main(argv: list[str] | None = None) -> int:
     if status == 0 and run_dir is not None:
         print(f"report: lbb report {run_dir}")
     return status
-
-
-def _run_locked(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> int:
-    try:
-        return execute(options, run_dir, resuming, lock_fd)
-    except KeyboardInterrupt as exc:
-        mark_status(run_dir, "interrupted")
-        print(f"\ninterrupted: finished cases are saved; continue with --resume {run_dir}", file=sys.stderr)
-        return 143 if isinstance(exc, children.TerminatedError) else 130
-    except RunFileError as exc:
-        mark_status(run_dir, exc.status)
-        print(f"bench: error: {exc}; the run stopped (finished cases are kept)", file=sys.stderr)
-        return 2

@@ -1,0 +1,8 @@
+"""Errors every layer may raise, in a leaf so that the harness can raise them without importing
+the command-line layer."""
+
+from __future__ import annotations
+
+
+class UsageError(Exception):
+    """Bad command-line input: one line on stderr, exit status 2."""
