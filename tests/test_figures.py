@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from analysis.load import load_run
-from analysis.report.charts import CHARTS, FIRST_SCREEN, trend
+from analysis.report.charts import trend
+from analysis.report.charts.registry import CHARTS, FIRST_SCREEN
 from analysis.report.study import analyse
 from analysis.report.style import layout_problems, series_style
 from bench.methods import METHODS

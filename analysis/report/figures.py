@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.report.charts import CHARTS, FIRST_SCREEN, Chart
+from analysis.report.charts.registry import CHARTS, FIRST_SCREEN, Chart
 from analysis.report.study import Analysis
 
 ALT_TEXT = {chart.title: chart.alt for chart in (*FIRST_SCREEN, *CHARTS)}

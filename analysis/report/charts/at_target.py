@@ -18,7 +18,7 @@ from analysis.report.charts.common import save
 from analysis.report.first_screen import worst_holdout
 from analysis.report.study import Analysis
 from analysis.report.style import decade_axis, label_order, series_style
-from bench.costs import DENSE_JACOBIAN_FAMILIES
+from bench.costs import FAMILIES
 
 FILE = "time_at_target"
 TITLE = "Time at the target: extrapolation with its 90% interval, the measurement and the floor, per method"
@@ -40,7 +40,7 @@ def _floor(family: str, roofs: dict, target: tuple[int, int, int]) -> float:
     n, d, m = target
     if family in ("formula", "autograd"):
         floor = formula_floor(roofs, n, d, m, "float32")
-    elif family in DENSE_JACOBIAN_FAMILIES or family == "streamed":
+    elif (family in FAMILIES and FAMILIES[family].dense) or family == "streamed":
         floor = jacobian_floor(roofs, n, d, m, "float32", in_cache=family == "streamed")
     else:
         floor = None
