@@ -33,6 +33,10 @@ from bench.rundir.store import MEMORY_FILE, RUNTIME_FILE
 
 NOISY_IQR = 0.10
 """IQR/median above which a timing is flagged noisy (torch.utils.benchmark's threshold)."""
+BIMODAL = 1.5
+"""Median ÷ fastest round above which a timing is flagged noisy too: rounds in two modes (the quick
+run's formula-torch-warm at N=64, D=M=512: median 2.34 ms, fastest 1.10 ms) keep a small IQR when
+most rounds sit in the slow mode, so the IQR rule alone misses them."""
 
 HEADLINE_FIELDS = (
     "dydx_seconds",
@@ -180,7 +184,9 @@ def _combine(timed: dict, memory: dict, meta: dict[str, Any], run_id: str) -> pd
     frame["time_median_s"] = median
     frame["time_iqr_s"] = pd.to_numeric(frame["time_iqr_s"], errors="coerce")
     frame["peak_bytes"] = pd.to_numeric(frame["peak_bytes"], errors="coerce")
-    frame["noisy"] = frame["time_iqr_s"] / median > NOISY_IQR
+    fastest = pd.to_numeric(frame["time_min_s"], errors="coerce")
+    frame["bimodal"] = median / fastest > BIMODAL
+    frame["noisy"] = (frame["time_iqr_s"] / median > NOISY_IQR) | frame["bimodal"]
     frame["gflops"] = frame["flops"] / median / 1e9
     frame["gbps"] = frame["bytes_moved"] / median / 1e9
     # Each case's own roof, measured seconds before it, where the run has one; else the run's.

@@ -143,6 +143,7 @@ def check_targets(frame: pd.DataFrame, metas: dict[str, dict[str, Any]] | None =
         )
     rows += _compiled_targets(frame, keys)
     rows += _likwid_targets(metas or {})
+    rows += warm_not_slower(frame)
     return pd.DataFrame(rows, columns=[*keys, "target", "reached", "passed"])
 
 
@@ -188,4 +189,41 @@ def _compiled_targets(frame: pd.DataFrame, keys: list[str]) -> list[dict]:
                 "passed": bool(speedups.min() >= COMPILED_SPEEDUP),
             }
         )
+    return rows
+
+
+WARM_NOISE = 0.10
+"""How much slower than its cold twin a warm case may time and still count as "within noise":
+the IQR rule's 10% (``analysis.load.NOISY_IQR``)."""
+
+
+def warm_not_slower(frame: pd.DataFrame) -> list[dict]:
+    """Warm ≤ cold (within noise): per warm variant, the cases where it took more than
+    :data:`WARM_NOISE` longer than the cold (or fresh-result) variant of the same method at the
+    same size. Reusing memory removes page faults and adds nothing, so a warm variant slower than
+    cold says that the reuse costs something (autograd's warm variant adds into kept ``.grad``)."""
+    keys = ["run_id", "method", "device", "dtype", "n", "d", "m"]
+    if not {*keys, "variant", "label", "time_median_s"} <= set(frame.columns):
+        return []  # a frame without the case's parameters (a hand-made one) has no pairs to compare
+    timed = frame[frame["time_median_s"].notna()]
+    warm = timed[timed["variant"] == "warm"].set_index(keys)
+    cold = timed[timed["variant"].isin(["", "cold"])].set_index(keys)
+    common = warm.index.intersection(cold.index)
+    if common.empty:
+        return []
+    ratio = (
+        (warm.loc[common, "time_median_s"] / cold.loc[common, "time_median_s"]).rename("ratio").reset_index()
+    )
+    ratio["label"] = warm.loc[common, "label"].to_numpy()
+    rows = []
+    for (run, label, device, dtype), group in ratio.groupby(["run_id", "label", "device", "dtype"]):
+        slower = group[group["ratio"] > 1 + WARM_NOISE]
+        worst = group.loc[group["ratio"].idxmax()]
+        rows.append(
+            {"run_id": run, "label": label, "device": device, "dtype": dtype,
+             "target": f"warm ≤ cold (within {WARM_NOISE:.0%}) at every size",
+             "reached": f"slower in {len(slower)} of {len(group)} cases; worst {worst['ratio']:.2f}× cold "
+                        f"at N={worst['n']}, D={worst['d']}, M={worst['m']}",
+             "passed": bool(slower.empty)}
+        )  # fmt: skip
     return rows

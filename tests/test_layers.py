@@ -34,6 +34,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "analysis.trend.store"),
     ("analysis.gate",),
     ("analysis.report",),
+    # the report's charts read the analysis and the page's first-screen figures; the page draws them
+    ("analysis.report.charts",),
+    ("analysis.report.figures", "analysis.report.page"),
     ("analysis.trend",),
     # the commands, each on its own: none imports another
     ("bench.sweep.cli", "bench.headline", "bench.gpucheck", "analysis.gate.cli", "analysis.report.cli",

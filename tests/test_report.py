@@ -28,7 +28,9 @@ PLOTS = (
     "memory_vs_size",
     "ratio_to_formula",
     "extrapolation",
-    "efficiency",
+    "throughput",
+    "roofline",
+    "time_at_target",
 )
 FIXTURE = DATA / "quick-cpu"
 
@@ -86,7 +88,7 @@ def test_report_needs_no_network(synthetic_report):
     page = synthetic_report.read_text()
     assert "http://" not in page
     assert "https://" not in page
-    assert "<script" not in page
+    assert re.findall(r"<script[^>]*>", page) == ["<script>"]  # one inline table sorter, loading nothing
 
 
 def test_report_lists_skipped_cases_exponents_extrapolation_and_environment(synthetic_report):
@@ -166,11 +168,11 @@ def test_report_builds_from_the_committed_real_quick_run_and_leaves_it_byte_for_
     assert page.count("data:image/png;base64,") == len(PLOTS)
     assert "AMD EPYC" in page
     extrapolation = pd.read_csv(out / "extrapolation.csv")
-    targets = extrapolation[extrapolation["kind"] == "target"]
-    explicit = targets[targets["label"] == "explicit-torch-warm"].iloc[0]
-    formula = targets[targets["label"] == "formula-torch"].iloc[0]
-    assert explicit["predicted_peak_bytes"] > 16 * 2**40  # the 16 TiB dY/dW dominates
-    assert explicit["time_s"] > 1000 * formula["time_s"]
+    peaks = extrapolation[extrapolation["kind"] == "target-peak"].set_index("label")
+    assert peaks.loc["explicit-torch-warm", "predicted_peak_bytes"] > 16 * 2**40  # the 16 TiB dY/dW dominates
+    times = pd.read_csv(out / "time_at_target.csv").set_index("label")
+    assert times.loc["explicit-torch-warm", "time_s"] > 1000 * times.loc["formula-torch", "time_s"]
+    assert (times["low_s"] <= times["time_s"]).all() and (times["time_s"] <= times["high_s"]).all()
 
 
 def test_report_of_a_run_where_nothing_fit_the_budget_still_builds_and_lists_reasons(tmp_path):
@@ -237,7 +239,8 @@ def test_report_of_a_memory_only_run_builds_and_says_no_time_was_measured(tmp_pa
     assert (page.parent / "memory_vs_size.png").exists()
     assert (page.parent / "extrapolation.png").exists()
     assert not (page.parent / "runtime_vs_size.png").exists()
-    assert not (page.parent / "efficiency.png").exists()
+    assert not (page.parent / "throughput.png").exists()
+    assert not (page.parent / "roofline.png").exists()
     assert pd.read_csv(page.parent / "extrapolation.csv")["time_s"].isna().all()
 
 
@@ -353,8 +356,8 @@ def test_table_cells_show_large_numbers_with_separators_and_missing_ones_as_a_da
 def test_the_template_escapes_a_run_name_with_a_script_tag(tmp_path, without_plots):
     run = write_run(tmp_path / "run", LAW, run_id="<script>alert(1)</script>")
     page = build_report([run], tmp_path / "out").read_text()
-    assert "<script" not in page
-    assert "Runs: &lt;script&gt;alert(1)&lt;/script&gt; on " in page
+    assert page.count("<script") == 1 and "alert(1)</script>" not in page  # the table sorter only
+    assert "<p class='machine'>&lt;script&gt;alert(1)&lt;/script&gt;: " in page
     assert "<th>run</th><td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
 
 
@@ -371,16 +374,18 @@ def _cells(page: str, heading: str) -> list[list[str]]:
     """The body rows of the first table after ``heading``, as cell texts."""
     section = page[page.index(heading) :]
     table = re.search(r"<tbody>(.*?)</tbody>", section, re.S).group(1)
-    return [re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
+    return [
+        re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    ]
 
 
 def test_the_page_starts_with_the_summary_then_the_two_figures_before_any_full_table(synthetic_report):
     page = synthetic_report.read_text()
     summary = page.index("<table class='summary'>")
     honesty = page.index("<p class='honesty'>")
-    structure = page.index("<figure class='first'><img alt='The Jacobians&#39; structure")
-    where = page.index("<figure class='first'><img alt='Where the bytes go")
-    first_full_table = page.index("<div class='wide'><table>")  # every table but the summary's
+    structure = page.index("<figcaption>The Jacobians&#39; structure")
+    where = page.index("<figcaption>Where the bytes go")
+    first_full_table = page.index("<div class='wide'><table class='sortable'>")  # every full table
     assert page.index("<table") == summary
     assert summary < honesty < structure < where < first_full_table
     assert where < page.index("<h2>Plots</h2>") < page.index("<h2>Extrapolation to N=64")

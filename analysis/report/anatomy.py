@@ -3,7 +3,7 @@
 Both are computed, never drawn by hand. The structure comes from :func:`bench.methods.jacobians`
 on a small case (the notes' N=2, D=2, M=3), whose inputs have distinct entries so that every
 non-zero cell can be named (``w₁₂`` is W[0, 1]). The sizes at the target come from
-:mod:`bench.costs`, the machine's memory from each run's ``run.json``. :mod:`analysis.report.plots`
+:mod:`bench.costs`, the machine's memory from each run's ``run.json``. :mod:`analysis.report.charts`
 draws the frames returned here, and writes each beside its PNG as CSV.
 """
 

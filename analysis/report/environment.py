@@ -121,3 +121,53 @@ def environment(run: Run) -> list[tuple[str, str]]:
         else:
             rows.append((device, f"{info.get('status')}: {info.get('reason')}"))
     return [(key, str(value)) for key, value in rows]
+
+
+def _thread_counts(run: Run) -> dict[str, set[int]]:
+    cases = run.cases
+    if "threads" not in cases or cases["threads"].isna().all():
+        return {}
+    used = cases.dropna(subset=["threads"]).groupby("backend")["threads"].unique()
+    return {str(backend): {int(t) for t in ts} for backend, ts in used.items()}
+
+
+def header_line(run: Run) -> str:
+    """One line for under the title: cores, threads per backend, RAM, caches, roofs, profile,
+    commit and date, e.g. "2 cores (threads: numpy 1, torch 2) · RAM 23.6 GiB · L3 300 MiB · …"."""
+    machine = run.meta.get("machine", {})
+    threads = ", ".join(
+        f"{backend} {'/'.join(map(str, sorted(ts)))}" for backend, ts in sorted(_thread_counts(run).items())
+    )
+    parts = [
+        f"{machine.get('cpu_model', '?')}, {_cores(machine)}" + (f" (threads: {threads})" if threads else ""),
+        f"RAM {format_size(machine.get('ram_bytes') or np.nan)}",
+        f"last-level cache {format_size(machine.get('llc_bytes') or np.nan)}",
+    ]
+    for device, info in run.meta.get("devices", {}).items():
+        roofs = info.get("roofs") or {}
+        named = [f"GEMM {v['gflops']:,.0f} GFLOP/s" for v in roofs.get("gemm", {}).values()][:1]
+        named += [
+            f"{k} {roofs[k]['gbps']:,.1f} GB/s" for k in ("copy", "incache") if roofs.get(k, {}).get("gbps")
+        ]
+        if named:
+            parts.append(f"{device} roofs: {', '.join(named)}")
+    commit = (machine.get("commit") or {}).get("id") or "?"
+    parts += [
+        f"profile {run.meta.get('profile', {}).get('name')}",
+        f"commit {commit[:7]}",
+        str(machine.get("timestamp_utc") or "?")[:10],
+    ]
+    return f"{run.run_id}: " + " · ".join(parts)
+
+
+def thread_warning(runs: list[Run]) -> str | None:
+    """A warning when the runs, or the backends within one, timed on different thread counts:
+    their times and ratios then compare one thread against several."""
+    counts = {(run.run_id, backend): ts for run in runs for backend, ts in _thread_counts(run).items()}
+    distinct = {t for ts in counts.values() for t in ts}
+    if len(distinct) <= 1:
+        return None
+    listed = "; ".join(
+        f"{run} {backend}: {'/'.join(map(str, sorted(ts)))}" for (run, backend), ts in counts.items()
+    )
+    return f"Timed on different thread counts ({listed}): a ratio between them compares unequal machines."

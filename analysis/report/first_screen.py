@@ -13,15 +13,16 @@ every value reaching the page is escaped there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from analysis.extrapolate import inside
 from analysis.floors import Floor, device_roofs, formula_floor, fraction, jacobian_floor
 from analysis.report.formatting import format_size, format_time
 from analysis.report.study import Analysis
-from bench.costs import jacobian_bytes
+from bench.costs import TIME_DRIVER, jacobian_bytes
 from bench.units import format_bytes
 
 
@@ -47,6 +48,9 @@ MEASURED = "measured"
 EXTRAPOLATED = "extrapolated"
 ESTIMATED = "estimated"
 """A headline figure scaled up from a measured sample (``--dw sample``): never shown as measured."""
+MODEL_FAILURE = "model failure"
+"""An extrapolation below its physical floor: the cost model failed there; shown clipped to the
+floor and flagged, never as a figure the machine could reach."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,10 @@ class Summary:
     dydw: str
     devices: list[DeviceSummary]
     checks: list[Check]
+    coverage: str = ""
+    """ "6 of 7 measurements at the target inside their 90% interval" ("" where none was measured)."""
+    cache_warnings: list[str] = field(default_factory=list)
+    """Bytes-bound methods whose time fit saw no case out of the last-level cache."""
 
 
 def signed_percent(fraction: float) -> str:
@@ -156,11 +164,41 @@ def _checked(checks: pd.DataFrame, row: pd.Series) -> pd.Series | None:
     return mine.iloc[0] if not mine.empty else None
 
 
-def _figures(pred: pd.Series, check: pd.Series | None) -> tuple[Figure, Figure, float, float]:
+def worst_holdout(holdouts: pd.DataFrame, pred: pd.Series, metric: str = "time") -> float:
+    """The largest |error| of a method's hold-outs of ``metric`` (NaN without any)."""
+    if holdouts.empty:
+        return np.nan
+    keys = ("run_id", "label", "device")
+    mine = holdouts[
+        np.logical_and.reduce([holdouts[k] == pred[k] for k in keys]) & (holdouts["metric"] == metric)
+    ]
+    return float(mine["error"].abs().max()) if not mine.empty else np.nan
+
+
+def _interval(pred: pd.Series, holdouts: pd.DataFrame) -> str:
+    worst = worst_holdout(holdouts, pred)
+    missed = f"; hold-outs off by up to {worst:.0%}" if np.isfinite(worst) else "; no hold-out checked it"
+    return f"90% interval {format_time(pred['time_low'])} – {format_time(pred['time_high'])}{missed}"
+
+
+def _clipped(time: Figure, seconds: float, floor: Floor | None) -> tuple[Figure, float]:
+    """An extrapolated time below its floor: flagged as the model's failure and clipped to it."""
+    if time.source != EXTRAPOLATED or floor is None or not seconds >= 0 or seconds >= floor.seconds:
+        return time, seconds
+    detail = (
+        f"the cost model extrapolated {format_time(seconds)}, {seconds / floor.seconds:.0%} of the floor "
+        f"no implementation can beat: shown clipped to the floor; {time.detail}"
+    )
+    return Figure(f"≥ {format_time(floor.seconds)}", MODEL_FAILURE, detail), floor.seconds
+
+
+def _figures(
+    pred: pd.Series, check: pd.Series | None, holdouts: pd.DataFrame | None = None
+) -> tuple[Figure, Figure, float, float]:
     """Time and memory of one method at the target: measured where measured, else extrapolated."""
     time_measured = check is not None and np.isfinite(check["measured_time_s"])
     peak_measured = check is not None and np.isfinite(check["measured_peak_bytes"])
-    interval = f"90% interval {format_time(pred['time_low'])} – {format_time(pred['time_high'])}"
+    interval = _interval(pred, holdouts if holdouts is not None else pd.DataFrame())
     time_s = check["measured_time_s"] if time_measured else pred["time_value"]
     time = Figure(
         format_time(time_s), MEASURED if time_measured else EXTRAPOLATED, "" if time_measured else interval
@@ -204,9 +242,8 @@ def _floored(row: SummaryRow, floor: Floor | None, seconds: float) -> SummaryRow
     if floor is None:
         return row
     detail = "; ".join(x for x in (floor.bound, floor.detail) if x)
-    return replace(
-        row, floor=format_time(floor.seconds), of_floor=fraction(floor, seconds), floor_detail=detail
-    )
+    share = fraction(floor, seconds) if row.time.source != MODEL_FAILURE else "below the floor: model failure"
+    return replace(row, floor=format_time(floor.seconds), of_floor=share, floor_detail=detail)
 
 
 def _streamed_row(case: pd.Series, f_seconds: float, f_peak: float) -> SummaryRow:
@@ -285,7 +322,9 @@ def summary(analysis: Analysis) -> Summary:
             continue
         roofs = device_roofs(metas, str(device))
         f_floor = formula_floor(roofs, n, d, m, "float32")
-        f_time, f_memory, f_seconds, f_peak = _figures(formula, _checked(checks, formula))
+        hold = analysis.holdouts
+        f_time, f_memory, f_seconds, f_peak = _figures(formula, _checked(checks, formula), hold)
+        f_time, f_seconds = _clipped(f_time, f_seconds, f_floor)
         first = SummaryRow("formula", str(formula["label"]), f_time, f_memory, "", "")
         rows = [_floored(first, f_floor, f_seconds)]
         measured = {"formula": _measured_seconds(first, f_seconds)}
@@ -293,7 +332,8 @@ def summary(analysis: Analysis) -> Summary:
         warm_shown, w_seconds = False, np.nan
         if warm is not None and warm["label"] != formula["label"]:
             warm_shown = True
-            w_time, w_memory, w_seconds, w_peak = _figures(warm, _checked(checks, warm))
+            w_time, w_memory, w_seconds, w_peak = _figures(warm, _checked(checks, warm), hold)
+            w_time, w_seconds = _clipped(w_time, w_seconds, f_floor)
             row = SummaryRow(
                 "formula, into reused results (warm, out=)",
                 str(warm["label"]),
@@ -307,7 +347,8 @@ def summary(analysis: Analysis) -> Summary:
         dense_floor = jacobian_floor(roofs, n, d, m, "float32", in_cache=False)
         explicit = _pick(preds, "explicit", device)
         if explicit is not None:
-            x_time, x_memory, x_seconds, x_peak = _figures(explicit, _checked(checks, explicit))
+            x_time, x_memory, x_seconds, x_peak = _figures(explicit, _checked(checks, explicit), hold)
+            x_time, x_seconds = _clipped(x_time, x_seconds, dense_floor)
             row = SummaryRow(
                 "explicit Jacobians (dense)",
                 str(explicit["label"]),
@@ -364,13 +405,39 @@ def summary(analysis: Analysis) -> Summary:
                 bound=_bound(best_floor, _formula_times(rows, formula_times), shown),
             )
         )
+    checked = _checks(analysis)
+    inside = sum(check.in_interval for check in checked)
     return Summary(
         target=analysis.target,
         dydx=format_bytes(dydx),
         dydw=format_bytes(dydw),
         devices=devices,
-        checks=_checks(analysis),
+        checks=checked,
+        coverage=f"{inside} of {len(checked)} measurements at the target inside their 90% interval"
+        if checked
+        else "",
+        cache_warnings=_cache_warnings(analysis),
     )
+
+
+def _cache_warnings(analysis: Analysis) -> list[str]:
+    """One line per run: the bytes-bound methods whose time fit had no case out of the last-level
+    cache, so that their extrapolation extends the in-cache regime to a target far out of it."""
+    preds = analysis.predictions
+    if preds.empty or "time_out_of_cache" not in preds:
+        return []
+    bound = preds[preds["family"].map(TIME_DRIVER) == "bytes_moved"]
+    bound = bound[np.isfinite(bound["time_value"].astype(float)) & (bound["time_out_of_cache"] == 0)]
+    caches = {run.run_id: run.meta.get("machine", {}).get("llc_bytes") for run in analysis.runs}
+    out = []
+    for run, group in bound.groupby("run_id"):
+        cache = caches.get(run)
+        size = format_size(cache) if cache else "an unknown"
+        out.append(
+            f"{run}: {', '.join(group['label'])} had no timed case out of the {size} last-level cache "
+            "(predicted peak ≥ twice the cache); their time at the target extends an in-cache rate"
+        )
+    return out
 
 
 def _check(
@@ -391,7 +458,7 @@ def _check(
         extrapolated=format_time(value),
         interval=f"{format_time(low)} – {format_time(high)}",
         error=error,
-        in_interval=bool(low <= measured <= high),
+        in_interval=inside(measured, low, high),
         error_without_fresh=before if before != error else "",
     )
 

@@ -22,8 +22,8 @@ from analysis.extrapolate import HEADLINE
 from analysis.gate.history import load_history
 from analysis.load import results_path, write_results
 from analysis.report import tables
-from analysis.report.environment import environment
-from analysis.report.figures import draw_figures, draw_first_screen
+from analysis.report.environment import environment, header_line, thread_warning
+from analysis.report.figures import ALT_TEXT, draw_figures, draw_first_screen
 from analysis.report.first_screen import summary
 from analysis.report.output import ReportWriteError, write_atomically
 from analysis.report.study import Analysis, analyse
@@ -44,10 +44,13 @@ _TEMPLATES = Environment(
 @dataclass(frozen=True)
 class Figure:
     title: str
+    alt: str
+    """What the figure shows, for a reader who cannot see it."""
     data: str
     """The PNG as a ``data:`` URI, so the page is one file."""
     png: str
     csv: str
+    anchor: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ def _figure(title: str, path: Path, out: Path) -> Figure:
     data = base64.b64encode(path.read_bytes()).decode()
     return Figure(
         title=title,
+        alt=ALT_TEXT.get(title, title),
+        anchor=path.stem,
         data=f"data:image/png;base64,{data}",
         png=_rel(path, out),
         csv=_rel(path.with_suffix(".csv"), out),
@@ -87,7 +92,9 @@ def render(
     noisy = cases[cases["noisy"].fillna(False).astype(bool)] if not cases.empty else cases
     context = {
         "runs": [f"{run.run_id} on {run.machine_label}" for run in analysis.runs],
-        "warnings": [w for run in analysis.runs for w in run.warnings],
+        "headers": [header_line(run) for run in analysis.runs],
+        "warnings": [w for run in analysis.runs for w in run.warnings]
+        + [w for w in (thread_warning(analysis.runs),) if w],
         "summary": summary(analysis),
         "first_figures": [_figure(title, path, out) for title, path in (first or {}).items()],
         "measured": tables.shown(tables.measured_headline_table(analysis), runs),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.extrapolate import HEADLINE, extrapolate, holdout, measured_vs_extrapolated
-from analysis.fits import AxesByRun, exponents
+from analysis.fits import AxesByRun, axis_names, exponents
 from analysis.load import Run, load_run
 from analysis.targets import check_targets
 
@@ -36,6 +36,11 @@ class Analysis:
     @property
     def axes(self) -> AxesByRun:
         return {run.run_id: run.meta["profile"].get("axes", {}) for run in self.runs}
+
+    @property
+    def swept(self) -> bool:
+        """Whether some run sweeps an axis over more than one size (a headline run alone does not)."""
+        return bool(axis_names(self.axes))
 
 
 def _device_limits(run: Run) -> dict[tuple[str, str], int | None]:
@@ -74,13 +79,14 @@ def analyse(run_dirs: list[Path], target: tuple[int, int, int] = HEADLINE) -> An
         for run in runs
         if not run.cases.empty
     ]
-    predictions = extrapolate(cases, limits, cache, target)
+    holdouts = pd.concat([p[1] for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    predictions = extrapolate(cases, limits, cache, target, holdouts=holdouts)
     return Analysis(
         runs=runs,
         cases=cases,
         exponents=pd.concat([p[0] for p in parts], ignore_index=True) if parts else pd.DataFrame(),
         predictions=predictions,
-        holdouts=pd.concat([p[1] for p in parts], ignore_index=True) if parts else pd.DataFrame(),
+        holdouts=holdouts,
         targets=check_targets(cases, {run.run_id: run.meta for run in runs}),
         checks=measured_vs_extrapolated(cases, cache, target, memory_limits=limits, predictions=predictions),
         limits=limits,

@@ -115,9 +115,14 @@ def exponent_table(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     cells = frame.assign(
         cell=[
-            f"{e:.2f} [{lo:.2f}, {hi:.2f}] vs {x:.2f}"
-            for e, lo, hi, x in zip(
-                frame["exponent"], frame["ci_low"], frame["ci_high"], frame["expected"], strict=True
+            f"{e:.2f} [{lo:.2f}, {hi:.2f}] vs {x:.2f} (n={n})"
+            for e, lo, hi, x, n in zip(
+                frame["exponent"],
+                frame["ci_low"],
+                frame["ci_high"],
+                frame["expected"],
+                frame["points"],
+                strict=True,
             )
         ]
     )
@@ -164,14 +169,16 @@ def prediction_table(analysis: Analysis) -> pd.DataFrame:
                     f"{format_time(row['time_value'])} ({format_time(row['time_low'])} – "
                     f"{format_time(row['time_high'])})"
                 ),
+                "hold-out |error| time": f"{worst['time']:.0%}" if np.isfinite(worst["time"]) else "–",
+                "time fitted on": f"{row['time_basis']} (n={int(row['time_points'])})"
+                if row["time_basis"]
+                else "–",
                 "error time": measured["error time"],
                 "peak extrapolated": format_size(row["peak_value"]),
                 "error memory": measured["error memory"],
                 "cost-model peak": format_size(row["predicted_peak_bytes"]),
                 "fits device": "yes" if row["fits_device"] else f"no ({row['over_by']:,.0f}× over)",
-                "hold-out |error| time": f"{worst['time']:.0%}" if np.isfinite(worst["time"]) else "–",
                 "hold-out |error| memory": f"{worst['memory']:.1%}" if np.isfinite(worst["memory"]) else "–",
-                "points fitted": int(row["time_points"]),
             }
         )
     return pd.DataFrame(rows)
