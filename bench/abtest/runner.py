@@ -139,10 +139,12 @@ class SideServer:
     def __init__(self, side: Side, threads: int | None, log: Path) -> None:
         self.side = side
         self.log = log
-        if not (side.tree / "bench" / "methods.py").is_file():
+        methods = side.tree / "bench"
+        if not ((methods / "methods.py").is_file() or (methods / "methods" / "__init__.py").is_file()):
             raise ABError(
                 f"the {side.name} tree {side.tree}"
-                f"{f' (commit {side.commit[:12]})' if side.commit else ''} has no bench/methods.py: "
+                f"{f' (commit {side.commit[:12]})' if side.commit else ''} has no bench.methods "
+                "(bench/methods.py, or the package bench/methods/ since #29): "
                 "it predates the method registry, so there is nothing to compare with; "
                 "choose a later --against"
             )
