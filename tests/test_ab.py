@@ -17,6 +17,7 @@ from analysis.gate.cli import main
 from bench.abtest.runner import ABError, Side, SideServer, ab_cases, peak_cases, run_ab, run_peaks
 from bench.abtest.worktree import RefError, checkout, is_dirty, resolve_commit
 from bench.profiles import PROFILES
+from bench.rundir.gate_files import read_gate_file
 from tests.conftest import ROOT
 
 
@@ -315,6 +316,7 @@ def test_a_changed_method_shows_up_in_the_ab_and_an_unchanged_one_does_not(repo,
     assert data["status"] == "complete" and len(data["pairs"]) == 6 * len(cases)
     saved = json.loads((tmp_path / "ab.json").read_text())
     assert saved["pairs"] == data["pairs"]
+    assert read_gate_file(tmp_path / "ab.json").to_json() == saved  # the real file, through its record
     verdicts = {g.method: g for g in stats.gate(data, 0.05, 0.95)}
     assert verdicts["formula-torch[cpu-float32]"].verdict == "worse"
     assert verdicts["formula-torch[cpu-float32]"].ratio > 5
@@ -389,6 +391,9 @@ def test_the_memory_ab_names_an_extra_dw_copy_and_both_jacobians_held_at_once(re
             tmp_path / "peaks.json", seed=0, progress=lambda _: None,
         )  # fmt: skip
     assert data["status"] == "complete"
+    assert read_gate_file(tmp_path / "peaks.json").to_json() == json.loads(
+        (tmp_path / "peaks.json").read_text()
+    )
     verdicts = {v.case: v for v in peaks_gate.gate(data)}
     dw = verdicts["formula-torch[cpu-float32-N64-D1024-M1024]"]
     assert dw.verdict == "worse" and dw.growth >= 1024 * 1024 * 4  # one float32 dW
