@@ -17,6 +17,7 @@ from analysis.gate.cli import main
 from bench.abtest.runner import ABError, Side, SideServer, ab_cases, peak_cases, run_ab, run_peaks
 from bench.abtest.worktree import RefError, checkout, is_dirty, resolve_commit
 from bench.profiles import PROFILES
+from bench.rundir.gate_files import read_gate_file
 from tests.conftest import ROOT
 
 
@@ -252,10 +253,10 @@ def test_a_shallow_clone_without_the_base_says_to_fetch_it(repo, tmp_path):
 
 def test_the_base_worktree_holds_the_commit_and_is_removed_afterwards(repo):
     commit = _git(repo, "rev-parse", "HEAD")
-    (repo / "bench" / "methods.py").write_text("# changed in the working tree\n")
+    (repo / "bench" / "methods" / "__init__.py").write_text("# changed in the working tree\n")
     assert is_dirty(repo)
     with checkout(repo, commit) as tree:
-        assert (tree / "bench" / "methods.py").read_text() != "# changed in the working tree\n"
+        assert (tree / "bench" / "methods" / "__init__.py").read_text() != "# changed in the working tree\n"
         assert len(_git(repo, "worktree", "list").splitlines()) == 2
     assert not tree.exists()
     assert len(_git(repo, "worktree", "list").splitlines()) == 1
@@ -290,7 +291,7 @@ def test_no_against_no_baseline_commit_and_a_dirty_tree_exits_2(tmp_path, capsys
 def test_a_changed_method_shows_up_in_the_ab_and_an_unchanged_one_does_not(repo, tmp_path):
     """A real interleaved A/B: the head's formula-torch sleeps 3 ms; formula-numpy and docs change nothing."""
     commit = _git(repo, "rev-parse", "HEAD")
-    methods = repo / "bench" / "methods.py"
+    methods = repo / "bench" / "methods" / "__init__.py"  # the registry
     text = methods.read_text()
     slow = text.replace(
         '"dX = dY·Wᵀ, dW = Xᵀ·dY with torch matmul",\n        _formula,',
@@ -315,6 +316,7 @@ def test_a_changed_method_shows_up_in_the_ab_and_an_unchanged_one_does_not(repo,
     assert data["status"] == "complete" and len(data["pairs"]) == 6 * len(cases)
     saved = json.loads((tmp_path / "ab.json").read_text())
     assert saved["pairs"] == data["pairs"]
+    assert read_gate_file(tmp_path / "ab.json").to_json() == saved  # the real file, through its record
     verdicts = {g.method: g for g in stats.gate(data, 0.05, 0.95)}
     assert verdicts["formula-torch[cpu-float32]"].verdict == "worse"
     assert verdicts["formula-torch[cpu-float32]"].ratio > 5
@@ -323,6 +325,33 @@ def test_a_changed_method_shows_up_in_the_ab_and_an_unchanged_one_does_not(repo,
     assert 0.5 < unchanged.ratio < 2
     first = {pair["first"] for pair in data["pairs"]}
     assert first == {"base", "head"}  # the order within pairs is random
+
+
+PRE_PACKAGE = "be0b3255a4a313b0bdbd953dca63279e06ae49dc"
+"""main before #29 made ``bench/methods.py`` the package ``bench/methods/``."""
+
+
+@pytest.mark.slow
+def test_the_gate_compares_with_a_commit_whose_methods_are_one_module(tmp_path):
+    """The A/B worker imports the base's ``bench.methods``: a base from before the package still serves."""
+    if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{PRE_PACKAGE}^{{commit}}"]).returncode:
+        pytest.skip(f"commit {PRE_PACKAGE[:12]} is not in this clone (a shallow clone?)")
+    base = tmp_path / "base"
+    base.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", PRE_PACKAGE, "bench"], capture_output=True, check=True, timeout=60
+    )
+    subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True, timeout=60)
+    assert (base / "bench" / "methods.py").is_file() and not (base / "bench" / "methods").exists()
+    profile = PROFILES["smoke"]
+    cases = ab_cases(profile, ["formula-numpy", "explicit-torch"], "cpu")
+    data = run_ab(
+        Side("base", base, PRE_PACKAGE), Side("head", ROOT, None, True), cases, profile, 2,
+        tmp_path / "ab.json", seed=0, progress=lambda _: None,
+    )  # fmt: skip
+    assert data["status"] == "complete" and len(data["pairs"]) == 2 * len(cases)
+    for pair in data["pairs"]:
+        assert pair["base"]["status"] == pair["head"]["status"] == "ok", pair
 
 
 def test_every_method_family_has_its_own_ab_points():
@@ -335,8 +364,8 @@ def test_every_method_family_has_its_own_ab_points():
 # --- the memory A/B --------------------------------------------------------------------------------
 
 
-def _inject(repo: Path, old: str, new: str) -> None:
-    methods = repo / "bench" / "methods.py"
+def _inject(repo: Path, old: str, new: str, module: str = "__init__") -> None:
+    methods = repo / "bench" / "methods" / f"{module}.py"
     text = methods.read_text()
     assert old in text
     methods.write_text(text.replace(old, new))
@@ -353,7 +382,7 @@ def test_the_memory_ab_names_an_extra_dw_copy_and_both_jacobians_held_at_once(re
         '"copies dW",\n        lambda X, W, dY, workspace: '
         "(lambda g: (g[0], g[1], g[1].clone())[:2])(_formula(X, W, dY, workspace)),",
     )
-    _inject(repo, "    del jac  # freed before dY/dW exists", "    # (not freed)")
+    _inject(repo, "    del jac  # freed before dY/dW exists", "    # (not freed)", "impls")
     profile = PROFILES["quick"]
     cases = peak_cases(profile, ["formula-torch", "formula-numpy", "explicit-torch"], "cpu")
     with checkout(repo, commit) as tree:
@@ -362,6 +391,9 @@ def test_the_memory_ab_names_an_extra_dw_copy_and_both_jacobians_held_at_once(re
             tmp_path / "peaks.json", seed=0, progress=lambda _: None,
         )  # fmt: skip
     assert data["status"] == "complete"
+    assert read_gate_file(tmp_path / "peaks.json").to_json() == json.loads(
+        (tmp_path / "peaks.json").read_text()
+    )
     verdicts = {v.case: v for v in peaks_gate.gate(data)}
     dw = verdicts["formula-torch[cpu-float32-N64-D1024-M1024]"]
     assert dw.verdict == "worse" and dw.growth >= 1024 * 1024 * 4  # one float32 dW
@@ -415,13 +447,14 @@ def test_a_memory_ab_markdown_names_the_worst_case_of_each_method():
 
 
 def test_a_tree_without_the_method_registry_is_refused_before_any_process_starts(tmp_path):
-    with pytest.raises(ABError, match=r"has no bench/methods.py: it predates the method registry"):
+    why = r"has no bench.methods \(bench/methods.py, or the package bench/methods/ since #29\): it predates"
+    with pytest.raises(ABError, match=why):
         SideServer(Side("base", tmp_path, "c" * 40), 1, tmp_path / "worker.log")
 
 
 @pytest.mark.slow
 def test_a_base_whose_methods_do_not_import_fails_with_one_line_and_keeps_the_traceback(repo, tmp_path):
-    (repo / "bench" / "methods.py").write_text("def broken(:\n")
+    (repo / "bench" / "methods" / "__init__.py").write_text("def broken(:\n")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "broken")
     commit = _git(repo, "rev-parse", "HEAD")
     profile = PROFILES["smoke"]

@@ -365,7 +365,7 @@ def test_numba_threads_above_the_cpus_give_one_thread_and_one_tile_per_usable_cp
     )
     assert done.returncode == 0, done.stderr[-2000:]
     run = json.loads((out / "run.json").read_text())
-    assert run["devices"]["cpu"]["roofs"]["incache"]["threads"] == len(os.sched_getaffinity(0))
+    assert run["devices"]["cpu"]["roofs"]["l1_copy"]["threads"] == len(os.sched_getaffinity(0))
     assert run["machine"]["cpu_affinity"] == sorted(os.sched_getaffinity(0))
 
 

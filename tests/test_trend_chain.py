@@ -26,6 +26,7 @@ from analysis.gate.memory import as_json as peaks_as_json
 from analysis.gate.memory import gate as peaks_gate
 from analysis.trend import branch, store
 from analysis.trend.cli import main as trend_main
+from bench.rundir.gate_files import AB_FILE, AB_SCHEMA
 
 METHODS = ("formula-torch", "explicit-torch-warm", "autograd-torch")
 PEAK_CASE = "formula-torch[cpu-float32-N64-D1024-M1024]"
@@ -84,12 +85,13 @@ def _measure_link(
         for point in ("N16-D64-M64", "N32-D128-M128"):
             for rep in range(8):
                 t = 1e-3 * math.exp(float(rng.normal(0, PAIR_SD)))
+                was, now = 1e-3 * base["time"][method], t * head["time"][method]
                 pairs.append(
                     {
                         "case": f"{method}[cpu-float32-{point}]",
                         "rep": rep,
-                        "base": {"status": "ok", "min_s": 1e-3 * base["time"][method]},
-                        "head": {"status": "ok", "min_s": t * head["time"][method]},
+                        "base": {"status": "ok", "min_s": was, "median_s": was},
+                        "head": {"status": "ok", "min_s": now, "median_s": now},
                     }
                 )
     sides = {"base": {"commit": parent, "dirty": False}, "head": {"commit": commit, "dirty": False}}
@@ -110,8 +112,9 @@ def _measure_link(
     out.mkdir(parents=True)
     (out / "regress.json").write_text(json.dumps(summary))
     machine = {"hostname": f"runner-{commit[:6]}", "system_id": "x", "cpu_model": "AMD EPYC 7763", "cores": 4}
-    (out / "ab.json").write_text(
-        json.dumps({"machine": machine | {"timestamp_utc": f"2026-12-06T{day // 60:02d}:{day % 60:02d}:00Z"}})
+    machine |= {"timestamp_utc": f"2026-12-06T{day // 60:02d}:{day % 60:02d}:00Z"}
+    (out / AB_FILE).write_text(
+        json.dumps({"schema": AB_SCHEMA, "kind": "ab", "status": "complete", "machine": machine} | data)
     )
     return gates
 

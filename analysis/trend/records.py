@@ -15,7 +15,7 @@ from typing import Any
 
 from analysis.gate.history import machine_id
 from analysis.trend import store
-from bench.abtest.runner import AB_FILE, PEAKS_FILE
+from bench.rundir.gate_files import AB_FILE, PEAKS_FILE, RecordError, read_gate_file
 
 TIME_FIELDS = ("ratio", "low", "high", "mde", "verdict", "pairs")
 
@@ -36,7 +36,10 @@ def _read(path: Path) -> dict[str, Any]:
 def _machine(gate_dir: Path) -> dict[str, Any]:
     for name in (AB_FILE, PEAKS_FILE):
         if (gate_dir / name).exists():
-            return _read(gate_dir / name).get("machine", {})
+            try:
+                return dict(read_gate_file(gate_dir / name).machine)
+            except RecordError as exc:
+                raise GateDirError(str(exc)) from None
     raise GateDirError(f"{gate_dir} has neither {AB_FILE} nor {PEAKS_FILE}: nothing was measured")
 
 

@@ -45,14 +45,11 @@ from bench.harness.machine import machine_info
 from bench.harness.threads import thread_env
 from bench.inputs import TOLERANCE, seed_of
 from bench.profiles import Profile
-from bench.rundir.store import write_json_atomic
+from bench.rundir.gate_files import AB_FILE as AB_FILE  # the files' names, kept importable here
+from bench.rundir.gate_files import AB_SCHEMA, write_gate_file
+from bench.rundir.gate_files import PEAKS_FILE as PEAKS_FILE
 
 WORKER = Path(__file__).with_name("worker.py")
-AB_FILE = "ab.json"
-PEAKS_FILE = "peaks.json"
-AB_SCHEMA = 2
-"""2: ``reps`` is the profile's repetitions, ``extra_reps`` the further ones per label; pairs
-carry ``rep``. Memory pairs (``peaks.json``) are new in 2."""
 MAX_KEPT_ROUNDS = 64
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
 """glibc settings for both sides' processes. By default glibc raises its mmap threshold the first
@@ -139,10 +136,12 @@ class SideServer:
     def __init__(self, side: Side, threads: int | None, log: Path) -> None:
         self.side = side
         self.log = log
-        if not (side.tree / "bench" / "methods.py").is_file():
+        methods = side.tree / "bench"
+        if not ((methods / "methods.py").is_file() or (methods / "methods" / "__init__.py").is_file()):
             raise ABError(
                 f"the {side.name} tree {side.tree}"
-                f"{f' (commit {side.commit[:12]})' if side.commit else ''} has no bench/methods.py: "
+                f"{f' (commit {side.commit[:12]})' if side.commit else ''} has no bench.methods "
+                "(bench/methods.py, or the package bench/methods/ since #29): "
                 "it predates the method registry, so there is nothing to compare with; "
                 "choose a later --against"
             )
@@ -270,7 +269,7 @@ def _measured(data: dict[str, Any], out: Path, body: Callable[[], None]) -> dict
         data["status"] = f"failed: {exc}"
         raise
     finally:
-        write_json_atomic(out, data)
+        write_gate_file(out, data)
     return data
 
 
@@ -300,7 +299,7 @@ def run_peaks(
                 reply = server.measure(_request(case, 0, profile, "peak"))
                 pair[server.side.name] = {k: v for k, v in reply.items() if k != "id"}
             data["pairs"].append(pair)
-            write_json_atomic(out, data)
+            write_gate_file(out, data)
         progress(f"memory A/B: {len(cases)} cases × 2 sides in {time.monotonic() - start:.0f} s")
 
     try:
@@ -348,7 +347,7 @@ def run_ab(
             for server in sides:
                 pair[server.side.name] = _kept(server.measure(_request(case, rep, profile, "time")))
             data["pairs"].append(pair)
-            write_json_atomic(out, data)
+            write_gate_file(out, data)
         for server in servers:
             server.close()
         servers = []

@@ -5,7 +5,7 @@ set to the side's source tree (the working tree, or a ``git worktree`` of the ba
 that ``import bench.methods`` loads *that side's* methods, while this file (the harness: inputs,
 warm-up, timing loop, correctness check, peak tracking) is always the head's. That is the
 decision behind the gate: one harness measures both sides, so a change to the harness cannot
-pose as a change of the code under test, and a change to ``bench/methods.py`` (or anything it
+pose as a change of the code under test, and a change to ``bench/methods/`` (or anything it
 imports) shows up.
 
 The worker therefore imports nothing from ``bench`` but the methods' public API, which has
