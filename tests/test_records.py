@@ -31,7 +31,7 @@ from bench.rundir.records import (
     write_timings,
 )
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
-from bench.sweep.cli import main as bench_main
+from lbb.commands.bench import sweep_main as bench_main
 from tests.conftest import DATA, ROOT
 from tests.synthetic import power_law, write_run
 
