@@ -96,4 +96,22 @@ def test_every_subcommand_renders_its_help(capsys, name):
         main([name, "--help"])
     assert done.value.code in (0, None)
     out = capsys.readouterr().out
-    assert out.startswith("usage: ") and "--help" in out
+    assert out.startswith(f"usage: lbb {name}") and "--help" in out
+    assert not any(markup in out for markup in ("``", ":mod:", ":func:", "nox -s")), out
+
+
+def test_a_python_m_shim_runs_the_same_command_as_lbb():
+    """``python -m bench`` and ``lbb bench`` check their options alike: one definition, one wording."""
+    done = [
+        subprocess.run(
+            [sys.executable, "-m", *entry, "--device", "tpu"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        for entry in (["bench"], ["lbb", "bench"], ["bench.headline"], ["lbb", "headline"])
+    ]
+    assert [d.returncode for d in done] == [2, 2, 2, 2]
+    errors = {d.stderr.strip().partition(": error: ")[2] for d in done}
+    assert errors == {"unknown device 'tpu'; choose from cpu, cuda, all"}
