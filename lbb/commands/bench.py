@@ -77,8 +77,8 @@ def write_report(run_dir: Path) -> int:
     program's main module and must not load pandas, scipy and matplotlib.
     """
     from analysis.gate.history import DEFAULT_HISTORY
-    from analysis.report.cli import with_headlines
     from analysis.report.page import build_report
+    from analysis.report.runs import with_headlines
 
     try:
         page = build_report(with_headlines([run_dir]), run_dir / "report", history=DEFAULT_HISTORY)
