@@ -166,7 +166,7 @@ def test_a_non_empty_out_is_refused(tmp_path, capsys):
 
 def _checkout_copy(dest: Path) -> Path:
     """The repository's code as a plain directory: no install points at it."""
-    for part in ("bench", "analysis", "pyproject.toml"):
+    for part in ("bench", "analysis", "lbb", "pyproject.toml"):
         source = ROOT / part
         if source.is_dir():
             shutil.copytree(
