@@ -42,7 +42,10 @@ def add_ab_options(parser: argparse.ArgumentParser, kind: str) -> None:
         help="of the interval",
     )
     parser.add_argument(
-        "--gate", choices=("all", "memory", "time"), default="all", help="what is compared (default all)"
+        "--gate",
+        type=opt.one_of("--gate", ("all", "memory", "time")),
+        default="all",
+        help="all, memory or time: what is compared (default all)",
     )
     parser.add_argument("--seed", type=int, help="seed of the random visiting order")
     where = "--current's run directory, else " if kind == "regress" else ""
