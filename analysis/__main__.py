@@ -1,8 +1,8 @@
-"""``python -m analysis``: see :mod:`analysis.report.cli`."""
+"""``python -m analysis RUN_DIR ...``: rebuild the report (:mod:`lbb.commands.report`, ``lbb report``)."""
 
 import sys
 
-from analysis.report.cli import main
+from lbb.commands.report import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,8 +1,8 @@
-"""``python -m bench``: see :mod:`bench.sweep.cli`."""
+"""``python -m bench``: the sweep alone (:mod:`lbb.commands.bench`; ``lbb bench`` adds the report)."""
 
 import sys
 
-from bench.sweep.cli import main
+from lbb.commands.bench import sweep_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(sweep_main())

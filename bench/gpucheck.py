@@ -1,4 +1,4 @@
-"""``python -m bench.gpucheck --out DIR``: the whole GPU half in one prepared call, within a budget.
+"""``lbb gpucheck --out DIR``: the whole GPU half in one prepared call, within a budget.
 
 Made for a bare GPU machine that is lent for minutes: a plain checkout on ``PYTHONPATH``, the
 machine's own python and packages (torch, pytest-benchmark, pandas, numba…), no memray, no
@@ -31,8 +31,6 @@ Exit status: 0 every part ran or was skipped with its reason, 1 a part failed, 2
 
 from __future__ import annotations
 
-import argparse
-import math
 import os
 import sys
 import tarfile
@@ -40,23 +38,23 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from bench.costs import input_bytes, jacobian_bytes, output_bytes
-from bench.harness import children
 from bench.harness.cudatime import time_rounds
 from bench.harness.gpustate import sm_clock
 from bench.harness.machine import gpu_info
 from bench.harness.parts import PartLogError, child_part, in_process
 from bench.harness.peak import no_tracker_reason
-from bench.profiles import PROFILES, TARGET
+from bench.profiles import TARGET
 from bench.rundir.ending import RunStoppedError, run_ending
 from bench.rundir.store import RunFileError, write_json_atomic
 from bench.units import format_bytes
-from bench.usage import Parser, UsageError, parse_target, stamp
+from bench.usage import UsageError, stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = "gpucheck.json"
@@ -80,41 +78,20 @@ HEADROOM_BYTES = 2**30
 blocks): 128 GiB of bfloat16 dY/dX fits an H200's 139 GiB with room to spare, a 10% margin would not."""
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = Parser(prog="python -m bench.gpucheck", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="directory for the runs, summary and archive")
-    parser.add_argument("--device", default="cuda", help="cuda (default) or cpu (the tests' dry run)")
-    parser.add_argument(
-        "--budget-s", type=float, default=DEFAULT_BUDGET_S, help="seconds in all (default 360)"
-    )
-    parser.add_argument("--profile", help="sweep profile (default: gpu on CUDA, smoke on CPU)")
-    parser.add_argument(
-        "--target", default=",".join(map(str, TARGET)), help="headline N,D,M (default 64,4096,4096)"
-    )
-    parser.add_argument(
-        "--dense-target",
-        default=",".join(map(str, TARGET)),
-        help="dense bfloat16 dY/dX N,D,M (default the target)",
-    )
-    args = parser.parse_args(argv)
-    if args.device not in ("cuda", "cpu"):
-        raise UsageError(f"unknown device {args.device!r}; choose from cuda, cpu")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError(
-            f"no CUDA device: torch {torch.__version__} sees none (use --device cpu for a dry run)"
-        )
-    if not (math.isfinite(args.budget_s) and args.budget_s > 0):
-        raise UsageError(f"--budget-s must be a finite number of seconds > 0, got {args.budget_s}")
-    args.target = parse_target(args.target)
-    args.dense_target = parse_target(args.dense_target, "--dense-target")
-    args.profile = args.profile or ("gpu" if args.device == "cuda" else "smoke")
-    if args.profile not in PROFILES:  # checked here, not by the sweep after minutes of other parts
-        raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}")
-    args.out = args.out.absolute()  # the children run in the checkout: a relative path would land there
-    return args
+@dataclass(frozen=True)
+class CheckOptions:
+    """The check's validated choices (:mod:`lbb.commands.gpucheck` parses them)."""
+
+    out: Path
+    """Absolute: the children run in the checkout, where a relative path would land."""
+    device: str = "cuda"
+    budget_s: float = DEFAULT_BUDGET_S
+    profile: str = "gpu"
+    target: tuple[int, int, int] = TARGET
+    dense_target: tuple[int, int, int] = TARGET
 
 
-def _prepare_out(out: Path) -> None:
+def prepare_out(out: Path) -> None:
     """``--out`` made, empty and writable, or UsageError (one line) before any part runs."""
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -248,18 +225,7 @@ def archive(out: Path) -> Path:
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    with children.supervised():
-        try:
-            args = _parse(sys.argv[1:] if argv is None else argv)
-            _prepare_out(args.out)
-        except UsageError as exc:
-            print(f"gpucheck: error: {exc}", file=sys.stderr)
-            return 2
-        return _run(args)
-
-
-def _run(args: argparse.Namespace) -> int:
+def run(args: CheckOptions) -> int:
     """Every part within the budget; the summary's status set by ``bench.rundir.ending`` however
     the check ends, and the archive written whatever happened before it."""
     deadline = time.monotonic() + args.budget_s
@@ -295,7 +261,7 @@ def _run(args: argparse.Namespace) -> int:
     return ending.exit_status if archived or ending.exit_status not in (0, 1, EXIT_PART_CUT) else 2
 
 
-def _parts(args: argparse.Namespace, parts: dict[str, Any], save: Callable[[], None], deadline: float) -> int:
+def _parts(args: CheckOptions, parts: dict[str, Any], save: Callable[[], None], deadline: float) -> int:
     """Run the parts in order, each within its share of what is left; the exit status they give."""
     in_process(parts, "roofs", lambda: _roofs(args.device), ROOFS_SHARE * _left(deadline))
     _say("roofs", parts["roofs"])
@@ -363,5 +329,7 @@ def _dense_line(dense: dict[str, Any]) -> str:
     )
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m bench.gpucheck: the command (lbb gpucheck)
+    from lbb.commands.gpucheck import main
+
     sys.exit(main())

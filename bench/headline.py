@@ -1,4 +1,4 @@
-"""``nox -s headline``: the N=64, D=M=4096 explicit Jacobians measured end to end, in bounded memory.
+"""``lbb headline``: the N=64, D=M=4096 explicit Jacobians measured end to end, in bounded memory.
 
 The dense dY/dX there is 256 GiB and dY/dW 16 TiB: hopeless to store, but not to stream. Every
 entry is materialised, zeros included, in a reusable tile, and contracted before the next tile
@@ -29,7 +29,6 @@ with one line and exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -50,16 +49,15 @@ from bench.harness.machine import machine_info, with_clocks_after
 from bench.harness.peak import no_tracker_reason
 from bench.harness.progress import Progress
 from bench.harness.roofs import local_roof, measure_roofs, roof_buffer_bytes, timed_seconds
-from bench.harness.threads import clamp_numba_threads, threads_in_use
+from bench.harness.threads import threads_in_use
 from bench.inputs import dw_relative_error, dx_relative_error, make_inputs, synchronizer
 from bench.methods import METHODS, make_workspace
 from bench.profiles import TARGET
-from bench.rundir.directory import choose_devices, prepare_run_dir, refuse_existing_run
-from bench.rundir.ending import run_ending, run_json
-from bench.rundir.lock import RunLockedError, run_lock
+from bench.rundir.directory import choose_devices
 from bench.rundir.records import (
     MemoryRecord,
     NotTimed,
+    Options,
     RunMeta,
     TimingEntry,
     Timings,
@@ -69,8 +67,7 @@ from bench.rundir.records import (
 )
 from bench.streamers import COMPILED, Streamer, default_tile, kernel_for, sampled
 from bench.units import format_bytes
-from bench.usage import Parser, UsageError, check_path_length, parse_target
-from bench.validation import BACKEND_DTYPES, HALF_DTYPES
+from bench.validation import HALF_DTYPES
 
 DTYPE = "float32"
 """The default dtype; ``--dtype`` takes any torch dtype of the suite (bfloat16: the 128 GiB case)."""
@@ -88,57 +85,18 @@ class InterruptedPassError(KeyboardInterrupt):
         self.terminated = terminated
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = Parser(prog="nox -s headline --", description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="all", help="cpu, cuda or all available (default)")
-    parser.add_argument("--out", type=Path, help="run directory (default reports/<UTC time>-headline)")
-    parser.add_argument(
-        "--dw",
-        default="full",
-        help="dY/dW in full (default: 16 TiB, about 5 minutes on 2 cores) or a 1/64 sample, scaled up",
-    )
-    parser.add_argument(
-        "--kernel",
-        help="CPU streaming kernel: compiled (default in float32 and float64) or torch (streamed-torch)",
-    )
-    parser.add_argument("--target", default=",".join(map(str, TARGET)), help="N,D,M (default 64,4096,4096)")
-    parser.add_argument(
-        "--block-bytes",
-        help="tile, e.g. 32KiB (default: two thirds of the L1d per core for the compiled kernel; 4 MiB for "
-        "streamed-torch on CPU, 256 MiB on CUDA)",
-    )
-    parser.add_argument(
-        "--memory-budget", help="bytes the pass may need (default: half of what is available)"
-    )
-    parser.add_argument(
-        "--dtype", default=DTYPE, help=f"one of {', '.join(BACKEND_DTYPES['torch'])} (default {DTYPE})"
-    )
-    args = parser.parse_args(argv)
-    if args.dtype not in BACKEND_DTYPES["torch"]:
-        raise UsageError(f"unknown dtype {args.dtype!r}; choose from {', '.join(BACKEND_DTYPES['torch'])}")
-    if args.dw not in DW_CHOICES:
-        raise UsageError(f"unknown --dw {args.dw!r}; choose from {', '.join(DW_CHOICES)}")
-    if args.kernel not in (None, "compiled", "torch"):
-        raise UsageError(f"unknown --kernel {args.kernel!r}; choose from compiled, torch")
-    args.target = parse_target(args.target)
-    if args.out is not None:
-        check_path_length(args.out)
-    clamp_numba_threads()  # before numba is imported: it starts that many threads
-    if args.device not in ("cpu", "cuda", "all"):
-        raise UsageError(f"unknown device {args.device!r}; choose from cpu, cuda, all")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but CUDA is not available")
-    if args.kernel == "compiled" and args.device in ("cpu", "all"):  # "all" includes the CPU
-        try:
-            kernel_for("cpu", args.dtype, args.kernel)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-    try:
-        args.block_bytes = budgets.parse_bytes(args.block_bytes) if args.block_bytes else None
-        args.memory_budget = budgets.parse_bytes(args.memory_budget) if args.memory_budget else None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    return args
+@dataclass(frozen=True)
+class HeadlineOptions:
+    """The headline's validated choices (:mod:`lbb.commands.headline` parses them)."""
+
+    device: str = "all"
+    target: tuple[int, int, int] = TARGET
+    dtype: str = DTYPE
+    dw: str = "full"
+    kernel: str | None = None
+    """The CPU's streaming kernel: ``compiled``, ``torch`` or None (the dtype's default)."""
+    block_bytes: int | None = None
+    memory_budget: int | None = None
 
 
 def _timed_pass(run: Callable[[], Any], sync: Callable[[], None], bar: Progress) -> tuple[Any, float]:
@@ -287,7 +245,7 @@ def _kernel_record(roofs: dict[str, Any], block: int) -> dict[str, Any]:
     return {"vector_bits": bits, "pattern_roof": {k: v for k, v in pattern.items() if k != "seconds"}}
 
 
-def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> None:
+def run_device(device: str, args: HeadlineOptions, files: HeadlineFiles) -> None:
     n, d, m = args.target
     method = kernel_for(device, args.dtype, args.kernel if device == "cpu" else "torch")
     case = Case(method, "", device, args.dtype, n, d, m)
@@ -459,25 +417,8 @@ def run_device(device: str, args: argparse.Namespace, files: HeadlineFiles) -> N
     files.save()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Exit status: 0 done, 2 bad input, a locked directory or a run file that cannot be written,
-    130 Ctrl-C, 143 SIGTERM, 141 a broken pipe on stdout (all three leave run.json "interrupted");
-    every way out sets run.json's status through ``bench.rundir.ending``."""
-    with children.supervised():
-        try:
-            args = _parse(sys.argv[1:] if argv is None else argv)
-            out = prepare_run_dir(args.out, "headline")
-            with run_lock(out):
-                refuse_existing_run(out)
-                with run_ending("headline", run_json(out), f"partial record saved in {out}") as ending:
-                    ending.exit_status = _run(args, out)
-                return ending.exit_status
-        except (UsageError, RunLockedError) as exc:
-            print(f"headline: error: {exc}", file=sys.stderr)
-            return 2
-
-
-def _run(args: argparse.Namespace, out: Path) -> int:
+def run(args: HeadlineOptions, out: Path) -> int:
+    """Every device's passes into ``out``, whose lock the caller holds; 0 when done."""
     devices, skipped = choose_devices(args.device)
     for device, entry in skipped.items():
         print(f"{device}: skipped: {entry['reason']}")
@@ -485,16 +426,17 @@ def _run(args: argparse.Namespace, out: Path) -> int:
     meta = RunMeta(
         run_id=uuid.uuid4().hex,  # unique: directories of two machines may share a name
         run_name=out.name,
-        options={
-            "profile": "headline",
-            "device": args.device,
-            "methods": sorted(
-                {kernel_for(dev, args.dtype, args.kernel if dev == "cpu" else "torch") for dev in devices}
-                | {"formula-torch"}
+        options=Options(
+            profile="headline",
+            device=args.device,
+            methods=tuple(
+                sorted(
+                    {kernel_for(dev, args.dtype, args.kernel if dev == "cpu" else "torch") for dev in devices}
+                    | {"formula-torch"}
+                )
             ),
-            "memory_budget": args.memory_budget,
-            "passes": ["runtime", "memory"],
-        },
+            memory_budget=args.memory_budget,
+        ).to_json(),
         profile={
             "name": "headline",
             "target": [n, d, m],
@@ -536,5 +478,7 @@ def _run(args: argparse.Namespace, out: Path) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m bench.headline: the command, the sweep's headline pass runs it
+    from lbb.commands.headline import main
+
     sys.exit(main())

@@ -165,13 +165,15 @@ def render(main: Callable[[list[str]], int | None] | None = None) -> str:
         "`tests/test_docs.py` fails while this file differs from what the parsers print.",
         "Every nox session runs one of these commands (`nox -s bench -- --profile quick` is",
         "`lbb bench --profile quick`); inside a session's virtualenv (`.nox/<session>/bin/lbb`) or",
-        "after `pip install -e .`, call `lbb` directly.",
+        "after `pip install -e .`, call `lbb` directly; `python -m lbb COMMAND` is the same command.",
+        "Bad input is one line, `COMMAND: error: ...`, on stderr, worded the same in every command",
+        "(`unknown device 'tpu'; choose from cpu, cuda, all`): each option is defined once.",
         "",
         "## Exit status",
         "",
-        "Every command, and every `python -m` entry ("
+        "Every command exits with the statuses below, and so does every `python -m` entry ("
         + ", ".join(f"`python -m {name}`" for name in module_entries())
-        + "), exits with:",
+        + "), each running a command of `lbb` with the same options and errors:",
         "",
         "| status | when |",
         "| --- | --- |",

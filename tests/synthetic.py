@@ -17,6 +17,7 @@ from bench.methods import METHODS
 from bench.profiles import PROFILES, Profile, build_cases
 from bench.rundir.records import (
     MemoryRecord,
+    Options,
     RunMeta,
     TimingEntry,
     Timings,
@@ -56,10 +57,9 @@ def _run_meta(
     machine |= dict(python="3.11", numpy="x", torch="x", blas=[], torch_threads=2)
     machine |= dict(commit={"id": "0" * 40, "dirty": False}, timestamp_utc="2026-11-28T00:00:00+00:00")
     roofs = {"gemm": {"float32": {"gflops": 100.0}}, "copy": {"gbps": 20.0}}
-    options = dict(profile=spec.name, device="cpu", methods=list(methods), memory_budget=None)
     return RunMeta(
         run_id=run_id,
-        options=options | {"passes": ["runtime", "memory"]},
+        options=Options(spec.name, "cpu", methods, memory_budget=None).to_json(),
         profile=asdict(spec) | {"axes": spec.axes()},
         machine=machine,
         devices={"cpu": {"status": "run", "memory_budget_bytes": ram // 2, "roofs": roofs}},

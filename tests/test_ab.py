@@ -13,11 +13,11 @@ import pytest
 
 from analysis.gate import memory as peaks_gate
 from analysis.gate import timing as stats
-from analysis.gate.cli import main
 from bench.abtest.runner import ABError, Side, SideServer, ab_cases, peak_cases, run_ab, run_peaks
 from bench.abtest.worktree import RefError, checkout, is_dirty, resolve_commit
 from bench.profiles import PROFILES
 from bench.rundir.gate_files import read_gate_file
+from lbb.main import main
 from tests.conftest import ROOT
 
 
@@ -160,7 +160,9 @@ def test_a_new_method_does_not_make_the_time_gate_incomplete(monkeypatch, tmp_pa
         ]  # fmt: skip
     monkeypatch.setattr(cli, "run_ab", lambda *args, **kwargs: data)
     report = cli.Report(tmp_path, "regress", "t")
-    args = cli._parser().parse_args(["regress", "--gate", "time"])
+    from lbb.commands.regress import parser
+
+    args = parser().parse_args(["--gate", "time"])
     cli._time_ab(args, side, side, cli.PROFILES["quick"], report)
     assert report.status == 0
     assert "new[cpu-float32]" in capsys.readouterr().out

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench.rundir.store import RUN_FILE, write_json_atomic
-from bench.sweep.cli import main
+from lbb.commands.bench import sweep_main as main
 
 
 def _run(capsys, *argv: str) -> tuple[int, str]:

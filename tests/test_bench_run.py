@@ -21,7 +21,7 @@ from bench.cases import Case
 from bench.methods import METHODS
 from bench.profiles import PROFILES, build_cases
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
-from bench.sweep.cli import main
+from lbb.commands.bench import sweep_main as main
 
 pytestmark = pytest.mark.slow
 

@@ -8,16 +8,18 @@ import sys
 
 import pytest
 
-from analysis.lbb import COMMANDS, main
+from lbb.main import COMMANDS, main
 from tests.conftest import ROOT
 
 
 def test_help_lists_every_subcommand(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("bench", "headline", "report", "baseline", "regress", "noise", "trend"):
+    names = ("bench", "headline", "report", "baseline", "regress", "noise", "gpucheck", "trend")
+    for name in names:
         assert re.search(rf"^  {name} +\S", out, re.M), name
-    assert set(COMMANDS) == {"bench", "headline", "report", "baseline", "regress", "noise", "trend"}
+    assert set(COMMANDS) == set(names)
+    assert re.search(r"^  regress +.*A/B against a base commit measured in the same job", out, re.M)
 
 
 @pytest.mark.parametrize(
@@ -51,7 +53,7 @@ def test_lbb_bench_measures_then_writes_the_report(tmp_path):
         [
             sys.executable,
             "-m",
-            "analysis.lbb",
+            "lbb",
             "bench",
             "--profile",
             "smoke",
@@ -81,7 +83,7 @@ def test_the_lbb_script_imports_nothing_heavy_so_memory_pass_children_start_fast
     module, _, function = pyproject["project"]["scripts"]["lbb"].partition(":")
     probe = (
         f"import sys; from {module} import {function}; "
-        "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'analysis.lbb') if m in sys.modules))"
+        "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'lbb.commands') if m in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
@@ -94,4 +96,22 @@ def test_every_subcommand_renders_its_help(capsys, name):
         main([name, "--help"])
     assert done.value.code in (0, None)
     out = capsys.readouterr().out
-    assert out.startswith("usage: ") and "--help" in out
+    assert out.startswith(f"usage: lbb {name}") and "--help" in out
+    assert not any(markup in out for markup in ("``", ":mod:", ":func:", "nox -s")), out
+
+
+def test_a_python_m_shim_runs_the_same_command_as_lbb():
+    """``python -m bench`` and ``lbb bench`` check their options alike: one definition, one wording."""
+    done = [
+        subprocess.run(
+            [sys.executable, "-m", *entry, "--device", "tpu"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        for entry in (["bench"], ["lbb", "bench"], ["bench.headline"], ["lbb", "headline"])
+    ]
+    assert [d.returncode for d in done] == [2, 2, 2, 2]
+    errors = {d.stderr.strip().partition(": error: ")[2] for d in done}
+    assert errors == {"unknown device 'tpu'; choose from cpu, cuda, all"}

@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 
 from analysis.gate.baseline import DEFAULT_BASELINE
-from analysis.gate.cli import main as gate_main
 from analysis.gate.history import DEFAULT_HISTORY
-from analysis.report.cli import with_headlines
+from analysis.report.runs import with_headlines
 from bench.harness import children
+from bench.rundir.directory import HEADLINE_DIR
 from bench.rundir.lock import run_lock
 from bench.rundir.store import RUN_FILE, write_json_atomic
-from bench.sweep.cli import HEADLINE_DIR
-from bench.sweep.cli import main as bench_main
+from lbb.commands.bench import sweep_main as bench_main
+from lbb.main import main as gate_main
 from tests.conftest import DATA, ROOT
 from tests.test_run_safety import _alive, _descendants, _resumable_run, _wait_for
 
@@ -172,7 +172,7 @@ def test_report_of_a_sweep_with_a_real_headline_run_adds_it(tmp_path, monkeypatc
     class Complete:
         status = "complete"
 
-    monkeypatch.setattr("analysis.report.cli.read_run", lambda path: Complete())
+    monkeypatch.setattr("analysis.report.runs.read_run", lambda path: Complete())
     assert with_headlines([sweep]) == [sweep, sweep / HEADLINE_DIR]
     Complete.status = "interrupted"
     assert with_headlines([sweep]) == [sweep]

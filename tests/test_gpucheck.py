@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from analysis.report.cli import main as report_main
 from bench import gpucheck
 from bench.harness.cudatime import RoundClock, time_rounds, verdict
 from bench.harness.gpustate import slowdowns
 from bench.harness.machine import with_clocks_after
 from bench.inputs import TOLERANCE
+from lbb.commands import gpucheck as gpucheck_command
+from lbb.commands.report import main as report_main
 from tests.bare_machine import NOT_THERE, make_bare_python
 from tests.conftest import ROOT
 
@@ -151,21 +152,21 @@ def test_a_machine_without_gpus_is_unchanged_by_the_clocks_at_the_end():
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(argv, message, tmp_path, capsys):
-    assert gpucheck.main([*argv, "--out", str(tmp_path / "out")]) == 2
+    assert gpucheck_command.main([*argv, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
 
 
 def test_a_non_empty_out_is_refused(tmp_path, capsys):
     (tmp_path / "something").write_text("kept")
-    assert gpucheck.main(["--device", "cpu", "--out", str(tmp_path)]) == 2
+    assert gpucheck_command.main(["--device", "cpu", "--out", str(tmp_path)]) == 2
     assert "is not empty" in capsys.readouterr().err
     assert (tmp_path / "something").read_text() == "kept"
 
 
 def _checkout_copy(dest: Path) -> Path:
     """The repository's code as a plain directory: no install points at it."""
-    for part in ("bench", "analysis", "pyproject.toml"):
+    for part in ("bench", "analysis", "lbb", "pyproject.toml"):
         source = ROOT / part
         if source.is_dir():
             shutil.copytree(

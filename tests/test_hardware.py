@@ -248,7 +248,7 @@ def test_numba_threads_are_clamped_to_the_cpus_the_process_may_use():
 
 
 def test_headline_with_numba_threads_zero_gives_one_line_and_exit_2(capsys, tmp_path, monkeypatch):
-    from bench.headline import main
+    from lbb.commands.headline import main
 
     monkeypatch.setenv("NUMBA_NUM_THREADS", "0")
     assert main(["--device", "cpu", "--target", "2,8,8", "--out", str(tmp_path / "run")]) == 2
@@ -334,7 +334,7 @@ def test_in_a_3gib_memory_cgroup_the_headline_that_was_oom_killed_is_skipped_by_
     out = tmp_path / "run"
     argv = ["--device", "cpu", "--target", "64,20000,20000", "--dw", "sample", "--out", str(out)]
     done = subprocess.run(
-        [*memory_cgroup_3gib, sys.executable, "-m", "analysis.lbb", "headline", *argv],
+        [*memory_cgroup_3gib, sys.executable, "-m", "lbb", "headline", *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,

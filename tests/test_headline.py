@@ -8,13 +8,13 @@ import re
 import pytest
 
 from analysis.load import load_run
-from analysis.report.cli import main as report_main
 from analysis.report.page import build_report
 from bench import headline
-from bench.headline import main
 from bench.inputs import TOLERANCE
 from bench.rundir.lock import run_lock
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from lbb.commands.headline import main
+from lbb.commands.report import main as report_main
 from tests.synthetic import cost_law, write_run
 
 pytestmark = pytest.mark.slow

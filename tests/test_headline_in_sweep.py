@@ -8,10 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from analysis.lbb import write_report
 from bench.profiles import PROFILES
+from bench.rundir.directory import HEADLINE_DIR
+from bench.rundir.records import Options
 from bench.rundir.store import RUN_FILE
-from bench.sweep.cli import HEADLINE_DIR, Options, run_headline_pass
+from bench.sweep.cli import run_headline_pass
+from lbb.commands.bench import write_report
 from tests.synthetic import cost_law, write_run
 
 pytestmark = pytest.mark.slow

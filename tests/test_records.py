@@ -31,7 +31,7 @@ from bench.rundir.records import (
     write_timings,
 )
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
-from bench.sweep.cli import main as bench_main
+from lbb.commands.bench import sweep_main as bench_main
 from tests.conftest import DATA, ROOT
 from tests.synthetic import power_law, write_run
 
@@ -282,3 +282,12 @@ def test_resume_refuses_a_memory_record_of_unknown_status(run_dir, capsys):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"{run_dir / MEMORY_FILE}: record" in line and "status 'exploded'" in line
     assert (run_dir / RUN_FILE).read_bytes() == before
+
+
+def test_options_round_trip_through_run_json_and_refuse_an_unknown_device(tmp_path):
+    from bench.rundir.records import Options
+
+    options = Options("smoke", "cpu", ("formula-torch", "explicit-torch"), 2**30, ("memory",))
+    assert Options.from_json(json.loads(json.dumps(options.to_json()))) == options
+    with pytest.raises(RecordError, match=r"options\.device"):
+        Options.from_json(options.to_json() | {"device": "tpu"}, tmp_path / "run.json")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from analysis.gate.baseline import BASELINE_SCHEMA, make_baseline
-from analysis.gate.cli import main
 from analysis.load import load_run
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
+from lbb.main import main
 from tests.conftest import DATA
 from tests.synthetic import cost_law, write_run
 

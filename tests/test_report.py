@@ -13,9 +13,9 @@ import matplotlib.figure
 import pandas as pd
 import pytest
 
-from analysis.report.cli import main as report_main
 from analysis.report.page import build_report
 from analysis.report.tables import shown
+from lbb.commands.report import main as report_main
 from tests.conftest import DATA
 from tests.synthetic import cost_law, write_run
 

@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from analysis.load import load_run
-from analysis.report.cli import main as report_main
 from bench import gpucheck, headline
 from bench.harness import children, parts
 from bench.rundir.ending import RunStoppedError, run_ending, run_json
 from bench.rundir.lock import RunLockedError, lock_is_free, run_lock
 from bench.rundir.records import RunMeta, Timings, read_run, write_memory, write_run_meta, write_timings
 from bench.rundir.store import RunFileError
+from lbb.commands import gpucheck as gpucheck_command
+from lbb.commands import headline as headline_command
+from lbb.commands.report import main as report_main
 
 MACHINE = dict(hostname="h", cpu_model="CPU", cores=2, ram_bytes=2**34, llc_bytes=2**25, gpus=[])
 MACHINE |= dict(python="3.11", numpy="x", torch="x", blas=[], torch_threads=2)
@@ -142,7 +144,7 @@ def test_the_report_refuses_an_out_that_is_or_resolves_into_a_run_directory(tmp_
 
 def test_headline_compiled_in_bfloat16_on_all_devices_is_one_line_before_any_directory(tmp_path, capsys):
     out = tmp_path / "run"
-    assert headline.main(["--kernel", "compiled", "--dtype", "bfloat16", "--out", str(out)]) == 2
+    assert headline_command.main(["--kernel", "compiled", "--dtype", "bfloat16", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "headline: error: --kernel compiled runs on the CPU in float32 and float64 only " + (
         "(asked: cpu, bfloat16)"
@@ -166,7 +168,7 @@ def test_headline_compiled_in_bfloat16_on_all_devices_is_one_line_before_any_dir
 )
 def test_the_gpu_check_validates_every_option_before_any_part(tmp_path, capsys, argv, message):
     out = tmp_path / "out"
-    assert gpucheck.main(["--device", "cpu", *argv, "--out", str(out)]) == 2
+    assert gpucheck_command.main(["--device", "cpu", *argv, "--out", str(out)]) == 2
     err = capsys.readouterr()
     assert len(err.err.strip().splitlines()) == 1 and message in err.err
     assert err.out == "" and not out.exists()  # no part started, nothing made
@@ -179,7 +181,7 @@ def test_the_gpu_check_refuses_an_empty_out_it_cannot_write_in_one_line(tmp_path
     monkeypatch.setattr(gpucheck.tempfile, "TemporaryFile", read_only)
     out = tmp_path / "ro"
     out.mkdir()
-    assert gpucheck.main(["--device", "cpu", "--out", str(out)]) == 2
+    assert gpucheck_command.main(["--device", "cpu", "--out", str(out)]) == 2
     err = capsys.readouterr()
     assert err.err.strip() == f"gpucheck: error: cannot use --out {out}: Read-only file system"
     assert err.out == "" and not any(out.iterdir())
@@ -187,7 +189,7 @@ def test_the_gpu_check_refuses_an_empty_out_it_cannot_write_in_one_line(tmp_path
 
 def test_the_gpu_check_makes_a_relative_out_absolute_for_its_children(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args = gpucheck._parse(["--device", "cpu", "--out", "rel"])
+    args = gpucheck_command.parse(["--device", "cpu", "--out", "rel"])
     assert args.out == tmp_path / "rel" and args.out.is_absolute()
 
 
@@ -200,7 +202,7 @@ def test_a_summary_that_cannot_be_written_is_one_line_exit_2_and_the_archive_sti
         raise RunFileError(path, 28, "No space left on device")
 
     monkeypatch.setattr(gpucheck, "write_json_atomic", full_disk)
-    assert gpucheck.main(["--device", "cpu", "--out", str(out), "--budget-s", "1"]) == 2
+    assert gpucheck_command.main(["--device", "cpu", "--out", str(out), "--budget-s", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [
         f"gpucheck: error: cannot write {out / gpucheck.SUMMARY}: disk full (No space left on device); "
@@ -215,7 +217,7 @@ def test_an_archive_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, caps
 
     monkeypatch.setattr(gpucheck, "archive", no_space)
     out = tmp_path / "out"
-    assert gpucheck.main(["--device", "cpu", "--out", str(out), "--budget-s", "1"]) == 2
+    assert gpucheck_command.main(["--device", "cpu", "--out", str(out), "--budget-s", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"gpucheck: error: cannot write the archive in {out}: No space left on device"
     assert json.loads((out / gpucheck.SUMMARY).read_text())["status"] == "complete"
@@ -223,7 +225,7 @@ def test_an_archive_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, caps
 
 def test_a_tiny_budget_skips_every_part_roofs_and_dense_case_included(tmp_path, capsys):
     out = tmp_path / "out"
-    assert gpucheck.main(["--device", "cpu", "--out", str(out), "--budget-s", "1"]) == 0
+    assert gpucheck_command.main(["--device", "cpu", "--out", str(out), "--budget-s", "1"]) == 0
     summary = json.loads((out / gpucheck.SUMMARY).read_text())
     assert summary["status"] == "complete"
     assert {name: part["status"] for name, part in summary["parts"].items()} == {
@@ -268,7 +270,8 @@ def test_a_gpu_check_whose_part_was_cut_exits_3(tmp_path, monkeypatch, capsys):
         "in_process",
         lambda parts_, name, part, allowed: parts_.setdefault(name, {"status": "skipped", "reason": "test"}),
     )
-    assert gpucheck.main(["--device", "cpu", "--out", str(tmp_path / "out")]) == gpucheck.EXIT_PART_CUT == 3
+    status = gpucheck_command.main(["--device", "cpu", "--out", str(tmp_path / "out")])
+    assert status == gpucheck.EXIT_PART_CUT == 3
 
 
 def test_ctrl_c_in_a_part_leaves_its_status_and_the_summary_interrupted(tmp_path, monkeypatch, capsys):
@@ -278,7 +281,7 @@ def test_ctrl_c_in_a_part_leaves_its_status_and_the_summary_interrupted(tmp_path
 
     monkeypatch.setattr(gpucheck, "in_process", stopped)
     out = tmp_path / "out"
-    assert gpucheck.main(["--device", "cpu", "--out", str(out)]) == 143
+    assert gpucheck_command.main(["--device", "cpu", "--out", str(out)]) == 143
     summary = json.loads((out / gpucheck.SUMMARY).read_text())
     assert summary["status"] == "interrupted"
     never = {"status": "skipped", "reason": "not reached: the check ended first"}

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.headline import main as headline_main
 from bench.rundir.store import RUN_FILE, RUNTIME_FILE
+from lbb.commands.headline import main as headline_main
 from tests.test_run_safety import SMALL_ROOFS, SMOKE, _alive, _descendants, _wait_for
 
 pytestmark = [

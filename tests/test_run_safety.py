@@ -23,7 +23,8 @@ from bench.rundir.lock import LOCK_FILE, RunLockedError, run_lock
 from bench.rundir.records import RunMeta, mark_status, write_run_meta
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
 from bench.sweep import cli
-from bench.sweep.cli import main, parse_options
+from lbb.commands.bench import parse as parse_options
+from lbb.commands.bench import sweep_main as main
 from tests.conftest import ROOT as REPO
 
 SMOKE = ["--profile", "smoke", "--device", "cpu"]

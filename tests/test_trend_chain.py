@@ -25,8 +25,8 @@ from analysis.gate import timing
 from analysis.gate.memory import as_json as peaks_as_json
 from analysis.gate.memory import gate as peaks_gate
 from analysis.trend import branch, store
-from analysis.trend.cli import main as trend_main
 from bench.rundir.gate_files import AB_FILE, AB_SCHEMA
+from lbb.commands.trend import main as trend_main
 
 METHODS = ("formula-torch", "explicit-torch-warm", "autograd-torch")
 PEAK_CASE = "formula-torch[cpu-float32-N64-D1024-M1024]"

@@ -7,7 +7,7 @@ import re
 import subprocess
 
 from analysis.trend import branch, store, validate
-from analysis.trend.cli import main as trend_main
+from lbb.commands.trend import main as trend_main
 
 
 def test_validation_rewrites_only_its_block_with_a_row_per_noise_source(tmp_path):

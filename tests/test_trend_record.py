@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis.gate.cli import main as gate_main
 from analysis.trend import store
-from analysis.trend.cli import main as trend_main
 from bench.abtest.worktree import head_commit
+from lbb.commands.trend import main as trend_main
+from lbb.main import main as gate_main
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.headline import main as headline_main
-from bench.sweep.cli import main as sweep_main
 from bench.usage import UsageError, default_run_dir, parse_target
+from lbb.commands.bench import sweep_main
+from lbb.commands.headline import main as headline_main
 
 ROOT = Path(__file__).resolve().parent.parent
 

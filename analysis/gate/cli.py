@@ -1,4 +1,5 @@
-"""``lbb regress``, ``noise`` and ``baseline``: gate a change, measure the gate's noise, keep a record.
+"""What ``lbb regress``, ``noise`` and ``baseline`` run (their parsers are :mod:`lbb.commands`'):
+gate a change, measure the gate's noise, keep a record.
 
 ``regress`` compares the working tree (head) with a base commit (``--against``; by default the
 commit the committed baseline records) **measured in the same job on the same machine**, the
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,103 +60,22 @@ from bench.abtest.runner import AB_FILE, PEAKS_FILE, ABError, Side, ab_cases, pe
 from bench.abtest.worktree import RefError, checkout, head_commit, is_dirty, repo_root, resolve_commit
 from bench.harness import children
 from bench.harness.threads import clamp_numba_threads
-from bench.methods import METHODS
 from bench.profiles import PROFILES, Profile
 from bench.rundir.fields import RecordError
 from bench.rundir.lock import RunLockedError, run_lock
 from bench.rundir.store import RUN_FILE, RunFileError, write_json_atomic
-from bench.usage import EXIT_USAGE, REPORTS, Parser, UsageError, split_names, stamp
+from bench.usage import EXIT_USAGE, REPORTS, UsageError, stamp
 
 HEAD_TREE = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_TIME_BUDGET_S = 420.0
 """Seconds the time A/B may run in all, the profile's repetitions included, before it stops
-adding repetitions for methods whose MDE is still above 10% (README: what it costs in CI)."""
+adding repetitions for methods whose MDE is still above 10% (docs/gate.md: what it costs in CI)."""
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0, got {text}")
-    return value
-
-
-def _confidence(text: str) -> float:
-    value = float(text)
-    if not 0.5 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0.5, 1), got {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 1000, got {text}")
-    return value
-
-
-def _methods(text: str | None) -> list[str]:
-    return list(METHODS) if text is None else list(split_names(text, tuple(METHODS), "method"))
-
-
-def _add_ab_options(sub: argparse.ArgumentParser, kind: str) -> None:
-    sub.add_argument(
-        "--profile",
-        help="profile whose A/B points and threads are used (default: the baseline's, else quick; "
-        "smoke's 3 repetitions give too few pairs to gate time)",
-    )
-    sub.add_argument("--methods", help=f"comma-separated subset of: {', '.join(METHODS)}")
-    sub.add_argument(
-        "--device", default="cpu", choices=("cpu", "cuda"), help="device of the A/B (default cpu)"
-    )
-    sub.add_argument("--reps", type=_count, help="interleaved repetitions (default: the profile's)")
-    sub.add_argument(
-        "--time-budget",
-        type=_fraction,
-        default=DEFAULT_TIME_BUDGET_S,
-        help=f"seconds the time A/B may take, adding repetitions for methods whose MDE is above "
-        f"{timing.MAX_MDE:.0%}% (default {DEFAULT_TIME_BUDGET_S:.0f}; 0: the profile's repetitions only)",
-    )
-    sub.add_argument(
-        "--time-threshold",
-        type=_fraction,
-        default=timing.DEFAULT_TIME_THRESHOLD,
-        help="a method fails when its whole interval lies above 1 + this (default 0.05)",
-    )
-    sub.add_argument("--confidence", type=_confidence, default=DEFAULT_CONFIDENCE, help="of the interval")
-    sub.add_argument(
-        "--gate", choices=("all", "memory", "time"), default="all", help="what is compared (default all)"
-    )
-    sub.add_argument("--seed", type=int, help="seed of the random visiting order")
-    where = "--current's run directory, else " if kind == "regress" else ""
-    sub.add_argument(
-        "--out", type=Path, help=f"directory for the results (default: {where}reports/{kind}-<time>)"
-    )
-
-
-def _parser() -> Parser:
-    parser = Parser(prog="lbb", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    base = commands.add_parser("baseline")
-    base.add_argument("--current", type=Path, help="run directory (default: run the quick profile)")
-    base.add_argument("--out", type=Path, default=DEFAULT_BASELINE)
-    reg = commands.add_parser(
-        "regress",
-        description="Gate the working tree against a base commit measured in this job. The smallest "
-        "profile that can gate time is quick (16 pairs per method; a 95%% interval needs 6).",
-    )
-    reg.add_argument("--against", metavar="REF", help="base commit (default: the baseline's commit)")
-    _add_ab_options(reg, "regress")
-    reg.add_argument("--current", type=Path, help="compare this finished run with the baseline (no A/B)")
-    reg.add_argument("--baseline", type=Path, help=f"baseline file (default {DEFAULT_BASELINE})")
-    reg.add_argument("--history", type=Path, help=f"JSON Lines file to append to (default {DEFAULT_HISTORY})")
-    reg.add_argument("--memory-threshold", type=_fraction, default=Thresholds.memory, help="(0.05: +5%%)")
-    reg.add_argument("--allow-partial", action="store_true", help="missing comparisons do not fail")
-    noisy = commands.add_parser("noise")
-    _add_ab_options(noisy, "noise")
-    for sub in (base, reg, noisy):
-        sub.error = parser.error  # one-line errors from the subcommands too
-    return parser
+def _methods(names: tuple[str, ...]) -> list[str]:
+    """The methods ``--methods`` chose (:mod:`lbb.options` checks each name)."""
+    return list(names)
 
 
 @dataclass
@@ -181,17 +102,9 @@ class Report:
 
 
 def _profile(name: str) -> Profile:
-    if name not in PROFILES:
-        raise UsageError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")
+    if name not in PROFILES:  # a baseline's recorded profile this code no longer has
+        raise UsageError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
     return PROFILES[name]
-
-
-def _check_device(device: str) -> None:
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda, but CUDA is not available here")
 
 
 def _head() -> Side:
@@ -429,7 +342,6 @@ def _plan_regress(args: argparse.Namespace) -> Plan:
     base_commit = _base_commit(args, record[0] if record else None) if ab_wanted else None
     profile = _profile(args.profile or (record[0].get("profile") if record else None) or "quick")
     _methods(args.methods)
-    _check_device(args.device)
     return Plan(
         profile,
         record,
@@ -442,7 +354,6 @@ def _plan_regress(args: argparse.Namespace) -> Plan:
 def _plan_noise(args: argparse.Namespace) -> Plan:
     profile = _profile(args.profile or "quick")
     _methods(args.methods)
-    _check_device(args.device)
     return Plan(profile, time=args.gate in ("all", "time"), memory=args.gate in ("all", "memory"))
 
 
@@ -552,14 +463,14 @@ def _gate(args: argparse.Namespace) -> int:
     return report.status
 
 
-def main(argv: list[str] | None = None) -> int:
-    given = sys.argv[1:] if argv is None else argv
-    command = given[0] if given and given[0] in ("baseline", "noise") else "regress"
+def run(command: str, parse: Callable[[], argparse.Namespace]) -> int:
+    """``command`` (baseline, regress or noise) on the arguments ``parse`` gives (its parser is
+    :mod:`lbb.commands`'s): bad input is one line and exit 2, however far the command got."""
     with children.supervised():
         try:
-            args = _parser().parse_args(given)
+            args = parse()
             clamp_numba_threads()  # the sweep and the A/B's workers inherit it
-            if args.command == "baseline":
+            if command == "baseline":
                 return _baseline(args)
             return _gate(args)
         except ERRORS as exc:
@@ -570,5 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             return 143 if isinstance(exc, children.TerminatedError) else 130
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m analysis.gate.cli regress|noise|baseline: the lbb command
+    from lbb.main import main
+
     sys.exit(main())

@@ -26,6 +26,8 @@ class RunLockedError(Exception):
     """The run directory cannot be locked: held by another live process, or no lock file can be
     made there (an unwritable directory). One line, exit status 2."""
 
+    exit_status = 2
+
 
 def _holder(fd: int) -> str:
     try:

@@ -112,6 +112,39 @@ def _options(value: Any, where: Where) -> dict[str, Any]:
     return options
 
 
+@dataclass(frozen=True)
+class Options:
+    """A sweep's validated choices: run.json's ``options``, which ``--resume`` repeats. The sweep,
+    ``--resume``, the headline (profile ``headline``) and the synthetic test runs all write it here."""
+
+    profile: str
+    device: str
+    methods: tuple[str, ...]
+    memory_budget: int | None
+    passes: tuple[str, ...] = PASSES
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "device": self.device,
+            "methods": list(self.methods),
+            "memory_budget": self.memory_budget,
+            "passes": list(self.passes),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, path: Path | str = RUN_FILE) -> Options:
+        """The stored options, each field checked (``_options``); RecordError names a bad one."""
+        options = _options(data, Where(path))
+        return cls(
+            profile=options["profile"],
+            device=options["device"],
+            methods=tuple(options["methods"]),
+            memory_budget=options.get("memory_budget"),
+            passes=tuple(options["passes"]),
+        )
+
+
 def _profile(value: Any, where: Where) -> dict[str, Any]:
     profile = where.obj(value, "profile")
     where.text(profile.get("name"), "profile.name")

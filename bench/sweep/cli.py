@@ -1,6 +1,7 @@
-"""``python -m bench`` (what ``nox -s bench`` runs): the runtime pass, then the memory pass.
+"""The sweep: the runtime pass, then the memory pass (``lbb bench``; its options are
+:mod:`lbb.commands.bench`'s, its record :class:`bench.rundir.records.Options`).
 
-1. Check the arguments; anything wrong is one line on stderr and exit status 2.
+1. The arguments are checked by the command; anything wrong is one line on stderr and exit status 2.
 2. Build the profile's cases; decide which are skipped (profile cap, memory budget) and why.
 3. Measure the roofs (GEMM, copy) on each device and write run.json.
 4. Runtime pass: pytest-benchmark in a child pytest, runtime.json rewritten after each case.
@@ -19,7 +20,6 @@ be written (``bench.rundir.ending`` sets the status, however the run ends).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -37,16 +37,15 @@ from bench.harness import children
 from bench.harness.machine import git_commit, machine_info, with_clocks_after
 from bench.harness.progress import Progress
 from bench.harness.roofs import measure_roofs, roof_buffer_bytes
-from bench.harness.threads import clamp_numba_threads, pinned_threads, thread_env
+from bench.harness.threads import pinned_threads, thread_env
 from bench.methods import METHODS
 from bench.profiles import PROFILES, TARGET, Profile, build_cases
 from bench.rundir.directory import HEADLINE_DIR, choose_devices, prepare_run_dir, refuse_existing_run
 from bench.rundir.ending import RunStoppedError, run_ending, run_json
 from bench.rundir.lock import RunLockedError, run_lock
 from bench.rundir.records import (
-    DEVICES,
-    PASSES,
     MemoryRecord,
+    Options,
     RecordError,
     RunMeta,
     read_memory,
@@ -59,69 +58,9 @@ from bench.rundir.store import RUN_FILE, RUNTIME_FILE, RunFileError, write_json_
 from bench.sweep.console import summary_table
 from bench.sweep.memory_pass import run_memory_pass, skipped_record
 from bench.sweep.runtime_plugin import RUN_FILE_EXIT
-from bench.usage import Parser, UsageError, check_path_length, split_names, stamp
+from bench.usage import UsageError, stamp
 
 RESUME_HINT = "use --resume {out} or another --out"
-
-
-@dataclass(frozen=True)
-class Options:
-    """The validated choices of a run; stored in run.json so that --resume repeats them."""
-
-    profile: str
-    device: str
-    methods: tuple[str, ...]
-    memory_budget: int | None
-    passes: tuple[str, ...]
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="nox -s bench --", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)"
-    )
-    parser.add_argument("--device", default="all", help="cpu, cuda or all (default: all available)")
-    parser.add_argument("--methods", help=f"comma-separated subset of: {', '.join(METHODS)}")
-    parser.add_argument("--out", type=Path, help="run directory (default: reports/<UTC time>-<profile>)")
-    parser.add_argument("--resume", type=Path, metavar="DIR", help="finish an interrupted run in DIR")
-    parser.add_argument(
-        "--memory-budget",
-        help="bytes a case may need, e.g. 8GiB (default: half of available RAM, or of free GPU memory)",
-    )
-    parser.add_argument("--passes", default="runtime,memory", help="runtime, memory or both (default)")
-    return parser
-
-
-def parse_options(argv: list[str]) -> tuple[Options | None, Path | None, Path | None]:
-    """Validated options, --out and --resume; raises UsageError with a one-line message.
-
-    With --resume the options are None: they are read from the run directory once it is locked
-    (``resume_options``), so that a live writer cannot change the files under the check.
-    """
-    args = _parser().parse_args(argv)
-    clamp_numba_threads()  # before numba is imported: it starts that many threads
-    if args.resume is not None:
-        check_path_length(args.resume, "--resume")
-        if args.out is not None:
-            raise UsageError("--resume DIR continues DIR; it cannot be combined with --out")
-        if not (args.resume / RUN_FILE).exists():
-            raise UsageError(f"{args.resume / RUN_FILE} does not exist")
-        return None, None, args.resume
-    if args.out is not None:
-        check_path_length(args.out)
-    if args.profile not in PROFILES:
-        raise UsageError(f"unknown profile {args.profile!r}; choose from {', '.join(PROFILES)}")
-    if args.device not in DEVICES:
-        raise UsageError(f"unknown device {args.device!r}; choose from {', '.join(DEVICES)}")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device cuda asked for, but CUDA is not available (torch {torch.__version__})")
-    methods = split_names(args.methods, METHODS, "method") if args.methods else tuple(METHODS)
-    try:
-        memory_budget = budgets.parse_bytes(args.memory_budget) if args.memory_budget else None
-    except ValueError as exc:
-        raise UsageError(f"--memory-budget: {exc}") from None
-    passes = split_names(args.passes, PASSES, "pass")
-    return Options(args.profile, args.device, methods, memory_budget, passes), args.out, None
 
 
 def resume_options(run_dir: Path) -> Options:
@@ -140,14 +79,7 @@ def resume_options(run_dir: Path) -> Options:
     if meta.is_headline:
         raise UsageError(f"{where} is a headline run; only a sweep can be resumed (run the headline again)")
     _check_same_code(run_dir, meta.machine)
-    stored = meta.options
-    options = Options(
-        profile=stored["profile"],
-        device=stored["device"],
-        methods=tuple(stored["methods"]),
-        memory_budget=stored.get("memory_budget"),
-        passes=tuple(stored["passes"]),
-    )
+    options = Options.from_json(meta.options, run_dir / RUN_FILE)
     _check_known(options, where)
     return options
 
@@ -352,7 +284,7 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
         meta = RunMeta(
             run_id=uuid.uuid4().hex,  # unique: directories of two machines may share a name
             run_name=run_dir.name,
-            options=asdict(options),
+            options=options.to_json(),
             profile=_profile_record(profile),
             machine=machine_info(),
             devices=dict(left_out),
@@ -402,19 +334,22 @@ def execute(options: Options, run_dir: Path, resuming: bool, lock_fd: int) -> in
     return 0
 
 
-def sweep(argv: list[str]) -> tuple[int, Path | None]:
-    """Run (or resume) a sweep; its exit status and run directory (None when none was made).
+def sweep(options: Options | None, out: Path | None, resume: Path | None) -> tuple[int, Path | None]:
+    """Run (or, with ``resume``, finish) a sweep; its exit status and run directory (None when
+    none was made). With ``resume`` the options are None: they are read from the run directory
+    once it is locked (``resume_options``), so that a live writer cannot change them under the check.
 
     Exit status: 0 done, 2 bad input, a locked directory or a run file that cannot be written,
     130 Ctrl-C, 143 SIGTERM, 141 a broken pipe on stdout (all three leave run.json "interrupted";
     every way out goes through ``bench.rundir.ending``). The report is built one layer
     up (``lbb bench``), so that bench/ never imports analysis/.
     """
-    run_dir: Path | None = None
     with children.supervised():
         try:
-            options, out, resume = parse_options(argv)
-            run_dir = resume if resume is not None else prepare_run_dir(out, options.profile, RESUME_HINT)
+            if resume is not None and not (resume / RUN_FILE).exists():
+                raise UsageError(f"{resume / RUN_FILE} does not exist")
+            kind = options.profile if options is not None else "resume"
+            run_dir = resume if resume is not None else prepare_run_dir(out, kind, RESUME_HINT)
             with run_lock(run_dir) as lock_fd:
                 if resume is not None:
                     options = resume_options(run_dir)
@@ -426,12 +361,4 @@ def sweep(argv: list[str]) -> tuple[int, Path | None]:
                 return ending.exit_status, run_dir
         except (UsageError, RunLockedError) as exc:
             print(f"bench: error: {exc}", file=sys.stderr)
-            return 2, None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m bench``: the sweep alone (``lbb bench`` also builds the report)."""
-    status, run_dir = sweep(sys.argv[1:] if argv is None else argv)
-    if status == 0 and run_dir is not None:
-        print(f"report: lbb report {run_dir}")
-    return status
+            return exc.exit_status, None
