@@ -17,11 +17,27 @@ the whole tile. Beyond it:
 - **the tile from L1**: two thirds of the per-core L1d (:func:`tile_bytes`, the share the L1
   copy roof's buffers take), so the tile's stores and loads hit L1. Measured on a 2-core
   AVX-512 Xeon (48 KiB L1d), fastest chunks: a 64 KiB tile (out of L1) streamed at 40% of a
-  32 KiB tile's rate, 24 KiB at 63-80% of it, 40 KiB about the same; against the L1 copy roof
-  measured back to back (930-950 GB/s), the 32 KiB tile reached 43% (dY/dX) and 38% (dY/dW);
-- **full vector width**: zero runs are written as one contiguous loop per tile, the rows of Wᵀ
-  copied whole, and the contraction reads eight tile rows per pass over the accumulator slice,
-  all vectorised by LLVM at the CPU's widest vectors (:mod:`bench.harness.jit`);
+  32 KiB tile's rate, 24 KiB at 63-80% of it, 40 KiB about the same;
+- **fill and contraction overlapped** (:func:`_overlapped`, full-width blocks of a tile of at
+  least 16 rows): the tile's first 16 rows are two slots of eight; while the contraction reads
+  the slot the previous pass filled, the same loop (:func:`_zero_while_contracting`) writes the
+  zeros of the next eight rows into the other slot, so the store port and the load ports work
+  at once instead of taking turns (a fill is stores only, a contraction loads only: one after
+  the other, they reach at best two thirds of a copy). The two slots' offsets are constants in
+  that loop, so LLVM vectorises it with no overlap check (with the offsets as variables the same
+  loop ran at 37% of the L1 copy). Passes holding rows of Wᵀ, the short last pass, narrower
+  blocks and smaller tiles (float64 in 32 KiB) fill and then contract as before. Each entry is
+  still stored once into the tile and loaded once from it, a pass after it was stored;
+- **full vector width**: zeros are stored as a loop of full-width stores of a zero passed in
+  (a literal zero would make LLVM call ``memset``), the rows of Wᵀ copied whole, and the
+  contraction reads eight tile rows per pass over the accumulator slice, its sum as a tree
+  (``fastmath`` without ``reassoc``, :data:`NO_REASSOCIATION`), all vectorised by LLVM at the
+  CPU's widest vectors (:mod:`bench.harness.jit`; 512-bit, checked in the emitted machine code).
+  Against the L1 copy roof timed back to back in the same process (one core's fastest call ×
+  2, 930-1,036 GB/s), the fastest calls of one column block on one core × 2 reached 55-60% for
+  dY/dX and dY/dW with the overlap, 37-39% without it (float32, blocks 512 columns wide as at
+  the target: dY/dX at N=64, M=64, one row in 64 from Wᵀ as at the target, dY/dW at N=2,
+  M=4096; 2-core AVX-512 Xeon, load average 7-8 from other jobs, 2026-12-06);
 - **a loop order that keeps the accumulator in cache**: column blocks outermost, then every row
   block of the Jacobian, so one accumulator slice (a tile row) is reused across all row blocks;
 - **no idle core**: the blocks of a call are a whole number per core (:func:`chunks`).
@@ -105,16 +121,27 @@ def _contract(tile: Any, width: int, w: int, count: int, vec: Any, r0: int, acc:
 
 
 @jit.kernel(fastmath=True, inline="always")
-def _zero(tile: Any, start: int, stop: int) -> None:
-    """tile[start:stop] = 0, one contiguous run of full-width stores."""
+def _zero(tile: Any, start: int, stop: int, zero: Any) -> None:
+    """tile[start:stop] = 0, one contiguous run of full-width stores (of ``zero``, a value LLVM
+    cannot see is zero, so the loop stays a loop of vector stores, not a call to ``memset``)."""
     t = tile[start:stop]
     for j in range(stop - start):
-        t[j] = 0.0
+        t[j] = zero
 
 
 @jit.kernel(fastmath=True, inline="always")
 def _fill(
-    dydx: bool, src: Any, tile: Any, width: int, w: int, count: int, r0: int, m: int, g: int, c0: int
+    dydx: bool,
+    src: Any,
+    tile: Any,
+    width: int,
+    w: int,
+    count: int,
+    r0: int,
+    m: int,
+    g: int,
+    c0: int,
+    zero: Any,
 ) -> None:
     """The tile's ``count`` rows from Jacobian row ``r0`` on, every entry written, zeros included.
 
@@ -125,15 +152,15 @@ def _fill(
     if dydx:
         first = min(max(g * m - r0, 0), count)  # tile rows before n = g
         last = min(max((g + 1) * m - r0, first), count)  # and from n = g + 1 on
-        _zero(tile, 0, first * width)
+        _zero(tile, 0, first * width, zero)
         for i in range(first, last):
             t = tile[i * width : i * width + w]
             row = src[r0 + i - g * m, c0 : c0 + w]
             for j in range(w):
                 t[j] = row[j]
-        _zero(tile, last * width, count * width)
+        _zero(tile, last * width, count * width, zero)
         return
-    _zero(tile, 0, count * width)
+    _zero(tile, 0, count * width, zero)
     row_n = r0 // m
     k = r0 - row_n * m
     for i in range(count):  # (n, k) stepped along the rows: no division per row
@@ -142,6 +169,87 @@ def _fill(
         k += 1
         if k == m:
             k = 0
+            row_n += 1
+
+
+NO_REASSOCIATION = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
+"""fastmath less ``reassoc``: LLVM keeps the overlapped contraction's sum as the tree written
+(still fusing multiply-adds) instead of one chain of eight dependent FMAs per vector."""
+PASS = 8
+"""Tile rows per pass: the rows one contraction step reads (and one fill step writes) together."""
+
+
+@jit.kernel(fastmath=NO_REASSOCIATION, inline="always")
+def _zero_while_contracting(
+    tile: Any, fill_at: int, read_at: int, vec: Any, r0: int, acc: Any, zero: Any
+) -> None:
+    """Zero the :data:`PASS` full rows at ``fill_at`` while acc += the :data:`PASS` rows at
+    ``read_at`` (written by the pass before) weighted by vec[r0:]: one loop whose stores and
+    loads go to different rows, so the store port and the load ports work at once."""
+    g0, g1, g2, g3 = vec[r0], vec[r0 + 1], vec[r0 + 2], vec[r0 + 3]
+    g4, g5, g6, g7 = vec[r0 + 4], vec[r0 + 5], vec[r0 + 6], vec[r0 + 7]
+    a = tile[fill_at : fill_at + PASS * ROW_WIDTH]
+    b = tile[read_at : read_at + PASS * ROW_WIDTH]
+    for j in range(ROW_WIDTH):
+        acc[j] += (
+            (b[j] * g0 + b[ROW_WIDTH + j] * g1) + (b[2 * ROW_WIDTH + j] * g2 + b[3 * ROW_WIDTH + j] * g3)
+        ) + (
+            (b[4 * ROW_WIDTH + j] * g4 + b[5 * ROW_WIDTH + j] * g5)
+            + (b[6 * ROW_WIDTH + j] * g6 + b[7 * ROW_WIDTH + j] * g7)
+        )
+        a[j] = zero
+        a[ROW_WIDTH + j] = zero
+        a[2 * ROW_WIDTH + j] = zero
+        a[3 * ROW_WIDTH + j] = zero
+        a[4 * ROW_WIDTH + j] = zero
+        a[5 * ROW_WIDTH + j] = zero
+        a[6 * ROW_WIDTH + j] = zero
+        a[7 * ROW_WIDTH + j] = zero
+
+
+@jit.kernel(fastmath=NO_REASSOCIATION)
+def _overlapped(
+    dydx: bool, src: Any, vec: Any, tile: Any, acc: Any, nm: int, m: int, g: int, c0: int, zero: Any
+) -> None:  # pragma: no cover - compiled
+    """One full-width column block with the tile's first 2·:data:`PASS` rows as two slots: pass
+    p fills slot p % 2 while the contraction reads the other, which pass p - 1 filled.
+
+    A pass whose rows are all zero (dY/dX away from n = g; every pass of dY/dW, whose one value
+    per row is then written over its zero) is :func:`_zero_while_contracting`; the others (dY/dX's
+    rows of Wᵀ, the short last pass) fill and contract one after the other.
+    """
+    passes = (nm + PASS - 1) // PASS
+    step = PASS * ROW_WIDTH  # a slot
+    prev_at, prev_r0, prev_count = 0, 0, 0
+    row_n, k = 0, 0  # (n, k) of row r0, for dY/dW's values
+    for p in range(passes + 1):
+        r0 = p * PASS
+        count = min(PASS, nm - r0) if p < passes else 0
+        at = (p % 2) * step
+        zeros_only = not dydx or r0 + PASS <= g * m or r0 >= (g + 1) * m
+        if count == PASS and prev_count == PASS and zeros_only:
+            if at == 0:  # the slots' offsets as constants: LLVM then needs no overlap check
+                _zero_while_contracting(tile, 0, step, vec, prev_r0, acc, zero)
+            else:
+                _zero_while_contracting(tile, step, 0, vec, prev_r0, acc, zero)
+            if not dydx:
+                nn, kk = row_n, k
+                for i in range(PASS):
+                    if c0 <= kk < c0 + ROW_WIDTH:
+                        tile[at + i * ROW_WIDTH + kk - c0] = src[nn, g]
+                    kk += 1
+                    if kk == m:
+                        kk = 0
+                        nn += 1
+        else:
+            if count:
+                _fill(dydx, src, tile[at:], ROW_WIDTH, ROW_WIDTH, count, r0, m, g, c0, zero)
+            if prev_count:
+                _contract(tile[prev_at:], ROW_WIDTH, ROW_WIDTH, prev_count, vec, prev_r0, acc)
+        prev_at, prev_r0, prev_count = at, r0, count
+        k += PASS
+        while k >= m:
+            k -= m
             row_n += 1
 
 
@@ -159,17 +267,22 @@ def _block(
     m: int,
     g: int,
     c0: int,
+    zeros: Any,
 ) -> None:  # pragma: no cover - compiled
     """One column block on one core: every tile of it filled whole, then read whole into ``acc``."""
+    zero = zeros[0]
+    if w == ROW_WIDTH and rows >= 2 * PASS:
+        _overlapped(dydx, src, vec, tile, acc, nm, m, g, c0, zero)
+        return
     for r0 in range(0, nm, rows):
         count = min(rows, nm - r0)
-        _fill(dydx, src, tile, width, w, count, r0, m, g, c0)
+        _fill(dydx, src, tile, width, w, count, r0, m, g, c0, zero)
         _contract(tile, width, w, count, vec, r0, acc)
 
 
 @jit.kernel(parallel=True, fastmath=True)
 def _stream(
-    dydx: bool, src: Any, dy: Any, tiles: Any, out: Any, lo: int, hi: int
+    dydx: bool, src: Any, dy: Any, tiles: Any, out: Any, lo: int, hi: int, zeros: Any
 ) -> None:  # pragma: no cover - compiled
     """out = vec(dY)ᵀ · J over J's column blocks ``lo`` to ``hi`` (:func:`column_blocks`), each
     tile of J written whole, then read whole, for J = dY/dX (``dydx``, ``src`` = Wᵀ, out = dX) or
@@ -191,7 +304,7 @@ def _stream(
         g, c0 = block // per_group, (block % per_group) * width
         w = min(width, columns - c0)
         acc = np.zeros(w, dtype=out.dtype)  # this block's columns of the result: no other block adds to them
-        _block(dydx, src, vec, tile, acc, width, w, rows, n * m, m, g, c0)
+        _block(dydx, src, vec, tile, acc, width, w, rows, n * m, m, g, c0, zeros)
         out[g, c0 : c0 + w] = acc
 
 
@@ -272,9 +385,10 @@ def stream(
     n, m = dY.shape
     src = np.ascontiguousarray(W.T) if kind == "dydx" else np.ascontiguousarray(X)
     vec = np.ascontiguousarray(dY)
+    zeros = np.zeros(1, dtype=out.dtype)  # the zero the fill writes, passed in: see _zero
     parts = parts if parts is not None else [(0, column_blocks(kind, n, X.shape[1], m))]
     for done, (lo, hi) in enumerate(parts, 1):
-        _stream(kind == "dydx", src, vec, tiles, out, lo, hi)
+        _stream(kind == "dydx", src, vec, tiles, out, lo, hi, zeros)
         if progress is not None:
             progress(done, len(parts))
     return out

@@ -238,9 +238,9 @@ def _kernel_record(roofs: dict[str, Any], block: int) -> dict[str, Any]:
     tile = compiled.tiles_for(np.float32, block)[0]
     acc = np.zeros(compiled.ROW_WIDTH, dtype=np.float32)
     src = np.zeros((2, compiled.ROW_WIDTH), dtype=np.float32)
-    bits = jit.vector_bits(
-        compiled._block, True, src, acc, tile, acc, compiled.ROW_WIDTH, compiled.ROW_WIDTH, 1, 2, 2, 0, 0
-    )
+    width = compiled.ROW_WIDTH
+    args = (True, src, acc, tile, acc, width, width, 1, 2, 2, 0, 0, acc[:1])  # acc[:1]: the zero
+    bits = jit.vector_bits(compiled._block, *args)
     pattern = compiled.pattern_roof(block)
     return {"vector_bits": bits, "pattern_roof": {k: v for k, v in pattern.items() if k != "seconds"}}
 

@@ -30,6 +30,8 @@ def _dense(X: np.ndarray, W: np.ndarray, dY: np.ndarray) -> tuple[np.ndarray, np
         ((3, 600, 7), 2 * compiled.ROW_WIDTH * 8),  # D above a tile row: dX's columns in two blocks
         ((5, 4, 1030), 3 * compiled.ROW_WIDTH * 8),  # M above a tile row: dW's in three, the last short
         ((1, 1, 1), 1),
+        ((3, 530, 20), 16 * compiled.ROW_WIDTH * 8),  # two slots of 8 rows: dX overlapped, across n = g
+        ((3, 2, 523), 16 * compiled.ROW_WIDTH * 8),  # dW overlapped, a short last pass, a narrow block
     ],
 )
 def test_compiled_kernel_agrees_with_the_dense_jacobians_on_odd_shapes_and_tiles(shape, tile):
