@@ -1,5 +1,5 @@
 """Sessions: tests, slow, lint (ruff, check-jsonschema), bench, headline, report, baseline, regress,
-noise, trend, gpucheck.
+noise, trend, gpucheck, docs (docs/cli.md from the parsers).
 
 Every session installs the project from pyproject.toml into nox's default virtualenv backend;
 pyproject pins ``torch==2.13.0`` so that pip takes the CPU wheel on local disk instead of a
@@ -116,3 +116,10 @@ def gpucheck(session: nox.Session) -> None:
     sweep, one archive (``-- --out DIR``; a bare GPU machine runs ``python -m bench.gpucheck``)."""
     session.install("-e", ".")
     session.run("python", "-m", "bench.gpucheck", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Regenerate docs/cli.md, the command-line and exit-status reference, from the parsers."""
+    session.install("-e", ".")
+    session.run("python", "docs/cli_reference.py", *session.posargs)

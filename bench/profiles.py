@@ -69,7 +69,7 @@ class Profile:
     target_time_cap: float | None = None
     # The "DM" axis, toward the target: (target N, s, s) for each s. The target's formula is two
     # skinny products (64×4096 by 4096×4096, 4096×64 by 64×4096) that run at a fraction of the
-    # GEMM roof square products reach; fits that see this shape extrapolate to it (see README).
+    # GEMM roof square products reach; fits that see this shape extrapolate to it (docs/sweep.md).
     toward_target: tuple[int, ...] = ()
 
     def points(self) -> list[tuple[int, int, int]]:

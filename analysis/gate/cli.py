@@ -70,7 +70,7 @@ HEAD_TREE = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_TIME_BUDGET_S = 420.0
 """Seconds the time A/B may run in all, the profile's repetitions included, before it stops
-adding repetitions for methods whose MDE is still above 10% (README: what it costs in CI)."""
+adding repetitions for methods whose MDE is still above 10% (docs/gate.md: what it costs in CI)."""
 
 
 def _methods(names: tuple[str, ...]) -> list[str]:

@@ -25,7 +25,7 @@ from bench.units import format_bytes
 
 JITTER_BYTES = 4096
 """A page: the largest A/A difference seen between the two sides of one case on one machine was
-{A/A figure in the README}; allocator rounding and Python's object heap move a peak by up to a
+340 bytes (docs/gate.md); allocator rounding and Python's object heap move a peak by up to a
 few hundred bytes."""
 JITTER_FRACTION = 0.001
 """0.1% of the base's peak, for large peaks whose allocator rounding grows with them."""

@@ -45,7 +45,7 @@ DEFAULT_TIME_THRESHOLD = 0.05
 """A method fails when its whole 95% interval of head ÷ base lies above ×1.05. Why 5%: in five
 A/B runs of a docs-only change no method was flagged (point ratios ×0.95 to ×1.18, the
 intervals always reaching below ×1.05), while injected +10% and +25% slowdowns of explicit-torch
-were caught (README, "Regression tracking")."""
+were caught (docs/gate.md)."""
 
 POWER = 0.8
 MAX_MDE = 0.10

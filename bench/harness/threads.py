@@ -4,10 +4,10 @@ A profile with ``threads=None`` leaves every pool at its default (all cores). Th
 pins one thread: on a shared 2-core machine, torch's two OpenMP threads made back-to-back quick
 runs of unchanged code differ by up to −48% and +90% in a method's normalised time (each
 parallel region waits for its slowest thread, and a neighbour's load stalls one of the two),
-while on one thread every method held within ±10% (README, "Regression tracking"). The roofs
+while on one thread every method held within ±10% (docs/gate.md). The roofs
 are measured on the same threads, so fractions of the roof stay comparable.
 
-threadpoolctl is optional: a bare GPU machine has none (README, "The GPU half"). Without it,
+threadpoolctl is optional: a bare GPU machine has none (docs/gpu.md). Without it,
 numpy's BLAS pool is pinned by the environment variables a child starts with
 (:func:`thread_env`) but not inside a running process, and numpy's thread count reads as
 unknown (None) rather than as a guess.
