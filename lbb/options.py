@@ -22,7 +22,7 @@ from bench.methods import METHODS
 from bench.profiles import PROFILES, TARGET
 from bench.rundir.lock import RunLockedError
 from bench.rundir.records import DEVICES, PASSES
-from bench.usage import Parser, check_path_length, parse_target, split_names
+from bench.usage import REPORTS, Parser, check_path_length, parse_target, split_names
 
 TARGET_TEXT = ",".join(map(str, TARGET))
 
@@ -180,6 +180,13 @@ def add_budget_s(parser: argparse.ArgumentParser, default: float, help: str) -> 
 
 
 # --- parsing and errors ------------------------------------------------------------------------------
+
+
+def in_repository(path: Path) -> str:
+    """A default path as help shows it: relative to the repository, so the help (and docs/cli.md,
+    generated from it) reads the same in every checkout."""
+    root = REPORTS.parent
+    return f"{path.relative_to(root)} in the repository" if path.is_relative_to(root) else str(path)
 
 
 def parser(command: str, description: str) -> Parser:

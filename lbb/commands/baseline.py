@@ -21,9 +21,8 @@ DESCRIPTION = __doc__.splitlines()[0].partition(": ")[2]
 def parser() -> argparse.ArgumentParser:
     parser = opt.parser("baseline", DESCRIPTION)
     ab_options.add_current(parser, "run directory (default: run the quick profile)")
-    parser.add_argument(
-        "--out", type=opt.path("--out"), default=DEFAULT_BASELINE, help=f"(default {DEFAULT_BASELINE})"
-    )
+    shown = opt.in_repository(DEFAULT_BASELINE)
+    parser.add_argument("--out", type=opt.path("--out"), default=DEFAULT_BASELINE, help=f"(default {shown})")
     parser.set_defaults(command="baseline")
     return parser
 

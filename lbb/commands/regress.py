@@ -18,21 +18,21 @@ from analysis.gate.baseline import DEFAULT_BASELINE, Thresholds
 from analysis.gate.history import DEFAULT_HISTORY
 from lbb import ab_options
 from lbb import options as opt
+from lbb.options import in_repository
 
 
 def parser() -> argparse.ArgumentParser:
     parser = opt.parser(
         "regress",
         "Gate the working tree against a base commit measured in this job. The smallest "
-        "profile that can gate time is quick (16 pairs per method; a 95%% interval needs 6).",
+        "profile that can gate time is quick (16 pairs per method; a 95% interval needs 6).",
     )
     parser.add_argument("--against", metavar="REF", help="base commit (default: the baseline's commit)")
     ab_options.add_ab_options(parser, "regress")
     ab_options.add_current(parser, "compare this finished run with the baseline (no A/B)")
-    parser.add_argument("--baseline", type=Path, help=f"baseline file (default {DEFAULT_BASELINE})")
-    parser.add_argument(
-        "--history", type=Path, help=f"JSON Lines file to append to (default {DEFAULT_HISTORY})"
-    )
+    baseline, history = in_repository(DEFAULT_BASELINE), in_repository(DEFAULT_HISTORY)
+    parser.add_argument("--baseline", type=Path, help=f"baseline file (default {baseline})")
+    parser.add_argument("--history", type=Path, help=f"JSON Lines file to append to (default {history})")
     parser.add_argument(
         "--memory-threshold",
         type=opt.fraction("--memory-threshold"),
