@@ -1,56 +1,34 @@
-"""The streamed explicit method compiled for the CPU, on every core, and the in-cache roof it is held to.
+"""The streamed explicit method compiled for the CPU, on every core.
 
-Why numba: an LLVM JIT that comes as a wheel (numba, llvmlite), so nothing is compiled at install
-time and no compiler is needed at run time; ``prange`` spreads a loop over every core; and
-``cache=True`` keeps the machine code on disk, so a fresh process (the memory pass and the A/B
-fork one per case) loads it in milliseconds instead of compiling again. A C extension or Cython
-would need a compiler when installed; ``streamed-torch`` keeps a Python loop and torch calls per
-tile, which is what held it to a third of this kernel's speed.
+Why numba: an LLVM JIT that comes as a wheel, ``prange`` over every core, and ``cache=True`` so a
+fresh process (the memory pass and the A/B fork one per case) loads the machine code in
+milliseconds; a C extension would need a compiler at install time.
 
 The semantics are ``streamed-torch``'s: every entry of dY/dX = I_N ⊗ Wᵀ and of dY/dW = X ⊗ I_M,
-zeros included, is written once into a tile buffer, and the contraction with vec(dY) then reads
-the whole tile. Beyond it:
+zeros included, is written once into a tile, and the contraction with vec(dY) reads it once,
+a pass after it was written. Within them:
 
-- **every core, each with its own tile and its own accumulator**: the result's columns are cut
-  into blocks, and a core takes whole blocks. Its accumulator is the slice of dX (or dW) that
-  the block's columns own, so the slices are disjoint and need no reduction;
-- **the tile from L1**: two thirds of the per-core L1d (:func:`tile_bytes`, the share the L1
-  copy roof's buffers take), so the tile's stores and loads hit L1. Measured on a 2-core
-  AVX-512 Xeon (48 KiB L1d), fastest chunks: a 64 KiB tile (out of L1) streamed at 40% of a
-  32 KiB tile's rate, 24 KiB at 63-80% of it, 40 KiB about the same;
-- **fill and contraction overlapped** (:func:`_overlapped`, full-width blocks of a tile of at
-  least 16 rows): the tile's first 16 rows are two slots of eight; while the contraction reads
-  the slot the previous pass filled, the same loop (:func:`_zero_while_contracting`) writes the
-  zeros of the next eight rows into the other slot, so the store port and the load ports work
-  at once instead of taking turns (a fill is stores only, a contraction loads only: one after
-  the other, they reach at best two thirds of a copy). The two slots' offsets are constants in
-  that loop, so LLVM vectorises it with no overlap check (with the offsets as variables the same
-  loop ran at 37% of the L1 copy). Passes holding rows of Wᵀ, the short last pass, narrower
-  blocks and smaller tiles (float64 in 32 KiB) fill and then contract as before. Each entry is
-  still stored once into the tile and loaded once from it, a pass after it was stored;
-- **full vector width**: zeros are stored as a loop of full-width stores of a zero passed in
-  (a literal zero would make LLVM call ``memset``), the rows of Wᵀ copied whole, and the
-  contraction reads eight tile rows per pass over the accumulator slice, its sum as a tree
-  (``fastmath`` without ``reassoc``, :data:`NO_REASSOCIATION`), all vectorised by LLVM at the
-  CPU's widest vectors (:mod:`bench.harness.jit`; 512-bit, checked in the emitted machine code).
-  Against the L1 copy roof timed back to back in the same process (one core's fastest call ×
-  2, 930-1,036 GB/s), the fastest calls of one column block on one core × 2 reached 55-60% for
-  dY/dX and dY/dW with the overlap, 37-39% without it (float32, blocks 512 columns wide as at
-  the target: dY/dX at N=64, M=64, one row in 64 from Wᵀ as at the target, dY/dW at N=2,
-  M=4096; 2-core AVX-512 Xeon, load average 7-8 from other jobs, 2026-12-06);
-- **a loop order that keeps the accumulator in cache**: column blocks outermost, then every row
-  block of the Jacobian, so one accumulator slice (a tile row) is reused across all row blocks;
-- **no idle core**: the blocks of a call are a whole number per core (:func:`chunks`).
+- **every core, its own tile and accumulator**: the result's columns are cut into blocks a tile
+  row wide (:data:`ROW_WIDTH`); a core takes whole blocks, a whole number per call
+  (:func:`chunks`), and its accumulator is the slice of dX or dW the block owns (no reduction);
+- **the tile from L1**: two thirds of the per-core L1d (:func:`tile_bytes`), the share the L1
+  copy roof's buffers take;
+- **fill and contraction overlapped** (:func:`_overlapped`): two slots of :data:`PASS` rows; one
+  loop (:func:`_zero_while_contracting`) writes the zeros of the next rows into one slot while
+  it contracts the other, so the store and load ports work at once. The slots' offsets are
+  constants there, so LLVM needs no overlap check. dY/dX's rows of Wᵀ (copied from the block's
+  panel, :mod:`bench.panels`), a short last pass and narrow blocks fill, then contract;
+- **the widest vectors**: 512-bit on AVX-512 (:mod:`bench.harness.jit`, checked in the machine
+  code, :func:`vector_bits`); zeros stored from a value passed in (a literal zero becomes
+  ``memset``); the contraction's eight rows summed as a tree (:data:`NO_REASSOCIATION`).
 
-Its floor is the machine's L1 copy roof (:mod:`bench.harness.cacheroofs`): each Jacobian entry
-is one store and one load, the store and load a copy does per element. :func:`pattern_roof`
-(every core writing, then reading, a tile with this kernel's own access pattern) is kept only as
-a diagnostic: it says how well this pattern runs, never what the machine allows.
+Its floor is the machine's L1 copy roof (:mod:`bench.harness.cacheroofs`): each entry is one
+store and one load, what a copy does per element. How close it gets, measured, is in
+docs/headline.md; :mod:`bench.patternroof` times this kernel's own pattern, a diagnostic only.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numba
@@ -58,6 +36,7 @@ import numpy as np
 
 from bench.hardware import cache_bytes
 from bench.harness import jit
+from bench.panels import panels
 
 DEFAULT_TILE_BYTES = 21 * 2**10
 """The tile when sysfs says nothing about the caches: two thirds of a common 32 KiB L1d."""
@@ -82,7 +61,7 @@ def threads() -> int:
 
 
 @jit.kernel(fastmath=True, inline="always")
-def _contract(tile: Any, width: int, w: int, count: int, vec: Any, r0: int, acc: Any) -> None:
+def contract(tile: Any, width: int, w: int, count: int, vec: Any, r0: int, acc: Any) -> None:
     """acc += the tile's ``count`` rows weighted by vec[r0:]: every entry of the tile read once.
 
     Eight rows at a time, so the accumulator slice is loaded and stored once per eight tile
@@ -141,13 +120,15 @@ def _fill(
     m: int,
     g: int,
     c0: int,
+    ld: int,
     zero: Any,
 ) -> None:
     """The tile's ``count`` rows from Jacobian row ``r0`` on, every entry written, zeros included.
 
-    dY/dX: the rows with n = g (a contiguous run of them, Wᵀ's rows) are copied, the rest zeroed
-    as one or two contiguous runs. dY/dW: the whole tile zeroed as one run, then each row's one
-    value X[n, g] at column k (where k falls in the block) written over its zero.
+    dY/dX: the rows with n = g (a contiguous run of them, Wᵀ's rows, read from the block's panel,
+    :func:`panels`) are copied, the rest zeroed as one or two contiguous runs. dY/dW: the whole
+    tile zeroed as one run, then each row's one value X[n, g] (``src`` is X raveled, ``ld`` its
+    row length) at column k (where k falls in the block) written over its zero.
     """
     if dydx:
         first = min(max(g * m - r0, 0), count)  # tile rows before n = g
@@ -155,7 +136,8 @@ def _fill(
         _zero(tile, 0, first * width, zero)
         for i in range(first, last):
             t = tile[i * width : i * width + w]
-            row = src[r0 + i - g * m, c0 : c0 + w]
+            at = c0 * m + (r0 + i - g * m) * w  # row k = r0 + i - g·m of the block's panel
+            row = src[at : at + w]
             for j in range(w):
                 t[j] = row[j]
         _zero(tile, last * width, count * width, zero)
@@ -165,7 +147,7 @@ def _fill(
     k = r0 - row_n * m
     for i in range(count):  # (n, k) stepped along the rows: no division per row
         if c0 <= k < c0 + w:
-            tile[i * width + k - c0] = src[row_n, g]
+            tile[i * width + k - c0] = src[row_n * ld + g]
         k += 1
         if k == m:
             k = 0
@@ -209,7 +191,7 @@ def _zero_while_contracting(
 
 @jit.kernel(fastmath=NO_REASSOCIATION)
 def _overlapped(
-    dydx: bool, src: Any, vec: Any, tile: Any, acc: Any, nm: int, m: int, g: int, c0: int, zero: Any
+    dydx: bool, src: Any, vec: Any, tile: Any, acc: Any, nm: int, m: int, g: int, c0: int, ld: int, zero: Any
 ) -> None:  # pragma: no cover - compiled
     """One full-width column block with the tile's first 2·:data:`PASS` rows as two slots: pass
     p fills slot p % 2 while the contraction reads the other, which pass p - 1 filled.
@@ -232,20 +214,22 @@ def _overlapped(
                 _zero_while_contracting(tile, 0, step, vec, prev_r0, acc, zero)
             else:
                 _zero_while_contracting(tile, step, 0, vec, prev_r0, acc, zero)
-            if not dydx:
+            # dY/dW: rows k .. k + 7 (wrapping past M once at most: M >= ROW_WIDTH here) hold
+            # their value X[n, g] at column k; only passes that reach this block's columns write
+            if not dydx and ((k < c0 + ROW_WIDTH and k + PASS > c0) or k + PASS - m > c0):
                 nn, kk = row_n, k
                 for i in range(PASS):
                     if c0 <= kk < c0 + ROW_WIDTH:
-                        tile[at + i * ROW_WIDTH + kk - c0] = src[nn, g]
+                        tile[at + i * ROW_WIDTH + kk - c0] = src[nn * ld + g]
                     kk += 1
                     if kk == m:
                         kk = 0
                         nn += 1
         else:
             if count:
-                _fill(dydx, src, tile[at:], ROW_WIDTH, ROW_WIDTH, count, r0, m, g, c0, zero)
+                _fill(dydx, src, tile[at:], ROW_WIDTH, ROW_WIDTH, count, r0, m, g, c0, ld, zero)
             if prev_count:
-                _contract(tile[prev_at:], ROW_WIDTH, ROW_WIDTH, prev_count, vec, prev_r0, acc)
+                contract(tile[prev_at:], ROW_WIDTH, ROW_WIDTH, prev_count, vec, prev_r0, acc)
         prev_at, prev_r0, prev_count = at, r0, count
         k += PASS
         while k >= m:
@@ -267,17 +251,18 @@ def _block(
     m: int,
     g: int,
     c0: int,
+    ld: int,
     zeros: Any,
 ) -> None:  # pragma: no cover - compiled
     """One column block on one core: every tile of it filled whole, then read whole into ``acc``."""
     zero = zeros[0]
     if w == ROW_WIDTH and rows >= 2 * PASS:
-        _overlapped(dydx, src, vec, tile, acc, nm, m, g, c0, zero)
+        _overlapped(dydx, src, vec, tile, acc, nm, m, g, c0, ld, zero)
         return
     for r0 in range(0, nm, rows):
         count = min(rows, nm - r0)
-        _fill(dydx, src, tile, width, w, count, r0, m, g, c0, zero)
-        _contract(tile, width, w, count, vec, r0, acc)
+        _fill(dydx, src, tile, width, w, count, r0, m, g, c0, ld, zero)
+        contract(tile, width, w, count, vec, r0, acc)
 
 
 @jit.kernel(parallel=True, fastmath=True)
@@ -285,8 +270,8 @@ def _stream(
     dydx: bool, src: Any, dy: Any, tiles: Any, out: Any, lo: int, hi: int, zeros: Any
 ) -> None:  # pragma: no cover - compiled
     """out = vec(dY)ᵀ · J over J's column blocks ``lo`` to ``hi`` (:func:`column_blocks`), each
-    tile of J written whole, then read whole, for J = dY/dX (``dydx``, ``src`` = Wᵀ, out = dX) or
-    J = dY/dW (``src`` = X, out = dW).
+    tile of J written whole, then read whole, for J = dY/dX (``dydx``, ``src`` = Wᵀ in panels,
+    :func:`panels`; out = dX) or J = dY/dW (``src`` = X raveled, out = dW).
 
     J's columns are (g, c) with g over out's rows and c over its columns; its rows are (n, k),
     k < M. Row (n, k) of dY/dX = I_N ⊗ Wᵀ holds Wᵀ[k, c] where n = g, zeros elsewhere; row
@@ -297,6 +282,7 @@ def _stream(
     width = min(ROW_WIDTH, columns)
     per_group = (columns + width - 1) // width
     rows = max(1, tiles.shape[1] // width)
+    ld = out.shape[0]  # dY/dW: X's row length, D
     vec = dy.ravel()
     for b in numba.prange(hi - lo):
         block = lo + b
@@ -304,29 +290,8 @@ def _stream(
         g, c0 = block // per_group, (block % per_group) * width
         w = min(width, columns - c0)
         acc = np.zeros(w, dtype=out.dtype)  # this block's columns of the result: no other block adds to them
-        _block(dydx, src, vec, tile, acc, width, w, rows, n * m, m, g, c0, zeros)
+        _block(dydx, src, vec, tile, acc, width, w, rows, n * m, m, g, c0, ld, zeros)
         out[g, c0 : c0 + w] = acc
-
-
-@jit.kernel(parallel=True, fastmath=True)
-def _write_then_read(buffers: Any, repeats: int, sums: Any) -> None:  # pragma: no cover - compiled
-    """Each core writes its buffer whole, a tile row at a time (zeros and one value per row, as
-    the kernels' fill writes its rows), then reads it whole with the kernels' own contraction
-    (:func:`_contract`, weights of one): their access pattern with nothing to look up, so no
-    streamed kernel of this shape can beat it by more than the noise."""
-    for t in numba.prange(buffers.shape[0]):
-        buf = buffers[t]
-        rows = buf.shape[0] // ROW_WIDTH
-        ones = np.ones(rows, dtype=buf.dtype)
-        acc = np.zeros(ROW_WIDTH, dtype=buf.dtype)
-        for rep in range(repeats):
-            for i in range(rows):
-                row = buf[i * ROW_WIDTH : (i + 1) * ROW_WIDTH]
-                for j in range(ROW_WIDTH):
-                    row[j] = 0.0
-                row[(i + rep) % ROW_WIDTH] = 1.0
-            _contract(buf, ROW_WIDTH, ROW_WIDTH, rows, ones, 0, acc)
-        sums[t] = acc.sum()
 
 
 def _tile_elements(dtype: Any, tile: int | None) -> int:
@@ -383,7 +348,8 @@ def stream(
     Blocks left out of ``parts`` (a sample) leave their slice of ``out`` as it was.
     """
     n, m = dY.shape
-    src = np.ascontiguousarray(W.T) if kind == "dydx" else np.ascontiguousarray(X)
+    width = min(ROW_WIDTH, X.shape[1] if kind == "dydx" else W.shape[1])
+    src = panels(W, width) if kind == "dydx" else np.ascontiguousarray(X).ravel()
     vec = np.ascontiguousarray(dY)
     zeros = np.zeros(1, dtype=out.dtype)  # the zero the fill writes, passed in: see _zero
     parts = parts if parts is not None else [(0, column_blocks(kind, n, X.shape[1], m))]
@@ -404,29 +370,11 @@ def streamed_compiled(
     return dX, dW
 
 
-def pattern_roof(tile: int | None = None, seconds: float = 0.2) -> dict[str, Any]:
-    """A diagnostic, never a floor: GB/s of every core at once writing, then reading, its own
-    buffer of the tile's size with this kernel's own fill and contraction (:func:`_write_then_read`).
-
-    Counted as the streamed kernels count their Jacobian: each byte written once and read once
-    is two bytes of traffic. The fastest of the repeats (interference only adds time).
-    """
-    size = max(tile or tile_bytes(), ROW_WIDTH * 4)
-    buffers = np.empty((threads(), size // 4 // ROW_WIDTH * ROW_WIDTH), dtype=np.float32)
-    sums = np.empty(threads(), dtype=np.float64)
-    _write_then_read(buffers, 1, sums)  # compile (or load) and warm the buffers
-    repeats = max(1, int(2e8 // buffers.size))
-    samples = []
-    start = time.perf_counter()
-    while not samples or (time.perf_counter() - start < seconds and len(samples) < 50):
-        t0 = time.perf_counter()
-        _write_then_read(buffers, repeats, sums)
-        samples.append(time.perf_counter() - t0)
-    moved = 2 * buffers.nbytes * repeats
-    return {
-        "gbps": moved / min(samples) / 1e9,
-        "tile_bytes": size,
-        "threads": threads(),
-        "statistic": f"fastest of {len(samples)} repeats",
-        "seconds": samples,
-    }
+def vector_bits(tile: int | None = None) -> int:
+    """The widest vectors in the machine code of one column block's kernel (:func:`_block`), as
+    compiled for float32 (compiled, or loaded from the cache, here if it was not yet)."""
+    tiles = tiles_for(np.float32, tile)
+    acc = np.zeros(ROW_WIDTH, dtype=np.float32)
+    src = np.zeros(2 * ROW_WIDTH, dtype=np.float32)
+    args = (True, src, acc, tiles[0], acc, ROW_WIDTH, ROW_WIDTH, 1, 2, 2, 0, 0, 0, acc[:1])
+    return jit.vector_bits(_block, *args)

@@ -230,18 +230,11 @@ def _pass_line(
 def _kernel_record(roofs: dict[str, Any], block: int) -> dict[str, Any]:
     """The compiled kernel's diagnostics: the vector width its machine code uses and the pattern
     roof (its own fill and contraction on a tile: how well that pattern runs, never a floor)."""
-    import numpy as np
 
-    from bench import compiled
-    from bench.harness import jit
+    from bench import compiled, patternroof
 
-    tile = compiled.tiles_for(np.float32, block)[0]
-    acc = np.zeros(compiled.ROW_WIDTH, dtype=np.float32)
-    src = np.zeros((2, compiled.ROW_WIDTH), dtype=np.float32)
-    width = compiled.ROW_WIDTH
-    args = (True, src, acc, tile, acc, width, width, 1, 2, 2, 0, 0, acc[:1])  # acc[:1]: the zero
-    bits = jit.vector_bits(compiled._block, *args)
-    pattern = compiled.pattern_roof(block)
+    bits = compiled.vector_bits(block)
+    pattern = patternroof.pattern_roof(block)
     return {"vector_bits": bits, "pattern_roof": {k: v for k, v in pattern.items() if k != "seconds"}}
 
 

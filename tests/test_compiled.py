@@ -6,8 +6,9 @@ import numba
 import numpy as np
 import pytest
 
-from bench import compiled
+from bench import compiled, patternroof
 from bench.methods import jacobians
+from bench.panels import panels
 
 
 def _inputs(n: int, d: int, m: int, dtype: str = "float64", seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -32,6 +33,7 @@ def _dense(X: np.ndarray, W: np.ndarray, dY: np.ndarray) -> tuple[np.ndarray, np
         ((1, 1, 1), 1),
         ((3, 530, 20), 16 * compiled.ROW_WIDTH * 8),  # two slots of 8 rows: dX overlapped, across n = g
         ((3, 2, 523), 16 * compiled.ROW_WIDTH * 8),  # dW overlapped, a short last pass, a narrow block
+        ((2, 3, 1030), 16 * compiled.ROW_WIDTH * 8),  # dW: two overlapped blocks, passes wrapping past M
     ],
 )
 def test_compiled_kernel_agrees_with_the_dense_jacobians_on_odd_shapes_and_tiles(shape, tile):
@@ -89,7 +91,7 @@ def test_tiles_start_on_a_cache_line_and_the_cost_model_counts_what_is_allocated
 
 
 def test_the_pattern_roof_runs_every_core_on_a_buffer_of_the_tile_size():
-    roof = compiled.pattern_roof(tile=64 * 2**10, seconds=0.01)
+    roof = patternroof.pattern_roof(tile=64 * 2**10, seconds=0.01)
     assert roof["tile_bytes"] == 64 * 2**10 and roof["threads"] == compiled.threads()
     assert roof["gbps"] > 0 and all(s > 0 for s in roof["seconds"])
 
@@ -116,3 +118,10 @@ def test_column_blocks_count_a_tile_row_wide_slices_of_every_group():
     assert compiled.column_blocks("dydw", 64, 4096, 4096) == 4096 * 8
     assert compiled.column_blocks("dydw", 2, 3, 1030) == 3 * 3  # 512 + 512 + 6
     assert compiled.column_blocks("dydx", 2, 5, 7) == 2  # one narrow block per row of dX
+
+
+@pytest.mark.parametrize(("d", "m", "width"), [(512, 64, 512), (1100, 37, 512), (5, 7, 5), (33, 17, 16)])
+def test_panels_hold_every_block_of_w_transposed_one_after_the_other(d, m, width):
+    W = np.random.default_rng(3).standard_normal((d, m)).astype(np.float32)
+    expected = np.concatenate([W[c0 : c0 + width].T.ravel() for c0 in range(0, d, width)])
+    np.testing.assert_array_equal(panels(W, width), expected)
