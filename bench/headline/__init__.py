@@ -476,9 +476,3 @@ def run(args: HeadlineOptions, out: Path) -> int:
     save()
     print(f"run directory: {out}")
     return 0
-
-
-if __name__ == "__main__":  # python -m bench.headline: the command, the sweep's headline pass runs it
-    from lbb.commands.headline import main
-
-    sys.exit(main())
