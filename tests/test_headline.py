@@ -9,7 +9,7 @@ import pytest
 
 from analysis.load import load_run
 from analysis.report.page import build_report
-from bench import headline
+from bench.headline import peaks
 from bench.inputs import TOLERANCE
 from bench.rundir.lock import run_lock
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
@@ -174,7 +174,7 @@ def test_ctrl_c_while_the_headline_measures_peaks_keeps_both_passes_and_says_int
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(headline, "_measure_peaks", interrupted)
+    monkeypatch.setattr(peaks, "measure_peaks", interrupted)
     out = tmp_path / "run"
     argv = ["--device", "cpu", "--target", "8,256,256", "--block-bytes", "256KiB", "--out", str(out)]
     assert main(argv) == 130
@@ -191,7 +191,7 @@ def test_a_failed_peak_child_is_recorded_as_failed_with_why_and_the_passes_kept(
     def broken(*args, **kwargs):
         raise RuntimeError("CUDA error: initialization error")
 
-    monkeypatch.setattr(headline, "_measure_peaks", broken)
+    monkeypatch.setattr(peaks, "measure_peaks", broken)
     out = tmp_path / "run"
     argv = ["--device", "cpu", "--target", "8,256,256", "--block-bytes", "256KiB", "--out", str(out)]
     assert main(argv) == 0
