@@ -351,7 +351,7 @@ def test_current_without_any_peak_is_incomplete_even_against_a_record(tmp_path, 
 
 
 def test_current_with_no_baseline_at_all_ends_recorded_not_gated(tmp_path, monkeypatch, capsys):
-    from analysis.gate import cli
+    from analysis.gate import current as cli
 
     monkeypatch.setattr(cli, "DEFAULT_BASELINE", tmp_path / "none.json")
     current = _current(tmp_path)
