@@ -380,9 +380,12 @@ def test_the_gate_compares_with_a_commit_whose_methods_are_one_module(tmp_path):
 
 def test_every_method_family_has_its_own_ab_points():
     from bench.costs import FAMILIES
-    from bench.profiles import AB_POINTS
 
-    assert set(AB_POINTS) == set(FAMILIES)
+    quick = PROFILES["quick"]
+    for name, family in FAMILIES.items():
+        assert quick.ab_points(name) == family.ab_points and family.ab_points, name
+        assert quick.peak_points(name) == family.peak_points and family.peak_points, name
+    assert PROFILES["smoke"].ab_points("jacrev") == (PROFILES["smoke"].base,)  # smoke: the base only
 
 
 # --- the memory A/B --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.gate.baseline import DEFAULT_BASELINE
+from analysis.gate.baseline_file import DEFAULT_BASELINE
 from analysis.gate.history import DEFAULT_HISTORY
 from analysis.report.runs import with_headlines
 from bench.harness import children

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.gate.baseline import BASELINE_SCHEMA, make_baseline
+from analysis.gate.baseline_file import make_baseline
+from analysis.gate.history import BASELINE_SCHEMA
 from analysis.load import load_run
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 from lbb.main import main

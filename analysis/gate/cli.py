@@ -20,7 +20,7 @@ report, written on every way out, :mod:`analysis.gate.report_file`; ``--current`
 The committed baseline is a record: the head's peaks are shown against it as history across
 machines. With ``--current RUN_DIR`` (a finished sweep, no A/B unless ``--against`` is given)
 that run's peaks are compared with the baseline, and gate only when the baseline came from a
-machine of the same fingerprint (:func:`analysis.gate.baseline.soundness`); its times are shown,
+machine of the same fingerprint (:func:`analysis.gate.fingerprint.soundness`); its times are shown,
 never gated. A missing baseline is a note, never a failure.
 
 Exit status: 0 passed; 1 a regression; 2 bad input (a bad ``--against``, an unreadable run or
