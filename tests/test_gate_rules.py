@@ -114,3 +114,18 @@ def test_without_a_planted_rule_gate_refuses_its_name(tmp_path, capsys):
     assert (
         capsys.readouterr().err.strip() == "noise: error: unknown --gate 'toy'; choose from all, memory, time"
     )
+
+
+def test_the_gate_rule_row_of_the_architecture_page_names_files_that_exist_and_each_rule_is_a_module():
+    import re
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| a new **gate rule** |"))
+    paths = set(re.findall(r"`((?:analysis|bench)/[\w/]+\.py|analysis/gate/rules/)`", row))
+    assert "analysis/gate/rules/__init__.py" in paths
+    assert [p for p in paths if not (ROOT / p).exists()] == []
+    modules = {type(rule).__module__ for rule in rules.RULES}
+    assert all(m.startswith("analysis.gate.rules.") for m in modules) and len(modules) == len(rules.RULES)
+    assert "memory_ab.py" in row  # the instance the row was counted by
