@@ -1,6 +1,6 @@
 """The A/B's options, shared by ``lbb regress`` and ``lbb noise`` (each defined once, as in
 :mod:`lbb.options`): ``--gate`` offers every rule of :data:`analysis.gate.rules.RULES`, and each
-rule adds its own options. Apart from :mod:`lbb.options` because they need the gate's defaults, and
+rule adds its own options. Apart from :mod:`lbb.options` because they need the gate's registry, and
 the sweep's command must not import the gate (its memory pass's children would load pandas)."""
 
 from __future__ import annotations

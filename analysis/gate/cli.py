@@ -3,10 +3,9 @@ gate a change, measure the gate's noise, keep a record.
 
 ``regress`` compares the working tree (head) with a base commit (``--against``; by default the
 commit the committed baseline records) **measured in the same job on the same machine**, the
-base checked out in a temporary worktree (:mod:`bench.abtest`):
-
-one A/B per rule of the registry that ``--gate`` chose (:data:`analysis.gate.rules.RULES`, in
-its order; :mod:`analysis.gate.rule` says what a rule is):
+base checked out in a temporary worktree (:mod:`bench.abtest`): one A/B per rule of the
+registry that ``--gate`` chose (:data:`analysis.gate.rules.RULES`, in its order;
+:mod:`analysis.gate.rule` says what a rule is):
 
 - **memory** (:mod:`analysis.gate.rules.memory_ab`): each case's peak once per side in a fresh
   process; a case fails when it grows beyond the allocator's jitter;
