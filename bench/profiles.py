@@ -21,11 +21,11 @@ extrapolation from the smaller sizes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from bench.cases import Case, enumerate_cases
-from bench.costs import FAMILIES, backward_calls, family, predicted_seconds
+from bench.costs import backward_calls, family, predicted_seconds
 from bench.problem import TARGET  # re-exported: the profiles measure it
 from bench.units import format_bytes
 
@@ -54,13 +54,11 @@ class Profile:
     min_rounds: int
     max_rounds: int
     threads: int | None = None  # CPU threads for torch and the BLAS (None: all cores); bench.harness.threads
-    # The A/B time gate (bench.ab): per method family, the few (N, D, M) it times on both sides
-    # (a family not listed is timed at ``base``), seconds of rounds per measurement, repetitions.
     headline: bool = False  # also stream the full target Jacobians (bench.headline) into DIR/headline
-    ab_points: Mapping[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
-    # The memory A/B (bench.abtest.runner.run_peaks): per method family, the (N, D, M) whose peak
-    # both sides measure once each (a family not listed is measured at ``base``).
-    peak_points: Mapping[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
+    # The gate's A/B (bench.abtest.runner): with ``family_points``, each family's own few (N, D, M)
+    # (bench.costs.Family.ab_points for time, peak_points for memory); without, ``base`` for every
+    # family. Then the seconds of rounds per time measurement, and the repetitions.
+    family_points: bool = False
     ab_max_time: float = 0.1
     ab_reps: int = 8
     # The target point (off every axis), and the most seconds one call of a case there may be
@@ -71,6 +69,14 @@ class Profile:
     # skinny products (64×4096 by 4096×4096, 4096×64 by 64×4096) that run at a fraction of the
     # GEMM roof square products reach; fits that see this shape extrapolate to it (docs/sweep.md).
     toward_target: tuple[int, ...] = ()
+
+    def ab_points(self, family_name: str) -> tuple[tuple[int, int, int], ...]:
+        """The (N, D, M) the time A/B times for a family."""
+        return family(family_name).ab_points if self.family_points else (self.base,)
+
+    def peak_points(self, family_name: str) -> tuple[tuple[int, int, int], ...]:
+        """The (N, D, M) whose peak the memory A/B measures once per side for a family."""
+        return family(family_name).peak_points if self.family_points else (self.base,)
 
     def points(self) -> list[tuple[int, int, int]]:
         """Every (N, D, M) of the sweep, each once, in a stable order."""
@@ -147,13 +153,6 @@ class Profile:
 MiB = 2**20
 GiB = 2**30
 
-AB_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {name: f.ab_points for name, f in FAMILIES.items()}
-"""The A/B time gate's points per family (:attr:`bench.costs.Family.ab_points`)."""
-PEAK_POINTS: dict[str, tuple[tuple[int, int, int], ...]] = {
-    name: f.peak_points for name, f in FAMILIES.items()
-}
-"""The memory gate's points per family (:attr:`bench.costs.Family.peak_points`)."""
-
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
@@ -192,8 +191,7 @@ PROFILES: dict[str, Profile] = {
             min_rounds=5,
             max_rounds=200,
             threads=1,
-            ab_points=AB_POINTS,
-            peak_points=PEAK_POINTS,
+            family_points=True,
             # formula, autograd at the target: ~0.5 s predicted; measured on one thread 57-67 ms
             # (2026-11-29) and 0.11-0.15 s (2026-11-28) on two 2-core machines of this kind.
             target_time_cap=1.0,
@@ -237,8 +235,7 @@ PROFILES: dict[str, Profile] = {
             min_rounds=5,
             max_rounds=1000,
             headline=True,
-            ab_points=AB_POINTS,
-            peak_points=PEAK_POINTS,
+            family_points=True,
             target_time_cap=5.0,
             toward_target=(*geometric(128, 5), 3072),  # 128 … 2048, 3072
         ),
@@ -258,8 +255,7 @@ PROFILES: dict[str, Profile] = {
             min_rounds=5,
             max_rounds=1000,
             headline=True,
-            ab_points=AB_POINTS,
-            peak_points=PEAK_POINTS,
+            family_points=True,
             target_time_cap=30.0,  # lets bfloat16's formula (predicted 4.4 s) run
             toward_target=(*geometric(128, 5), 3072),  # 128 … 2048, 3072
         ),

@@ -1,13 +1,13 @@
 """The A/B's options, shared by ``lbb regress`` and ``lbb noise`` (each defined once, as in
-:mod:`lbb.options`). Apart from :mod:`lbb.options` because they need the gate's defaults, and
+:mod:`lbb.options`): ``--gate`` offers every rule of :data:`analysis.gate.rules.RULES`, and each
+rule adds its own options. Apart from :mod:`lbb.options` because they need the gate's registry, and
 the sweep's command must not import the gate (its memory pass's children would load pandas)."""
 
 from __future__ import annotations
 
 import argparse
 
-from analysis.gate import timing
-from analysis.gate.cli import DEFAULT_CONFIDENCE, DEFAULT_TIME_BUDGET_S
+from analysis.gate import rules
 from lbb import options as opt
 
 
@@ -19,33 +19,14 @@ def add_ab_options(parser: argparse.ArgumentParser, kind: str) -> None:
     )  # fmt: skip
     opt.add_methods(parser)
     opt.add_device(parser, ("cpu", "cuda"), "cpu", "device of the A/B (default cpu)")
-    parser.add_argument(
-        "--reps", type=opt.count("--reps", 1, 1000), help="interleaved repetitions (default: the profile's)"
-    )
-    parser.add_argument(
-        "--time-budget",
-        type=opt.fraction("--time-budget"),
-        default=DEFAULT_TIME_BUDGET_S,
-        help=f"seconds the time A/B may take, adding repetitions for methods whose MDE is above "
-        f"{timing.MAX_MDE:.0%}% (default {DEFAULT_TIME_BUDGET_S:.0f}; 0: the profile's repetitions only)",
-    )
-    parser.add_argument(
-        "--time-threshold",
-        type=opt.fraction("--time-threshold"),
-        default=timing.DEFAULT_TIME_THRESHOLD,
-        help="a method fails when its whole interval lies above 1 + this (default 0.05)",
-    )
-    parser.add_argument(
-        "--confidence",
-        type=opt.fraction("--confidence", 0.5, 1.0),
-        default=DEFAULT_CONFIDENCE,
-        help="of the interval",
-    )
+    for rule in rules.RULES:  # each rule's own options (the time rule's repetitions and thresholds)
+        rule.add_options(parser, opt)
+    names = [rule.name for rule in rules.RULES]
     parser.add_argument(
         "--gate",
-        type=opt.one_of("--gate", ("all", "memory", "time")),
+        type=opt.one_of("--gate", ("all", *names)),
         default="all",
-        help="all, memory or time: what is compared (default all)",
+        help=f"{', '.join(['all', *names[:-1]])} or {names[-1]}: what is compared (default all)",
     )
     parser.add_argument("--seed", type=int, help="seed of the random visiting order")
     where = "--current's run directory, else " if kind == "regress" else ""

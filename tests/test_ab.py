@@ -16,7 +16,7 @@ from analysis.gate import timing as stats
 from bench.abtest.runner import ABError, Side, SideServer, ab_cases, peak_cases, run_ab, run_peaks
 from bench.abtest.worktree import RefError, checkout, is_dirty, resolve_commit
 from bench.profiles import PROFILES
-from bench.rundir.gate_files import read_gate_file
+from bench.rundir.gate_files import AB_SCHEMA, GateFile, Measurement, Pair, read_gate_file, write_gate_file
 from lbb.main import main
 from tests.conftest import ROOT
 
@@ -24,9 +24,26 @@ from tests.conftest import ROOT
 def _pairs(case: str, ratios: list[float], base: float = 1e-3) -> list[dict]:
     ok = {"status": "ok", "reason": ""}
     return [
-        {"case": case, "rep": i, "base": ok | {"min_s": base}, "head": ok | {"min_s": base * r}}
+        {"case": case, "rep": i, "base": ok | {"min_s": base, "median_s": base},
+         "head": ok | {"min_s": base * r, "median_s": base * r}}
         for i, r in enumerate(ratios)
-    ]
+    ]  # fmt: skip
+
+
+def _file(data: dict, kind: str = "ab") -> GateFile:
+    """``data`` as the gate reads it: through the file's record, its header filled in."""
+    side = {"commit": None, "dirty": False}
+    header = {"schema": AB_SCHEMA, "kind": kind, "status": "complete", "base": side, "head": side}
+    return GateFile.from_json(header | data, f"{kind}.json")
+
+
+def _typed(pairs: list[dict]) -> tuple[Pair, ...]:
+    return _file({"pairs": pairs}).pairs
+
+
+def _side(data: dict) -> Measurement:
+    figures = {k: v for k, v in data.items() if k not in ("status", "reason")}
+    return Measurement(data["status"], data.get("reason"), figures)
 
 
 def _noisy(rng: np.random.Generator, shift: float, n: int, spread: float = 0.02) -> list[float]:
@@ -52,7 +69,9 @@ def test_interval_covers_the_true_shift_about_as_often_as_it_says():
 
 
 def test_too_few_pairs_for_an_interval_are_not_compared_never_held_even_at_three_times_slower():
-    gate = stats.gate_method("m[cpu-float32]", _pairs("m[cpu-float32-N1-D1-M1]", [3.0] * 5), 0.05, 0.95)
+    gate = stats.gate_method(
+        "m[cpu-float32]", _typed(_pairs("m[cpu-float32-N1-D1-M1]", [3.0] * 5)), 0.05, 0.95
+    )
     assert math.isinf(gate.high) and gate.verdict == "not compared"
     assert "5 pairs are too few for a 95% interval (at least 6)" in gate.note
 
@@ -68,10 +87,10 @@ def test_a_method_that_held_with_a_wide_spread_is_inconclusive_and_its_cases_get
     rng = np.random.default_rng(5)
     wide = _pairs("w[cpu-float32-N1-D1-M1]", _noisy(rng, 0.0, 8, spread=0.2))
     tight = _pairs("t[cpu-float32-N1-D1-M1]", _noisy(rng, 0.0, 16, spread=0.005))
-    verdicts = {g.method: g for g in stats.gate({"pairs": wide + tight}, 0.05, 0.95)}
+    verdicts = {g.method: g for g in stats.gate(_file({"pairs": wide + tight}), 0.05, 0.95)}
     assert verdicts["w[cpu-float32]"].verdict == "inconclusive" and verdicts["w[cpu-float32]"].mde > 0.10
     assert verdicts["t[cpu-float32]"].verdict == "held" and verdicts["t[cpu-float32]"].mde < 0.10
-    assert stats.needs_more({"pairs": wide + tight}, 0.05, 0.95) == ["w[cpu-float32-N1-D1-M1]"]
+    assert stats.needs_more(_file({"pairs": wide + tight}), 0.05, 0.95) == ["w[cpu-float32-N1-D1-M1]"]
 
 
 def test_a_method_with_too_few_pairs_needs_more_but_one_the_base_lacks_does_not():
@@ -79,7 +98,7 @@ def test_a_method_with_too_few_pairs_needs_more_but_one_the_base_lacks_does_not(
     lacking = _pairs("new[cpu-float32-N1-D1-M1]", [1.0] * 3)
     for pair in lacking:
         pair["base"] = {"status": "missing", "reason": "method new is not in this tree"}
-    assert stats.needs_more({"pairs": few + lacking}, 0.05, 0.95) == ["f[cpu-float32-N1-D1-M1]"]
+    assert stats.needs_more(_file({"pairs": few + lacking}), 0.05, 0.95) == ["f[cpu-float32-N1-D1-M1]"]
 
 
 def test_a_ten_percent_slowdown_with_two_percent_noise_fails():
@@ -87,7 +106,7 @@ def test_a_ten_percent_slowdown_with_two_percent_noise_fails():
     pairs = _pairs("m[cpu-float32-N1-D1-M1]", _noisy(rng, 0.10, 8)) + _pairs(
         "m[cpu-float32-N2-D2-M2]", _noisy(rng, 0.10, 8)
     )
-    gate = stats.gate_method("m[cpu-float32]", pairs, 0.05, 0.95)
+    gate = stats.gate_method("m[cpu-float32]", _typed(pairs), 0.05, 0.95)
     assert gate.verdict == "worse"
     assert gate.low > 1.05 and gate.ratio == pytest.approx(1.10, abs=0.02)
     assert gate.mde < 0.10
@@ -98,7 +117,7 @@ def test_a_ten_percent_slowdown_with_two_percent_noise_fails():
 def test_unchanged_code_with_noise_holds(seed):
     rng = np.random.default_rng(seed)
     gate = stats.gate_method(
-        "m[cpu-float32]", _pairs("m[cpu-float32-N1-D1-M1]", _noisy(rng, 0.0, 16, 0.03)), 0.05, 0.95
+        "m[cpu-float32]", _typed(_pairs("m[cpu-float32-N1-D1-M1]", _noisy(rng, 0.0, 16, 0.03))), 0.05, 0.95
     )
     assert gate.verdict == "held"
     assert gate.low < 1.0 < gate.high
@@ -108,14 +127,14 @@ def test_a_few_disturbed_pairs_do_not_fail_a_method():
     rng = np.random.default_rng(2)
     ratios = _noisy(rng, 0.0, 16)
     ratios[3], ratios[9] = 1.9, 2.4  # two pairs hit by interference on one side only
-    gate = stats.gate_method("m[cpu-float32]", _pairs("m[cpu-float32-N1-D1-M1]", ratios), 0.05, 0.95)
+    gate = stats.gate_method("m[cpu-float32]", _typed(_pairs("m[cpu-float32-N1-D1-M1]", ratios)), 0.05, 0.95)
     assert gate.verdict == "held"
 
 
 def test_a_clear_speed_up_is_better_and_does_not_fail():
     rng = np.random.default_rng(3)
     gate = stats.gate_method(
-        "m[cpu-float32]", _pairs("m[cpu-float32-N1-D1-M1]", _noisy(rng, -0.3, 12)), 0.05, 0.95
+        "m[cpu-float32]", _typed(_pairs("m[cpu-float32-N1-D1-M1]", _noisy(rng, -0.3, 12))), 0.05, 0.95
     )
     assert gate.verdict == "better"
 
@@ -123,7 +142,7 @@ def test_a_clear_speed_up_is_better_and_does_not_fail():
 def test_a_case_the_head_now_fails_is_worse_and_named():
     pairs = _pairs("m[cpu-float32-N1-D1-M1]", [1.0] * 8)
     pairs[0]["head"] = {"status": "failed", "reason": "wrong gradients: relative error 0.5"}
-    gate = stats.gate_method("m[cpu-float32]", pairs, 0.05, 0.95)
+    gate = stats.gate_method("m[cpu-float32]", _typed(pairs), 0.05, 0.95)
     assert gate.verdict == "worse" and "wrong gradients" in gate.note
 
 
@@ -131,13 +150,15 @@ def test_a_method_the_base_does_not_have_is_new_and_says_why():
     pairs = _pairs("new[cpu-float32-N1-D1-M1]", [1.0] * 4)
     for pair in pairs:
         pair["base"] = {"status": "missing", "reason": "method new is not in this tree"}
-    gate = stats.gate_method("new[cpu-float32]", pairs, 0.05, 0.95)
+    gate = stats.gate_method("new[cpu-float32]", _typed(pairs), 0.05, 0.95)
     assert gate.verdict == "new" and "not in the base tree" in gate.note
 
 
 def test_a_new_method_does_not_make_the_time_gate_incomplete(monkeypatch, tmp_path, capsys):
     """Adding a method must not turn CI red: only methods the base has can be compared too little."""
-    import analysis.gate.cli as cli
+    from analysis.gate.report_file import Report
+    from analysis.gate.rule import Job, run_rule
+    from analysis.gate.rules import time_ab
 
     ok = {"status": "ok", "reason": ""}
     side = Side("base", tmp_path, "a" * 40)
@@ -153,17 +174,18 @@ def test_a_new_method_does_not_make_the_time_gate_incomplete(monkeypatch, tmp_pa
     }
     for rep in range(8):
         data["pairs"] += [
-            {"case": "old[cpu-float32-N1-D1-M1]", "rep": rep, "base": ok | {"min_s": 1.0},
-             "head": ok | {"min_s": 1.0}},
-            {"case": "new[cpu-float32-N1-D1-M1]", "rep": rep, "head": ok | {"min_s": 1.0},
+            {"case": "old[cpu-float32-N1-D1-M1]", "rep": rep, "base": ok | {"min_s": 1.0, "median_s": 1.0},
+             "head": ok | {"min_s": 1.0, "median_s": 1.0}},
+            {"case": "new[cpu-float32-N1-D1-M1]", "rep": rep, "head": ok | {"min_s": 1.0, "median_s": 1.0},
              "base": {"status": "missing", "reason": "method new is not in this tree"}},
         ]  # fmt: skip
-    monkeypatch.setattr(cli, "run_ab", lambda *args, **kwargs: data)
-    report = cli.Report(tmp_path, "regress", "t")
+    written = _file(data).to_json()
+    monkeypatch.setattr(time_ab, "run_ab", lambda *args, **kwargs: write_gate_file(args[5], written))
+    report = Report(tmp_path, "regress", "t")
     from lbb.commands.regress import parser
 
     args = parser().parse_args(["--gate", "time"])
-    cli._time_ab(args, side, side, cli.PROFILES["quick"], report)
+    run_rule(time_ab.RULE, Job(args, side, side, PROFILES["quick"], tmp_path), report)
     assert report.status == 0
     assert "new[cpu-float32]" in capsys.readouterr().out
 
@@ -180,8 +202,8 @@ def test_markdown_lists_every_method_with_interval_and_mde():
         "profile": "quick",
         "status": "complete",
     }
-    gates = stats.gate(data, 0.05, 0.95)
-    text = stats.markdown(data, gates, 0.05, 0.95)
+    gates = stats.gate(_file(data), 0.05, 0.95)
+    text = stats.markdown(_file(data), gates, 0.05, 0.95)
     assert "REGRESSED" in text and "(with uncommitted changes)" in text
     assert text.index("`b[cpu-float32]`") < text.index("`a[cpu-float32]`")  # worst first
     assert "| worse |" in text and "| held |" in text
@@ -275,13 +297,13 @@ def test_regress_with_a_bad_against_exits_2_before_measuring(tmp_path, capsys):
 
 
 def test_no_against_no_baseline_commit_and_a_dirty_tree_exits_2(tmp_path, capsys, monkeypatch):
-    import analysis.gate.cli as cli
+    import analysis.gate.plan as plan
 
     baseline = json.loads((ROOT / "reports" / "baseline" / "quick-cpu.json").read_text())
     baseline["commit"] = None
     path = tmp_path / "baseline.json"
     path.write_text(json.dumps(baseline))
-    monkeypatch.setattr(cli, "is_dirty", lambda repo: True)
+    monkeypatch.setattr(plan, "is_dirty", lambda repo: True)
     assert main(["regress", "--gate", "time", "--baseline", str(path), "--out", str(tmp_path / "o")]) == 2
     assert (
         "the working tree has uncommitted changes: name the base with --against REF"
@@ -319,7 +341,7 @@ def test_a_changed_method_shows_up_in_the_ab_and_an_unchanged_one_does_not(repo,
     saved = json.loads((tmp_path / "ab.json").read_text())
     assert saved["pairs"] == data["pairs"]
     assert read_gate_file(tmp_path / "ab.json").to_json() == saved  # the real file, through its record
-    verdicts = {g.method: g for g in stats.gate(data, 0.05, 0.95)}
+    verdicts = {g.method: g for g in stats.gate(read_gate_file(tmp_path / "ab.json"), 0.05, 0.95)}
     assert verdicts["formula-torch[cpu-float32]"].verdict == "worse"
     assert verdicts["formula-torch[cpu-float32]"].ratio > 5
     unchanged = verdicts["formula-numpy[cpu-float32]"]
@@ -358,9 +380,12 @@ def test_the_gate_compares_with_a_commit_whose_methods_are_one_module(tmp_path):
 
 def test_every_method_family_has_its_own_ab_points():
     from bench.costs import FAMILIES
-    from bench.profiles import AB_POINTS
 
-    assert set(AB_POINTS) == set(FAMILIES)
+    quick = PROFILES["quick"]
+    for name, family in FAMILIES.items():
+        assert quick.ab_points(name) == family.ab_points and family.ab_points, name
+        assert quick.peak_points(name) == family.peak_points and family.peak_points, name
+    assert PROFILES["smoke"].ab_points("jacrev") == (PROFILES["smoke"].base,)  # smoke: the base only
 
 
 # --- the memory A/B --------------------------------------------------------------------------------
@@ -396,7 +421,7 @@ def test_the_memory_ab_names_an_extra_dw_copy_and_both_jacobians_held_at_once(re
     assert read_gate_file(tmp_path / "peaks.json").to_json() == json.loads(
         (tmp_path / "peaks.json").read_text()
     )
-    verdicts = {v.case: v for v in peaks_gate.gate(data)}
+    verdicts = {v.case: v for v in peaks_gate.gate(read_gate_file(tmp_path / "peaks.json"))}
     dw = verdicts["formula-torch[cpu-float32-N64-D1024-M1024]"]
     assert dw.verdict == "worse" and dw.growth >= 1024 * 1024 * 4  # one float32 dW
     both = verdicts["explicit-torch-cold[cpu-float32-N16-D64-M64]"]
@@ -411,23 +436,37 @@ def test_the_memory_ab_names_an_extra_dw_copy_and_both_jacobians_held_at_once(re
 def test_a_peak_within_the_jitter_holds_and_one_beyond_it_is_worse():
     ok = {"status": "ok"}
     base = ok | {"peak_bytes": 10 * 2**20}
-    assert peaks_gate.verdict_of("c", base, ok | {"peak_bytes": 10 * 2**20 + 4096}).verdict == "held"
-    assert peaks_gate.verdict_of("c", base, ok | {"peak_bytes": 10 * 2**20 + 20_000}).verdict == "worse"
+    assert (
+        peaks_gate.verdict_of("c", _side(base), _side(ok | {"peak_bytes": 10 * 2**20 + 4096})).verdict
+        == "held"
+    )
+    assert (
+        peaks_gate.verdict_of("c", _side(base), _side(ok | {"peak_bytes": 10 * 2**20 + 20_000})).verdict
+        == "worse"
+    )
     small = ok | {"peak_bytes": 100_000}
-    assert peaks_gate.verdict_of("c", small, ok | {"peak_bytes": 104_096}).verdict == "held"  # one page
-    assert peaks_gate.verdict_of("c", small, ok | {"peak_bytes": 104_097}).verdict == "worse"
-    assert peaks_gate.verdict_of("c", small, ok | {"peak_bytes": 90_000}).verdict == "better"
+    assert (
+        peaks_gate.verdict_of("c", _side(small), _side(ok | {"peak_bytes": 104_096})).verdict == "held"
+    )  # one page
+    assert peaks_gate.verdict_of("c", _side(small), _side(ok | {"peak_bytes": 104_097})).verdict == "worse"
+    assert peaks_gate.verdict_of("c", _side(small), _side(ok | {"peak_bytes": 90_000})).verdict == "better"
 
 
 def test_a_case_the_head_now_fails_is_worse_and_one_the_base_lacks_is_not_compared():
     ok = {"status": "ok", "peak_bytes": 1000}
     failed = {"status": "failed", "reason": "wrong gradients: relative error 0.5"}
     missing = {"status": "missing", "reason": "method new is not in this tree"}
-    worse = peaks_gate.verdict_of("c", ok, failed)
+    worse = peaks_gate.verdict_of("c", _side(ok), _side(failed))
     assert worse.verdict == "worse" and "wrong gradients" in worse.note
-    assert peaks_gate.verdict_of("c", missing, ok).verdict == "not compared"
-    assert peaks_gate.exit_status([peaks_gate.verdict_of("c", missing, ok)], allow_partial=False) == 2
-    assert peaks_gate.exit_status([peaks_gate.verdict_of("c", missing, ok)], allow_partial=True) == 0
+    assert peaks_gate.verdict_of("c", _side(missing), _side(ok)).verdict == "not compared"
+    assert (
+        peaks_gate.exit_status([peaks_gate.verdict_of("c", _side(missing), _side(ok))], allow_partial=False)
+        == 2
+    )
+    assert (
+        peaks_gate.exit_status([peaks_gate.verdict_of("c", _side(missing), _side(ok))], allow_partial=True)
+        == 0
+    )
     assert peaks_gate.exit_status([worse], allow_partial=True) == 1
 
 
@@ -443,7 +482,7 @@ def test_a_memory_ab_markdown_names_the_worst_case_of_each_method():
             {"case": "f[cpu-float32-N2-D2-M2]", "base": peak(2**20), "head": peak(2**20)},
         ],
     }
-    text = peaks_gate.markdown(data, peaks_gate.gate(data))
+    text = peaks_gate.markdown(_file(data, "peaks"), peaks_gate.gate(_file(data, "peaks")))
     assert "REGRESSED" in text
     assert "| `f` | `f[cpu-float32-N1-D1-M1]` | 1.0 MiB | 2.0 MiB | +1.0 MiB (+100.0%) | worse |" in text
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bench.cases import Case
-from bench.harness.budget import default_budget, host_available_bytes, over_budget_reason, parse_bytes
+from bench.hardware import host_available_bytes
+from bench.harness.budget import default_budget, over_budget_reason, parse_bytes
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,7 @@ def test_jacfwd_case_whose_dm_squared_basis_would_not_fit_is_over_budget_while_j
 
 def test_sweep_skips_jacfwd_with_the_guards_reason_when_only_its_basis_is_too_big():
     from bench.profiles import PROFILES
-    from bench.sweep.cli import skip_reasons
+    from bench.sweep.session import skip_reasons
 
     full = PROFILES["full"]  # no Jacobian cap: only the memory guard decides
     cases = [Case(m, "", "cpu", "float32", 1, 256, 256) for m in ("jacfwd-torch", "jacrev-torch")]
@@ -123,7 +124,7 @@ CHEAP_AT_TARGET = ("formula-numpy", "formula-torch", "autograd-torch")
 def test_every_user_profile_measures_the_formula_and_autograd_at_the_target_and_skips_the_rest(name):
     from bench.methods import METHODS
     from bench.profiles import PROFILES, TARGET, build_cases
-    from bench.sweep.cli import skip_reasons
+    from bench.sweep.session import skip_reasons
 
     profile = PROFILES[name]
     at_target = [c for c in build_cases(profile, METHODS, ["cpu"]) if (c.n, c.d, c.m) == TARGET]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.gate.baseline import DEFAULT_BASELINE
+from analysis.gate.baseline_file import DEFAULT_BASELINE
 from analysis.gate.history import DEFAULT_HISTORY
 from analysis.report.runs import with_headlines
 from bench.harness import children
@@ -134,7 +134,7 @@ def test_baseline_and_history_are_found_from_any_directory(tmp_path, monkeypatch
 
 
 def test_a_missing_default_baseline_is_a_note_and_never_a_failure(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("analysis.gate.cli.DEFAULT_BASELINE", tmp_path / "no-baseline.json")
+    monkeypatch.setattr("analysis.gate.current.DEFAULT_BASELINE", tmp_path / "no-baseline.json")
     out = tmp_path / "g"
     code = gate_main(["regress", "--current", str(FIXTURE), "--gate", "memory", "--out", str(out),
                       "--history", str(tmp_path / "h.jsonl")])  # fmt: skip

@@ -212,15 +212,6 @@ def test_the_hardware_module_imports_nothing_from_the_project():
     assert not {name for name in imported if name.split(".")[0] in ("bench", "analysis", "tests")}
 
 
-def test_the_old_homes_still_export_the_moved_readers():
-    from bench.harness import machine
-
-    assert machine.cache_bytes is hardware.cache_bytes
-    assert machine.last_level_cache_bytes is hardware.last_level_cache_bytes
-    assert budgets.host_available_bytes is hardware.host_available_bytes
-    assert budgets.cuda_free_bytes is hardware.cuda_free_bytes
-
-
 def test_run_json_machine_facts_record_the_affinity_and_each_memory_bound():
     from bench.harness.machine import machine_info
 

@@ -12,7 +12,7 @@ from bench.profiles import PROFILES
 from bench.rundir.directory import HEADLINE_DIR
 from bench.rundir.records import Options
 from bench.rundir.store import RUN_FILE
-from bench.sweep.cli import run_headline_pass
+from bench.sweep.session import run_headline_pass
 from lbb.commands.bench import write_report
 from tests.synthetic import cost_law, write_run
 

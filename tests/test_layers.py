@@ -37,6 +37,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("analysis.load", "analysis.fits", "analysis.targets", "analysis.extrapolate", "analysis.floors",
      "analysis.trend.store"),
     ("analysis.gate",),
+    # the gate's rules, one module each, and their registry; then what plans and runs them
+    ("analysis.gate.rules",),
+    ("analysis.gate.plan", "analysis.gate.cli"),
     ("analysis.report",),
     # the report's charts read the analysis and the page's first-screen figures; the page draws them
     ("analysis.report.charts",),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.gate.baseline import BASELINE_SCHEMA, make_baseline
+from analysis.gate.baseline_file import make_baseline
+from analysis.gate.history import BASELINE_SCHEMA
 from analysis.load import load_run
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE
 from lbb.main import main
@@ -351,7 +352,7 @@ def test_current_without_any_peak_is_incomplete_even_against_a_record(tmp_path, 
 
 
 def test_current_with_no_baseline_at_all_ends_recorded_not_gated(tmp_path, monkeypatch, capsys):
-    from analysis.gate import cli
+    from analysis.gate import current as cli
 
     monkeypatch.setattr(cli, "DEFAULT_BASELINE", tmp_path / "none.json")
     current = _current(tmp_path)

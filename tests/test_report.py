@@ -197,8 +197,8 @@ def test_report_of_a_run_where_nothing_fit_the_budget_still_builds_and_lists_rea
 
 
 def test_report_plots_trends_over_commits_when_history_exists(tmp_path):
-    from analysis.gate.baseline import metrics_of
     from analysis.gate.history import append_history
+    from analysis.gate.run_metrics import metrics_of
     from analysis.load import load_run
 
     history = tmp_path / "history.jsonl"

@@ -22,7 +22,7 @@ from bench.harness import roofs
 from bench.rundir.lock import LOCK_FILE, RunLockedError, run_lock
 from bench.rundir.records import RunMeta, mark_status, write_run_meta
 from bench.rundir.store import MEMORY_FILE, RUN_FILE, RUNTIME_FILE, RunFileError, write_json_atomic
-from bench.sweep import cli
+from bench.sweep import session
 from lbb.commands.bench import parse as parse_options
 from lbb.commands.bench import sweep_main as main
 from tests.conftest import ROOT as REPO
@@ -248,7 +248,7 @@ def test_a_signal_during_the_memory_pass_leaves_run_json_interrupted(tmp_path, m
         time.sleep(5)  # the signal arrives first
         raise AssertionError("the signal did not stop the run")
 
-    monkeypatch.setattr(cli, "run_memory", signalled)
+    monkeypatch.setattr(session, "run_memory", signalled)
     out = tmp_path / "run"
     assert main([*SMOKE, *SMALL_ROOFS, "--passes", "memory", "--out", str(out)]) == status
     assert json.loads((out / RUN_FILE).read_text())["status"] == "interrupted"

@@ -25,7 +25,7 @@ from analysis.gate import timing
 from analysis.gate.memory import as_json as peaks_as_json
 from analysis.gate.memory import gate as peaks_gate
 from analysis.trend import branch, store
-from bench.rundir.gate_files import AB_FILE, AB_SCHEMA
+from bench.rundir.gate_files import AB_FILE, AB_SCHEMA, GateFile
 from lbb.commands.trend import main as trend_main
 
 METHODS = ("formula-torch", "explicit-torch-warm", "autograd-torch")
@@ -96,7 +96,8 @@ def _measure_link(
                 )
     sides = {"base": {"commit": parent, "dirty": False}, "head": {"commit": commit, "dirty": False}}
     data = {"pairs": pairs, **sides}
-    gates = timing.gate(data, 0.05, 0.95)
+    header = {"schema": AB_SCHEMA, "status": "complete"}
+    gates = timing.gate(GateFile.from_json(header | {"kind": "ab"} | data, AB_FILE), 0.05, 0.95)
     peaks = {
         "pairs": [
             {"case": case, "base": {"status": "ok", "peak_bytes": base["peak"][case]},
@@ -107,7 +108,12 @@ def _measure_link(
     summary = {
         "state": "passed",
         "time": sides | {"confidence": 0.95, "methods": timing.as_json(gates)},
-        "memory_ab": sides | {"cases": peaks_as_json(peaks_gate(peaks))},
+        "memory_ab": sides
+        | {
+            "cases": peaks_as_json(
+                peaks_gate(GateFile.from_json(header | {"kind": "peaks"} | sides | peaks, "p"))
+            )
+        },
     }
     out.mkdir(parents=True)
     (out / "regress.json").write_text(json.dumps(summary))

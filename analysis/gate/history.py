@@ -4,7 +4,7 @@
 trend page read them back to plot normalised time over commits. The file format (JSON Lines with
 ``api_version``, checked on load) is owned by :mod:`analysis.trend.store`; this module makes and
 flattens its ``run`` records. The metrics' schema, the machine identity
-and the thread wording are shared with the baseline (:mod:`analysis.gate.baseline` imports them
+and the thread wording are shared with the baseline (:mod:`analysis.gate.baseline_file` imports them
 from here), because a history line and a baseline entry describe the same per-case medians.
 """
 

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.cases import split_name
+from bench.rundir.gate_files import GateFile, Measurement
 from bench.units import format_bytes
 
 JITTER_BYTES = 4096
@@ -63,21 +64,20 @@ def allowance(base: int) -> int:
     return max(JITTER_BYTES, int(JITTER_FRACTION * base))
 
 
-def verdict_of(case: str, base: dict[str, Any], head: dict[str, Any]) -> PeakVerdict:
-    if base.get("status") == "ok" and head.get("status") == "ok":
-        b, h = int(base["peak_bytes"]), int(head["peak_bytes"])
+def verdict_of(case: str, base: Measurement, head: Measurement) -> PeakVerdict:
+    if base.ok and head.ok:
+        b, h = base.peak_bytes, head.peak_bytes
         verdict = "worse" if h - b > allowance(b) else "better" if b - h > allowance(b) else "held"
         return PeakVerdict(case, b, h, verdict)
-    if base.get("status") == "ok":
-        return PeakVerdict(case, int(base["peak_bytes"]), None, "worse", f"now fails: {head.get('reason')}")
-    reason = f"base {base.get('status')}: {base.get('reason')}"
-    head_peak = int(head["peak_bytes"]) if head.get("status") == "ok" else None
-    return PeakVerdict(case, None, head_peak, "not compared", reason)
+    if base.ok:
+        return PeakVerdict(case, base.peak_bytes, None, "worse", f"now fails: {head.reason}")
+    reason = f"base {base.status}: {base.reason}"
+    return PeakVerdict(case, None, head.peak_bytes if head.ok else None, "not compared", reason)
 
 
-def gate(data: dict[str, Any]) -> list[PeakVerdict]:
+def gate(data: GateFile) -> list[PeakVerdict]:
     """One verdict per case of a ``peaks.json``, in the order of the case names."""
-    return sorted((verdict_of(p["case"], p["base"], p["head"]) for p in data["pairs"]), key=lambda v: v.case)
+    return sorted((verdict_of(p.case, p.base, p.head) for p in data.pairs), key=lambda v: v.case)
 
 
 def label_of(case: str) -> str:
@@ -129,7 +129,7 @@ def exit_status(verdicts: list[PeakVerdict], allow_partial: bool) -> int:
     return 0
 
 
-def markdown(data: dict[str, Any], verdicts: list[PeakVerdict]) -> str:
+def markdown(data: GateFile, verdicts: list[PeakVerdict]) -> str:
     """The memory A/B section of ``regress.md``: per label its worst case, then every worse case."""
     worse = [v for v in verdicts if v.verdict == "worse"]
     state = (
@@ -139,7 +139,7 @@ def markdown(data: dict[str, Any], verdicts: list[PeakVerdict]) -> str:
         if any(v.verdict != "not compared" for v in verdicts)
         else "INCOMPLETE"
     )
-    base, head = data["base"], data["head"]
+    base, head = data.base, data.head
     lines = [
         f"### Peak memory: same-job A/B, {state}",
         "",

@@ -33,6 +33,7 @@ throughout.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ import numpy as np
 from scipy import stats
 
 from bench.cases import split_name
+from bench.rundir.gate_files import GateFile, Pair
 
 DEFAULT_TIME_THRESHOLD = 0.05
 """A method fails when its whole 95% interval of head ÷ base lies above ×1.05. Why 5%: in five
@@ -113,26 +115,26 @@ def hodges_lehmann(x: np.ndarray, confidence: float) -> tuple[float, float, floa
     return estimate, float(walsh[c - 1]), float(walsh[len(walsh) - c])
 
 
-def _status_problems(pairs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+def _status_problems(pairs: Sequence[Pair]) -> tuple[list[str], list[str]]:
     """Cases the head now fails that the base measured; cases one side could not measure."""
     regressions, uncompared = [], []
     for pair in pairs:
-        base, head = pair["base"], pair["head"]
-        if base["status"] == "ok" and head["status"] != "ok":
-            regressions.append(f"{pair['case']}: {head['reason']}")
-        elif head["status"] == "ok" and base["status"] != "ok":
-            uncompared.append(f"{pair['case']}: base {base['status']} ({base['reason']})")
-        elif base["status"] != "ok":
-            uncompared.append(f"{pair['case']}: both {head['status']} ({head['reason']})")
+        base, head = pair.base, pair.head
+        if base.ok and not head.ok:
+            regressions.append(f"{pair.case}: {head.reason}")
+        elif head.ok and not base.ok:
+            uncompared.append(f"{pair.case}: base {base.status} ({base.reason})")
+        elif not base.ok:
+            uncompared.append(f"{pair.case}: both {head.status} ({head.reason})")
     return sorted(set(regressions)), sorted(set(uncompared))
 
 
 def gate_method(
-    method: str, pairs: list[dict[str, Any]], threshold: float, confidence: float, max_mde: float = MAX_MDE
+    method: str, pairs: Sequence[Pair], threshold: float, confidence: float, max_mde: float = MAX_MDE
 ) -> MethodGate:
     regressions, uncompared = _status_problems(pairs)
-    both = [p for p in pairs if p["base"]["status"] == "ok" and p["head"]["status"] == "ok"]
-    reps = len({p.get("rep", i) for i, p in enumerate(pairs)})
+    both = [p for p in pairs if p.base.ok and p.head.ok]
+    reps = len({i if p.rep is None else p.rep for i, p in enumerate(pairs)})
     if regressions:
         return MethodGate(
             method,
@@ -147,7 +149,7 @@ def gate_method(
             reps=reps,
         )
     if not both:
-        new = bool(pairs) and all(p["base"]["status"] == "missing" for p in pairs)
+        new = bool(pairs) and all(p.base.status == "missing" for p in pairs)
         return MethodGate(
             method,
             0,
@@ -162,7 +164,7 @@ def gate_method(
             else "; ".join(uncompared[:3]) or "no pairs",
             reps=reps,
         )
-    logs = np.array([math.log(p["head"]["min_s"] / p["base"]["min_s"]) for p in both])
+    logs = np.array([math.log(p.head.min_s / p.base.min_s) for p in both])
     estimate, low, high = hodges_lehmann(logs, confidence)
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
     limit = math.log1p(threshold)
@@ -174,7 +176,7 @@ def gate_method(
         verdict = "inconclusive"
     by_case: dict[str, list[float]] = {}
     for pair, value in zip(both, logs, strict=True):
-        by_case.setdefault(pair["case"], []).append(value)
+        by_case.setdefault(pair.case, []).append(value)
     q1, q3 = np.percentile(logs, [25, 75])
     note = f"{len(by_case)} cases"
     if verdict == "not compared":
@@ -201,19 +203,15 @@ def gate_method(
     )
 
 
-def gate(
-    data: dict[str, Any], threshold: float, confidence: float, max_mde: float = MAX_MDE
-) -> list[MethodGate]:
+def gate(data: GateFile, threshold: float, confidence: float, max_mde: float = MAX_MDE) -> list[MethodGate]:
     """One verdict per method (label, device, dtype) of an ``ab.json``."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for pair in data["pairs"]:
-        grouped.setdefault(method_key(pair["case"]), []).append(pair)
+    grouped: dict[str, list[Pair]] = {}
+    for pair in data.pairs:
+        grouped.setdefault(method_key(pair.case), []).append(pair)
     return [gate_method(m, pairs, threshold, confidence, max_mde) for m, pairs in sorted(grouped.items())]
 
 
-def needs_more(
-    data: dict[str, Any], threshold: float, confidence: float, max_mde: float = MAX_MDE
-) -> list[str]:
+def needs_more(data: GateFile, threshold: float, confidence: float, max_mde: float = MAX_MDE) -> list[str]:
     """The cases of every method that more repetitions could decide: inconclusive, or too few pairs.
 
     A method that is worse, better, or not compared for a reason repetitions cannot cure (a side
@@ -223,7 +221,7 @@ def needs_more(
     for g in gate(data, threshold, confidence, max_mde):
         if g.verdict == "inconclusive" or (g.verdict == "not compared" and g.pairs > 0):
             undecided.add(g.method)
-    return sorted({p["case"] for p in data["pairs"] if method_key(p["case"]) in undecided})
+    return sorted({p.case for p in data.pairs if method_key(p.case) in undecided})
 
 
 def _ratio(value: float) -> str:
@@ -234,12 +232,12 @@ def _pct(value: float) -> str:
     return "–" if not math.isfinite(value) else f"{value:+.1%}"
 
 
-def markdown(data: dict[str, Any], gates: list[MethodGate], threshold: float, confidence: float) -> str:
+def markdown(data: GateFile, gates: list[MethodGate], threshold: float, confidence: float) -> str:
     """The A/B section of ``regress.md``: one row per method, worst first."""
-    base, head = data["base"], data["head"]
+    base, head = data.base, data.head
     worse = [g for g in gates if g.verdict == "worse"]
     name = {"worse": 0, "not compared": 1, "inconclusive": 2, "held": 3, "better": 4, "new": 5}
-    extra = data.get("extra_reps") or {}
+    extra = data.extra_reps
     lines = [
         f"### Time: interleaved A/B, {'REGRESSED' if worse else 'passed'}",
         "",
@@ -249,12 +247,10 @@ def markdown(data: dict[str, Any], gates: list[MethodGate], threshold: float, co
         f"Head `{(head['commit'] or 'working tree')[:12]}`"
         f"{' (with uncommitted changes)' if head['dirty'] else ''} "
         f"against base `{(base['commit'] or '?')[:12]}`, measured in this job on this machine: "
-        f"{data['reps']} repetitions of {len(data['cases'])} cases"
+        f"{data.reps} repetitions of {len(data.cases)} cases"
         + (f", then {sum(extra.values())} extra ones for methods still undecided" if extra else "")
-        + f", each side in a fresh process, in random order (profile {data['profile']}, "
-        f"status {data.get('status')}"
-        + (f"; {data['stopped']}" if data.get("stopped") and extra else "")
-        + ").",
+        + f", each side in a fresh process, in random order (profile {data.profile}, "
+        f"status {data.status}" + (f"; {data.stopped}" if data.stopped and extra else "") + ").",
         f"A method fails when its whole {confidence:.0%} interval of head ÷ base lies above "
         f"×{1 + threshold:.2f} (+{threshold:.0%}). MDE: the slowdown this run would catch with "
         f"{POWER:.0%} power; a method that held with an MDE above {MAX_MDE:.0%} is inconclusive "

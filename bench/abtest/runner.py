@@ -33,7 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,9 +45,7 @@ from bench.harness.machine import machine_info
 from bench.harness.threads import thread_env
 from bench.inputs import TOLERANCE, seed_of
 from bench.profiles import Profile
-from bench.rundir.gate_files import AB_FILE as AB_FILE  # the files' names, kept importable here
 from bench.rundir.gate_files import AB_SCHEMA, write_gate_file
-from bench.rundir.gate_files import PEAKS_FILE as PEAKS_FILE
 
 WORKER = Path(__file__).with_name("worker.py")
 MAX_KEPT_ROUNDS = 64
@@ -80,15 +78,13 @@ class Side:
 
 
 def _cases_at(
-    points: Mapping[str, tuple[tuple[int, int, int], ...]],
+    points: Callable[[str], tuple[tuple[int, int, int], ...]],
     profile: Profile,
     methods: Iterable[str],
     device: str,
 ) -> list[Case]:
-    """The profile's first dtype only, at ``points`` of each family (``base`` for a family not listed)."""
-    return enumerate_cases(
-        methods, [device], profile.dtypes[:1], lambda family: points.get(family, (profile.base,))
-    )
+    """The profile's first dtype only, at ``points(family)`` of each family."""
+    return enumerate_cases(methods, [device], profile.dtypes[:1], points)
 
 
 def ab_cases(profile: Profile, methods: Iterable[str], device: str) -> list[Case]:

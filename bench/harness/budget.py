@@ -20,8 +20,6 @@ from pathlib import Path
 from bench.hardware import ROOT, MemoryBound, cuda_free_bytes, host_available_bytes, tightest_memory_bound
 from bench.units import format_bytes
 
-__all__ = ["cuda_free_bytes", "host_available_bytes"]  # their old home; bench.hardware owns them
-
 _UNITS = {
     "": 1,
     "b": 1,

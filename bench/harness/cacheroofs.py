@@ -32,8 +32,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from bench.hardware import cache_bytes
 from bench.harness import jit
-from bench.harness.machine import cache_bytes
 
 LEVEL_SHARE = {1: 2 / 3, 2: 1 / 2}
 """Share of a core's cache at that level that its source and destination buffers take together."""

@@ -15,11 +15,9 @@ import numpy as np
 import psutil
 import torch
 
-from bench.hardware import cache_bytes, container_facts, host_available_bytes, last_level_cache_bytes
+from bench.hardware import container_facts, host_available_bytes, last_level_cache_bytes
 from bench.harness.cudatime import l2_bytes
 from bench.harness.gpustate import compute_mode, driver_version, sm_clock
-
-__all__ = ["cache_bytes", "last_level_cache_bytes"]  # their old home; bench.hardware owns them
 
 
 def _cpu_model() -> str:
@@ -114,7 +112,7 @@ def machine_info() -> dict[str, Any]:
         "cuda": torch.version.cuda,
         "blas": _blas(),
         # The ISA torch's CPU kernels were dispatched for (e.g. AVX2, AVX512): with the BLAS's
-        # kernels, what decides a run's workspaces (analysis.gate.baseline.fingerprint).
+        # kernels, what decides a run's workspaces (analysis.gate.fingerprint).
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),

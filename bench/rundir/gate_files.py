@@ -47,6 +47,20 @@ class Measurement:
     """``min_s``, ``median_s``, ``rounds``, ``times``, ``threads``, ``max_rel_error`` (ab), or
     ``peak_bytes`` and ``max_rel_error`` (peaks), as written."""
 
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def min_s(self) -> float:
+        """The fastest round's seconds (ab, a side that measured)."""
+        return float(self.figures["min_s"])
+
+    @property
+    def peak_bytes(self) -> int:
+        """The call's peak bytes (peaks, a side that measured)."""
+        return int(self.figures["peak_bytes"])
+
     def to_json(self) -> dict[str, Any]:
         reason = {} if self.reason is None else {"reason": self.reason}
         return {"status": self.status} | reason | dict(self.figures)
@@ -121,6 +135,21 @@ class GateFile:
     extra: Mapping[str, Any] = field(default_factory=dict)
     """The time A/B's ``reps``, ``extra_reps``, ``budget_s``, ``max_time_s``, ``stopped``, and any
     other field, as written."""
+
+    @property
+    def reps(self) -> int:
+        """The profile's repetitions (ab)."""
+        return int(self.extra.get("reps", 0))
+
+    @property
+    def extra_reps(self) -> Mapping[str, int]:
+        """Further repetitions per label, for methods still undecided (ab)."""
+        return self.extra.get("extra_reps") or {}
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the repetitions ended (ab)."""
+        return self.extra.get("stopped")
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from analysis.gate import cli as gate
-from analysis.gate.baseline import DEFAULT_BASELINE
+from analysis.gate.baseline_file import DEFAULT_BASELINE
 from lbb import ab_options
 from lbb import options as opt
 

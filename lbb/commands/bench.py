@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.harness.threads import clamp_numba_threads
 from bench.rundir.records import Options
-from bench.sweep.cli import sweep
+from bench.sweep.session import sweep
 from bench.usage import UsageError
 from lbb import options as opt
 

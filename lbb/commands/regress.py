@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from analysis.gate import cli as gate
-from analysis.gate.baseline import DEFAULT_BASELINE, Thresholds
+from analysis.gate.baseline_file import DEFAULT_BASELINE
+from analysis.gate.baseline_verdicts import Thresholds
 from analysis.gate.history import DEFAULT_HISTORY
 from lbb import ab_options
 from lbb import options as opt

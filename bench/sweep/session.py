@@ -1,5 +1,5 @@
-"""The sweep: the runtime pass, then the memory pass (``lbb bench``; its options are
-:mod:`lbb.commands.bench`'s, its record :class:`bench.rundir.records.Options`).
+"""A sweep's session, start to finish: the runtime pass, then the memory pass (``lbb bench``;
+its options are :mod:`lbb.commands.bench`'s, its record :class:`bench.rundir.records.Options`).
 
 1. The arguments are checked by the command; anything wrong is one line on stderr and exit status 2.
 2. Build the profile's cases; decide which are skipped (profile cap, memory budget) and why.
