@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 
 from analysis.floors import device_roofs, formula_floor, jacobian_floor
 from analysis.report.charts.common import save
-from analysis.report.first_screen import worst_holdout
+from analysis.report.first_screen_rows import worst_holdout
 from analysis.report.study import Analysis
 from analysis.report.style import decade_axis, label_order, series_style
 from bench.costs import FAMILIES
