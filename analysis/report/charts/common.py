@@ -23,7 +23,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from analysis.fits import AxesByRun, axis_names, runs_on_axis
 from analysis.report.output import write_atomically
 from analysis.report.study import Analysis
-from analysis.report.style import FAMILY_ORDER, handle, label_order, outside_legend, series_style
+from analysis.report.style import family_order, handle, label_order, outside_legend, series_style
 from bench.units import format_bytes
 
 AXIS_TITLES = {
@@ -89,8 +89,8 @@ def swept_with(analysis: Analysis, column: str) -> bool:
 
 
 def families(frame: pd.DataFrame) -> list[str]:
-    present = set(frame["family"])
-    return [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
+    present, order = set(frame["family"]), family_order()
+    return [f for f in order if f in present] + sorted(present - set(order))
 
 
 @dataclass
