@@ -171,7 +171,7 @@ def summary(analysis: Analysis) -> Summary:
         target=analysis.target,
         dydx=format_bytes(dydx),
         dydw=format_bytes(dydw),
-        devices=[d for d in devices if d is not None],
+        devices=[device for device in devices if device is not None],
         checks=checked,
         coverage=coverage(checked),
         cache_warnings=cache_warnings(analysis),
