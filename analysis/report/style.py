@@ -1,9 +1,11 @@
 """How a series looks in every plot, and the checks that a figure can be read.
 
 Identity by more than colour: the method family picks a colour from Okabe and Ito's colour-blind
-safe palette, the backend (or engine) a marker, the variant (fresh memory or reused "warm") a
-line style; a second run on the same figure gets the next pair of dash patterns. No two methods of
-the registry share all three, whatever the run (:func:`layout_problems` checks a drawn figure).
+safe palette (a family it does not name, the next free colour of Paul Tol's, in the order of
+:data:`bench.costs.FAMILIES`, so that a new family needs no edit here), the backend (or engine) a
+marker, the variant (fresh memory or reused "warm") a line style; a second run on the same figure
+gets the next pair of dash patterns. No two methods of the registry share all three, whatever the
+run (:func:`layout_problems` checks a drawn figure).
 
 Legends sit outside the axes (``fig.legend`` anchored beside the panels), so they never cover a
 tick label or an axis title; :func:`layout_problems` checks that too, with the bounding boxes
@@ -12,15 +14,18 @@ matplotlib computes for the drawn text.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain, count
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axis import Axis
-from matplotlib.colors import to_hex
+from matplotlib.colors import hsv_to_rgb, to_hex
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
+from bench import costs
 from bench.methods import METHODS
 
 OKABE_ITO = {
@@ -35,11 +40,16 @@ OKABE_ITO = {
 }
 """Okabe & Ito (2008), one colour per method family. Their yellow (#F0E442) is darkened to
 #B8A000 so that it reads on white; the other seven are theirs unchanged."""
+MORE_FAMILIES = ("#882255", "#332288", "#999933", "#44AA99", "#CC6677", "#117733", "#AA4499", "#88CCEE")
+"""Paul Tol's colour-blind-safe "muted" scheme (its sand, too pale on white, left out), the
+colours least like Okabe and Ito's first: one each for the families :data:`OKABE_ITO` does not
+name, in :data:`bench.costs.FAMILIES` order; past these, hues a golden angle apart."""
+UNKNOWN = "#7f7f7f"
+"""A series whose family is in no registry (a method the history names that no longer exists)."""
 MARKERS = {"torch": "o", "numpy": "s", "compiled": "D"}
 """By backend, or by engine where one computes it (``bench.methods.Method.engine``)."""
 DASHES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 """Pairs by run: (fresh or cold, warm) for the first run, then the next pair for the next run."""
-FAMILY_ORDER = tuple(OKABE_ITO)
 
 
 @dataclass(frozen=True)
@@ -59,19 +69,47 @@ def backend_of(method: str) -> str:
     return entry.engine or entry.backend
 
 
+def _hues() -> Iterator[str]:
+    """Endless colours of distinct hue, each a golden angle (0.618 of a turn) past the last."""
+    for k in count():
+        yield to_hex(hsv_to_rgb((k * 0.618034 % 1.0, 0.75, 0.7)))
+
+
+def family_colours() -> dict[str, str]:
+    """Every family's colour: Okabe and Ito's for the eight :data:`OKABE_ITO` names, then, in
+    :data:`bench.costs.FAMILIES` order, the next colour no family has yet. Read from the registry
+    when called, so a family added there is drawn in a colour of its own, and one added after it
+    never changes its colour."""
+    colours = dict(OKABE_ITO)
+    spare = (
+        c for c in chain(MORE_FAMILIES, _hues()) if c.lower() not in {v.lower() for v in colours.values()}
+    )
+    for name in costs.FAMILIES:
+        if name not in colours:
+            colours[name] = next(spare)
+    return colours
+
+
+def family_order() -> tuple[str, ...]:
+    """The families in palette order: Okabe and Ito's eight, then the rest in registry order."""
+    return tuple(family_colours())
+
+
 def series_style(method: str, variant: str, run_index: int = 0) -> SeriesStyle:
     """The look of one method variant of one run (``run_index`` in the report's run order)."""
     family = METHODS[method].family if method in METHODS else method.split("-")[0]
     dash = DASHES[(2 * run_index + (variant == "warm")) % len(DASHES)]
-    return SeriesStyle(OKABE_ITO.get(family, "#7f7f7f"), MARKERS.get(backend_of(method), "^"), dash)
+    colour = family_colours().get(family, UNKNOWN)
+    return SeriesStyle(colour, MARKERS.get(backend_of(method), "^"), dash)
 
 
 def label_order(labels: list[str]) -> list[str]:
     """Labels grouped by family in palette order, then by name, so a legend reads by family."""
+    order = family_order()
 
     def key(label: str) -> tuple[int, str]:
         family = label.split("-")[0]
-        return (FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER), label)
+        return (order.index(family) if family in order else len(order), label)
 
     return sorted(labels, key=key)
 

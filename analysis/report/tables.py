@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.report.first_screen import signed_percent, sweep_extrapolation
+from analysis.report.first_screen_checks import signed_percent, sweep_extrapolation
 from analysis.report.formatting import format_cell, format_size, format_time
 from analysis.report.study import Analysis
 from bench.units import format_bytes

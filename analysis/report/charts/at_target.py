@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 
 from analysis.floors import device_roofs, formula_floor, jacobian_floor
 from analysis.report.charts.common import save
-from analysis.report.first_screen import worst_holdout
+from analysis.report.first_screen_rows import worst_holdout
 from analysis.report.study import Analysis
 from analysis.report.style import decade_axis, label_order, series_style
 from bench.costs import FAMILIES
@@ -105,60 +105,46 @@ def table(analysis: Analysis) -> pd.DataFrame:
     )
 
 
-def draw(analysis: Analysis, out: Path) -> Path:
-    data = table(analysis)
-    runs = sorted(data["run_id"].unique())
-    fig, ax = plt.subplots(figsize=(9.5, 0.34 * len(data) + 1.4))
-    y = np.arange(len(data))[::-1]
-    methods = {
-        label: (m.split("-warm")[0].split("-cold")[0])
-        for label, m in zip(data["label"], data["label"], strict=True)
-    }
-    for yi, (_, row) in zip(y, data.iterrows(), strict=True):
-        variant = "warm" if row["label"].endswith("-warm") else ""
-        style = series_style(methods[row["label"]], variant, runs.index(row["run_id"]))
-        ax.plot(
-            [row["low_s"], row["high_s"]],
-            [yi, yi],
-            color=style.color,
-            lw=2.2,
-            alpha=0.55,
-            solid_capstyle="butt",
-        )
-        ax.plot([row["time_s"]], [yi], marker=style.marker, color=style.color, ms=6, ls="none")
-        if np.isfinite(row["floor_s"]):
-            ax.plot([row["floor_s"]], [yi], marker="|", color="#555", ms=13, mew=2, ls="none")
-        if np.isfinite(row["measured_s"]):
-            ax.plot(
-                [row["measured_s"]], [yi], marker="D", color="black", mfc="none", ms=7, mew=1.4, ls="none"
-            )
-        note = (
-            f"hold-outs ±{row['worst_holdout']:.0%}" if np.isfinite(row["worst_holdout"]) else "no hold-out"
-        )
-        if row["below_floor"]:
-            note = f"below its floor: model failure; {note}"
-        ax.annotate(
-            note,
-            (1.01, yi),
-            xycoords=("axes fraction", "data"),
-            va="center",
-            fontsize=7,
-            color=FAILED if row["below_floor"] else "#333",
-        )
+def _method_row(ax: plt.Axes, yi: float, row: pd.Series, run_index: int) -> None:
+    """One method's row: its interval (bar), extrapolation (dot), floor (grey tick), measurement
+    (black diamond) and, right of the axes, how far its hold-outs missed."""
+    variant = "warm" if row["label"].endswith("-warm") else ""
+    method = row["label"].split("-warm")[0].split("-cold")[0]
+    style = series_style(method, variant, run_index)
+    ax.plot(
+        [row["low_s"], row["high_s"]], [yi, yi], color=style.color, lw=2.2, alpha=0.55, solid_capstyle="butt"
+    )
+    ax.plot([row["time_s"]], [yi], marker=style.marker, color=style.color, ms=6, ls="none")
+    if np.isfinite(row["floor_s"]):
+        ax.plot([row["floor_s"]], [yi], marker="|", color="#555", ms=13, mew=2, ls="none")
+    if np.isfinite(row["measured_s"]):
+        ax.plot([row["measured_s"]], [yi], marker="D", color="black", mfc="none", ms=7, mew=1.4, ls="none")
+    note = f"hold-outs ±{row['worst_holdout']:.0%}" if np.isfinite(row["worst_holdout"]) else "no hold-out"
+    if row["below_floor"]:
+        note = f"below its floor: model failure; {note}"
+    ax.annotate(
+        note,
+        (1.01, yi),
+        xycoords=("axes fraction", "data"),
+        va="center",
+        fontsize=7,
+        color=FAILED if row["below_floor"] else "#333",
+    )
+
+
+def _names(data: pd.DataFrame, runs: list[str]) -> list[str]:
+    """Each row's tick label: the method, with its device and run where the chart has several."""
     names = [
         f"{lab} ({dev})" if data["device"].nunique() > 1 else lab
         for lab, dev in zip(data["label"], data["device"], strict=True)
     ]
     if len(runs) > 1:
         names = [f"{n} · {r}" for n, r in zip(names, data["run_id"], strict=True)]
-    ax.set_yticks(y, names, fontsize=8)
-    ax.set_xscale("log")
-    decade_axis(ax.xaxis, "time")
-    ax.tick_params(axis="x", labelsize=8)
-    ax.grid(True, axis="x", which="major", alpha=0.3)
-    n, d, m = analysis.target
-    ax.set_xlabel(f"time of one backward pass at N={n}, D={d}, M={m} (float32)")
-    ax.set_title("Time at the target, per method", fontsize=11)
+    return names
+
+
+def _legend(fig: plt.Figure) -> None:
+    """What the marks mean, in one row under the axes."""
     legend = [
         (Line2D([], [], color="#777", marker="o", lw=2.2, alpha=0.7), "extrapolated, with its 90% interval"),
         (Line2D([], [], color="black", marker="D", mfc="none", ls="none"), "measured at the target"),
@@ -176,5 +162,23 @@ def draw(analysis: Analysis, out: Path) -> Path:
         bbox_to_anchor=(0.5, 0.0),
         frameon=False,
     )
+
+
+def draw(analysis: Analysis, out: Path) -> Path:
+    data = table(analysis)
+    runs = sorted(data["run_id"].unique())
+    fig, ax = plt.subplots(figsize=(9.5, 0.34 * len(data) + 1.4))
+    y = np.arange(len(data))[::-1]
+    for yi, (_, row) in zip(y, data.iterrows(), strict=True):
+        _method_row(ax, yi, row, runs.index(row["run_id"]))
+    ax.set_yticks(y, _names(data, runs), fontsize=8)
+    ax.set_xscale("log")
+    decade_axis(ax.xaxis, "time")
+    ax.tick_params(axis="x", labelsize=8)
+    ax.grid(True, axis="x", which="major", alpha=0.3)
+    n, d, m = analysis.target
+    ax.set_xlabel(f"time of one backward pass at N={n}, D={d}, M={m} (float32)")
+    ax.set_title("Time at the target, per method", fontsize=11)
+    _legend(fig)
     fig.tight_layout()
     return save(fig, data, out, FILE)

@@ -22,7 +22,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from analysis.fits import AxesByRun, axis_names, runs_on_axis
 from analysis.report.output import write_atomically
-from analysis.report.style import FAMILY_ORDER, handle, label_order, outside_legend, series_style
+from analysis.report.study import Analysis
+from analysis.report.style import family_order, handle, label_order, outside_legend, series_style
 from bench.units import format_bytes
 
 AXIS_TITLES = {
@@ -75,9 +76,21 @@ def with_target_on_dm(axes: AxesByRun, target: tuple[int, int, int]) -> AxesByRu
     return out
 
 
+def run_order(frame: pd.DataFrame) -> dict[str, int]:
+    """Each run's place in the report's run order (by name): it picks the run's dash patterns."""
+    return {run: k for k, run in enumerate(sorted(frame["run_id"].unique()))}
+
+
+def swept_with(analysis: Analysis, column: str) -> bool:
+    """Whether the runs swept a size axis and measured ``column`` in any case: what a chart of
+    ``column`` against size needs."""
+    cases = analysis.cases
+    return bool(analysis.swept and not cases.empty and cases[column].notna().any())
+
+
 def families(frame: pd.DataFrame) -> list[str]:
-    present = set(frame["family"])
-    return [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
+    present, order = set(frame["family"]), family_order()
+    return [f for f in order if f in present] + sorted(present - set(order))
 
 
 @dataclass
@@ -134,8 +147,23 @@ def grid(frame: pd.DataFrame, axes: AxesByRun, title: str) -> Grid:
         panels[0, j].set_title(AXIS_TITLES.get(axis, axis), fontsize=9)
         panels[-1, j].set_xlabel(AXIS_TITLES.get(axis, axis).split(" (")[0].split(",")[0], fontsize=8)
     fig.suptitle(title, fontsize=11, y=1.0)
-    order = {run: k for k, run in enumerate(sorted(frame["run_id"].unique()))}
-    return Grid(fig, panels, rows, columns, order)
+    return Grid(fig, panels, rows, columns, run_order(frame))
+
+
+def size_grid(analysis: Analysis, column: str, title: str) -> tuple[pd.DataFrame, AxesByRun, Grid]:
+    """The cases that measured ``column``, the runs' axes reaching the target on DM, and an empty
+    grid of them: the start of every chart of ``column`` against size."""
+    data = analysis.cases[analysis.cases[column].notna()]
+    axes = with_target_on_dm(analysis.axes, analysis.target)
+    return data, axes, grid(data, axes, title)
+
+
+def log_panel(ax: plt.Axes) -> None:
+    """A panel against size: log-2 x, log y, small tick labels, a light grid."""
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.tick_params(labelsize=7)
+    ax.grid(True, which="major", alpha=0.3)
 
 
 def mark_empty(layout: Grid) -> None:
@@ -203,3 +231,18 @@ def draw_series(
                 color=style.color,
                 mfc="white" if hollow else style.color,
             )
+
+
+def draw_group(
+    ax: plt.Axes,
+    group: pd.DataFrame,
+    column: str,
+    run_index: int,
+    noisy: bool = True,
+    line: Iterable[float] | None = None,
+) -> None:
+    """One (run, method variant)'s rows as a series of ``column`` against size, hollow where the
+    timing was noisy (with ``noisy``; a peak is never noisy)."""
+    first = group.iloc[0]
+    marks = group["noisy"].fillna(False) if noisy else [False] * len(group)
+    draw_series(ax, group["size"], group[column], marks, first["method"], first["variant"], run_index, line)

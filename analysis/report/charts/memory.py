@@ -9,12 +9,13 @@ import pandas as pd
 
 from analysis.report.charts.common import (
     bytes_axis,
-    draw_series,
-    grid,
+    draw_group,
+    log_panel,
     mark_empty,
     save,
     series_legend,
-    with_target_on_dm,
+    size_grid,
+    swept_with,
 )
 from analysis.report.study import Analysis
 from bench.units import format_bytes
@@ -29,27 +30,16 @@ ALT = (
 
 
 def needs(analysis: Analysis) -> bool:
-    cases = analysis.cases
-    return bool(analysis.swept and not cases.empty and cases["peak_bytes"].notna().any())
+    return swept_with(analysis, "peak_bytes")
 
 
 def draw(analysis: Analysis, out: Path) -> Path:
-    data = analysis.cases[analysis.cases["peak_bytes"].notna()]
-    axes = with_target_on_dm(analysis.axes, analysis.target)
-    layout = grid(data, axes, "Peak memory against size (points: measured; grey dotted: cost model)")
+    title = "Peak memory against size (points: measured; grey dotted: cost model)"
+    data, axes, layout = size_grid(analysis, "peak_bytes", title)
     rows = []
     for ax, _family, device, axis, on_axis in layout.panels(data, axes):
         for (run, label), group in on_axis.groupby(["run_id", "label"]):
-            first = group.iloc[0]
-            draw_series(
-                ax,
-                group["size"],
-                group["peak_bytes"],
-                [False] * len(group),
-                first["method"],
-                first["variant"],
-                layout.run_order[run],
-            )
+            draw_group(ax, group, "peak_bytes", layout.run_order[run], noisy=False)
             ax.plot(group["size"], group["predicted_peak_bytes"], ":", color="grey", lw=0.9)
             rows += [
                 {
@@ -77,10 +67,7 @@ def draw(analysis: Analysis, out: Path) -> Path:
                 va="bottom",
                 color="grey",
             )
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.tick_params(labelsize=7)
-        ax.grid(True, which="major", alpha=0.3)
+        log_panel(ax)
     mark_empty(layout)
     layout.fig.tight_layout()
     for ax in layout.axes.flat:

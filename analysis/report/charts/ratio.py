@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.fits import axis_names, runs_on_axis
-from analysis.report.charts.common import AXIS_TITLES, draw_series, save, series_legend
+from analysis.report.charts.common import AXIS_TITLES, draw_group, run_order, save, series_legend
 from analysis.report.study import Analysis
 from analysis.report.style import decade_axis
 
@@ -47,7 +47,7 @@ def draw(analysis: Analysis, out: Path) -> Path:
     frame = analysis.cases
     others = ratios(frame)
     names = axis_names(analysis.axes)
-    order = {run: k for k, run in enumerate(sorted(frame["run_id"].unique()))}
+    order = run_order(frame)
     fig, grid = plt.subplots(2, len(names), figsize=(3.1 * len(names), 5.2), squeeze=False, sharex="col")
     rows = []
     for j, axis in enumerate(names):
@@ -58,11 +58,7 @@ def draw(analysis: Analysis, out: Path) -> Path:
                 group = series[np.isfinite(series[column].astype(float))]
                 if group.empty:
                     continue
-                first = group.iloc[0]
-                noisy = group["noisy"].fillna(False) if column == "time_ratio" else [False] * len(group)
-                draw_series(
-                    ax, group["size"], group[column], noisy, first["method"], first["variant"], order[run]
-                )
+                draw_group(ax, group, column, order[run], noisy=column == "time_ratio")
                 rows += [
                     {"run_id": run, "label": label, "device": device, "axis": axis, "size": s, column: v}
                     for s, v in zip(group["size"], group[column], strict=True)

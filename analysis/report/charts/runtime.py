@@ -10,12 +10,13 @@ import pandas as pd
 
 from analysis.fits import loglog_slope
 from analysis.report.charts.common import (
-    draw_series,
-    grid,
+    draw_group,
+    log_panel,
     mark_empty,
     save,
     series_legend,
-    with_target_on_dm,
+    size_grid,
+    swept_with,
 )
 from analysis.report.study import Analysis
 from analysis.report.style import decade_axis
@@ -30,14 +31,12 @@ ALT = (
 
 
 def needs(analysis: Analysis) -> bool:
-    cases = analysis.cases
-    return bool(analysis.swept and not cases.empty and cases["time_median_s"].notna().any())
+    return swept_with(analysis, "time_median_s")
 
 
 def draw(analysis: Analysis, out: Path) -> Path:
-    data = analysis.cases[analysis.cases["time_median_s"].notna()]
-    axes = with_target_on_dm(analysis.axes, analysis.target)
-    layout = grid(data, axes, "Median time against size (lines: fitted power laws; hollow: noisy timing)")
+    title = "Median time against size (lines: fitted power laws; hollow: noisy timing)"
+    data, axes, layout = size_grid(analysis, "time_median_s", title)
     rows = []
     for ax, _family, device, axis, on_axis in layout.panels(data, axes):
         for (run, label), group in on_axis.groupby(["run_id", "label"]):
@@ -46,17 +45,7 @@ def draw(analysis: Analysis, out: Path) -> Path:
             if fit is not None:
                 x, y = np.log(group["size"].to_numpy(float)), np.log(group["time_median_s"].to_numpy(float))
                 line = np.exp(y.mean() + fit.exponent * (x - x.mean()))
-            first = group.iloc[0]
-            draw_series(
-                ax,
-                group["size"],
-                group["time_median_s"],
-                group["noisy"].fillna(False),
-                first["method"],
-                first["variant"],
-                layout.run_order[run],
-                line,
-            )
+            draw_group(ax, group, "time_median_s", layout.run_order[run], line=line)
             rows += [
                 {
                     "run_id": run,
@@ -76,10 +65,7 @@ def draw(analysis: Analysis, out: Path) -> Path:
                     strict=True,
                 )
             ]
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.tick_params(labelsize=7)
-        ax.grid(True, which="major", alpha=0.3)
+        log_panel(ax)
     series_legend(layout.fig, data, layout.run_order)
     for row in layout.axes:
         decade_axis(row[0].yaxis, "time")

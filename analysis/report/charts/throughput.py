@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
 from analysis.floors import device_roofs
 from analysis.report.charts.common import (
-    draw_series,
-    grid,
+    draw_group,
+    log_panel,
     mark_empty,
     save,
     series_legend,
-    with_target_on_dm,
+    size_grid,
+    swept_with,
 )
 from analysis.report.study import Analysis
 from analysis.report.style import decade_axis
@@ -30,6 +32,19 @@ from bench.costs import TIME_DRIVER
 FILE = "throughput"
 TITLE = "Throughput against size, under the roof that bounds each family (measured in the same run)"
 OVER = "#b00020"
+COLUMNS = [
+    "run_id",
+    "label",
+    "device",
+    "axis",
+    "size",
+    "rate_per_s",
+    "unit",
+    "roof",
+    "fraction_of_roof",
+    "above_roof",
+]
+"""The CSV's columns: each point drawn, its roof and its fraction of it."""
 ALT = (
     "Small multiples, a row per method family and a column per sweep axis: achieved GFLOP/s (formula,"
     " autograd) or GB/s of Jacobian traffic (the rest) against size, under a dashed grey line at the "
@@ -38,8 +53,7 @@ ALT = (
 
 
 def needs(analysis: Analysis) -> bool:
-    cases = analysis.cases
-    return bool(analysis.swept and not cases.empty and cases["time_median_s"].notna().any())
+    return swept_with(analysis, "time_median_s")
 
 
 def roof_of(family: str, roofs: dict, in_cache: bool = False) -> tuple[str, float | None]:
@@ -54,86 +68,86 @@ def roof_of(family: str, roofs: dict, in_cache: bool = False) -> tuple[str, floa
     return "copy roof", (roofs.get("copy") or {}).get("gbps")
 
 
-def draw(analysis: Analysis, out: Path) -> Path:
-    data = analysis.cases[analysis.cases["time_median_s"].notna()].copy()
-    flops = data["family"].map(TIME_DRIVER) == "flops"
-    data["rate"] = np.where(flops, data["gflops"], data["gbps"]) * 1e9
-    axes = with_target_on_dm(analysis.axes, analysis.target)
-    layout = grid(
-        data, axes, "Throughput against size (grey: the family's roof; red ×: above it by more than 5%)"
-    )
-    metas = {run.run_id: run.meta for run in analysis.runs}
-    rows = []
-    for ax, family, device, axis, on_axis in layout.panels(data, axes):
-        over = 0
-        for (run, label), group in on_axis.groupby(["run_id", "label"]):
-            roofs = device_roofs([metas[run]], device)
-            cache = metas[run].get("machine", {}).get("llc_bytes") or 0
-            fits = group["predicted_peak_bytes"].astype(float) < cache
-            named = [roof_of(family, roofs, bool(f)) for f in fits]
-            roof = pd.Series([r or np.nan for _, r in named], index=group.index, dtype=float)
-            first = group.iloc[0]
-            draw_series(
-                ax,
-                group["size"],
-                group["rate"],
-                group["noisy"].fillna(False),
-                first["method"],
-                first["variant"],
-                layout.run_order[run],
-            )
-            fraction = group["rate"] / (roof * 1e9)
-            above = fraction > 1 + ROOF_NOISE
-            over += int(above.sum())
-            ax.plot(group["size"][above], group["rate"][above], "x", color=OVER, ms=7, mew=1.5)
-            for name, rate in dict(named).items():
-                if rate:
-                    ax.axhline(rate * 1e9, color="grey", lw=1.2, ls=(0, (6, 2)))
-                    ax.annotate(
-                        name,
-                        (0.02, rate * 1e9),
-                        xycoords=("axes fraction", "data"),
-                        fontsize=6,
-                        va="bottom",
-                        color="grey",
-                    )
-            rows += [
-                {
-                    "run_id": run,
-                    "label": label,
-                    "device": device,
-                    "axis": axis,
-                    "size": s,
-                    "rate_per_s": r,
-                    "unit": "FLOP/s" if TIME_DRIVER[family] == "flops" else "B/s",
-                    "roof": name,
-                    "fraction_of_roof": f,
-                    "above_roof": bool(a),
-                }
-                for s, r, f, a, (name, _) in zip(
-                    group["size"], group["rate"], fraction, above, named, strict=True
-                )
-            ]
-        if over:
+def _roof_lines(ax: plt.Axes, named: list[tuple[str, float | None]]) -> None:
+    """A dashed grey line at each roof a series' points were held against, named at its left."""
+    for name, rate in dict(named).items():
+        if rate:
+            ax.axhline(rate * 1e9, color="grey", lw=1.2, ls=(0, (6, 2)))
             ax.annotate(
-                f"{over} above their roof: roof underestimated",
-                (0.98, 0.04),
-                xycoords="axes fraction",
-                ha="right",
+                name,
+                (0.02, rate * 1e9),
+                xycoords=("axes fraction", "data"),
                 fontsize=6,
-                color=OVER,
+                va="bottom",
+                color="grey",
             )
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.tick_params(labelsize=7)
-        ax.grid(True, which="major", alpha=0.3)
-    extra = [
+
+
+def _series(ax: plt.Axes, family: str, group: pd.DataFrame, meta: dict, run_index: int) -> pd.DataFrame:
+    """One (run, method variant)'s rates under their roofs, red crosses where above one: the
+    points drawn, each with its roof and its fraction of it."""
+    device = group["device"].iloc[0]
+    roofs = device_roofs([meta], device)
+    cache = meta.get("machine", {}).get("llc_bytes") or 0
+    fits = group["predicted_peak_bytes"].astype(float) < cache
+    named = [roof_of(family, roofs, bool(f)) for f in fits]
+    roof = pd.Series([r or np.nan for _, r in named], index=group.index, dtype=float)
+    draw_group(ax, group, "rate", run_index)
+    fraction = group["rate"] / (roof * 1e9)
+    above = fraction > 1 + ROOF_NOISE
+    ax.plot(group["size"][above], group["rate"][above], "x", color=OVER, ms=7, mew=1.5)
+    _roof_lines(ax, named)
+    return pd.DataFrame(
+        {
+            "size": group["size"],
+            "rate_per_s": group["rate"],
+            "unit": "FLOP/s" if TIME_DRIVER[family] == "flops" else "B/s",
+            "roof": [name for name, _ in named],
+            "fraction_of_roof": fraction,
+            "above_roof": above.astype(bool),
+        }
+    )
+
+
+def _count_over(ax: plt.Axes, over: int) -> None:
+    if over:
+        ax.annotate(
+            f"{over} above their roof: roof underestimated",
+            (0.98, 0.04),
+            xycoords="axes fraction",
+            ha="right",
+            fontsize=6,
+            color=OVER,
+        )
+
+
+def _extra() -> list[tuple[Line2D, str]]:
+    """Legend entries beside the series: the roofs and the points above them."""
+    return [
         (Line2D([], [], color="grey", lw=1.2, ls=(0, (6, 2))), "the family's roof"),
         (Line2D([], [], color=OVER, marker="x", ls="none"), "above its roof by > 5%"),
     ]
-    series_legend(layout.fig, data, layout.run_order, extra)
+
+
+def draw(analysis: Analysis, out: Path) -> Path:
+    title = "Throughput against size (grey: the family's roof; red ×: above it by more than 5%)"
+    data, axes, layout = size_grid(analysis, "time_median_s", title)
+    flops = data["family"].map(TIME_DRIVER) == "flops"
+    data = data.assign(rate=np.where(flops, data["gflops"], data["gbps"]) * 1e9)
+    metas = {run.run_id: run.meta for run in analysis.runs}
+    parts = []
+    for ax, family, device, axis, on_axis in layout.panels(data, axes):
+        over = 0
+        for (run, label), group in on_axis.groupby(["run_id", "label"]):
+            points = _series(ax, family, group, metas[run], layout.run_order[run])
+            over += int(points["above_roof"].sum())
+            parts.append(points.assign(run_id=run, label=label, device=device, axis=axis))
+        _count_over(ax, over)
+        log_panel(ax)
+    series_legend(layout.fig, data, layout.run_order, _extra())
     for (family, _device), row in zip(layout.rows, layout.axes, strict=True):
         decade_axis(row[0].yaxis, "rate", "FLOP/s" if TIME_DRIVER.get(family) == "flops" else "B/s")
     mark_empty(layout)
     layout.fig.tight_layout()
-    return save(layout.fig, pd.DataFrame(rows), out, FILE)
+    rows = pd.concat(parts, ignore_index=True)[COLUMNS] if parts else pd.DataFrame()
+    return save(layout.fig, rows, out, FILE)
