@@ -36,7 +36,7 @@ from analysis.fits import (
     large_regime,
 )
 from bench.cases import Case
-from bench.costs import TIME_DRIVER, roof
+from bench.costs import roof, time_driver
 from bench.profiles import TARGET
 
 HEADLINE = TARGET
@@ -72,7 +72,7 @@ def target_row(label_row: pd.Series, target: tuple[int, int, int], dtype: str) -
 
 
 def _driver(metric: str, family: str) -> str:
-    return TIME_DRIVER[family] if metric == "time" else "predicted_peak_bytes"
+    return time_driver(family) if metric == "time" else "predicted_peak_bytes"
 
 
 SPECS = (("time", "time_median_s", TIME_FEATURES), ("memory", "peak_bytes", MEMORY_FEATURES))
@@ -142,7 +142,7 @@ def _doublings(distance: pd.Series | float) -> Any:
 
 def _pool(metric: str, family: str) -> str:
     """Which hold-outs calibrate a fit: the metric's, and for time those of the same cost driver."""
-    return f"time-{TIME_DRIVER[family]}" if metric == "time" else metric
+    return f"time-{time_driver(family)}" if metric == "time" else metric
 
 
 def calibrate(holdouts: pd.DataFrame) -> dict[tuple[str, str], float]:

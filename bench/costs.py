@@ -253,9 +253,6 @@ Jacobian APIs build and read whole Jacobians and identity bases, so they are byt
 Jacobian (30-100 µs each, measured on one thread of the 2-core CPU), which neither count sees:
 profiles cap it by :func:`backward_calls` instead."""
 
-TIME_DRIVER: Mapping[str, str] = MappingProxyType({name: f.time_driver for name, f in FAMILIES.items()})
-"""Each family's :attr:`Family.time_driver`, read from :data:`FAMILIES` (kept for its readers)."""
-
 
 class UnknownFamilyError(KeyError, ValueError):
     """A family the registry does not have: a KeyError (a lookup failed) and a ValueError (bad
@@ -271,6 +268,12 @@ def family(name: str) -> Family:
         return FAMILIES[name]
     except KeyError:
         raise UnknownFamilyError(f"unknown method family {name!r}; known: {', '.join(FAMILIES)}") from None
+
+
+def time_driver(name: str) -> str:
+    """The count a family's time scales with ("flops" or "bytes_moved"); an unknown family is an
+    :class:`UnknownFamilyError`, never a default."""
+    return family(name).time_driver
 
 
 def roof(name: str) -> str:

@@ -12,7 +12,7 @@ from analysis.report.first_screen_records import Check
 from analysis.report.first_screen_rows import headline_cases
 from analysis.report.formatting import format_size, format_time
 from analysis.report.study import Analysis
-from bench.costs import TIME_DRIVER
+from bench.costs import time_driver
 
 
 def signed_percent(fraction: float) -> str:
@@ -86,7 +86,7 @@ def cache_warnings(analysis: Analysis) -> list[str]:
     preds = analysis.predictions
     if preds.empty or "time_out_of_cache" not in preds:
         return []
-    bound = preds[preds["family"].map(TIME_DRIVER) == "bytes_moved"]
+    bound = preds[preds["family"].map(time_driver) == "bytes_moved"]
     bound = bound[np.isfinite(bound["time_value"].astype(float)) & (bound["time_out_of_cache"] == 0)]
     caches = {run.run_id: run.meta.get("machine", {}).get("llc_bytes") for run in analysis.runs}
     out = []

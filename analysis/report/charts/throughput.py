@@ -27,7 +27,7 @@ from analysis.report.charts.common import (
 from analysis.report.study import Analysis
 from analysis.report.style import decade_axis
 from analysis.targets import ROOF_NOISE
-from bench.costs import TIME_DRIVER
+from bench.costs import time_driver
 
 FILE = "throughput"
 TITLE = "Throughput against size, under the roof that bounds each family (measured in the same run)"
@@ -60,7 +60,7 @@ def roof_of(family: str, roofs: dict, in_cache: bool = False) -> tuple[str, floa
     """The roof that bounds a family, by name, and its rate (GFLOP/s or GB/s): the in-cache roof
     for the streamed methods and for a dense Jacobian that fits the last-level cache (``in_cache``),
     where the run measured one; else copy bandwidth."""
-    if TIME_DRIVER[family] == "flops":
+    if time_driver(family) == "flops":
         gemm = roofs.get("gemm", {}).get("float32") or {}
         return "GEMM roof", gemm.get("gflops")
     if (family == "streamed" or in_cache) and (roofs.get("incache") or {}).get("gbps"):
@@ -101,7 +101,7 @@ def _series(ax: plt.Axes, family: str, group: pd.DataFrame, meta: dict, run_inde
         {
             "size": group["size"],
             "rate_per_s": group["rate"],
-            "unit": "FLOP/s" if TIME_DRIVER[family] == "flops" else "B/s",
+            "unit": "FLOP/s" if time_driver(family) == "flops" else "B/s",
             "roof": [name for name, _ in named],
             "fraction_of_roof": fraction,
             "above_roof": above.astype(bool),
@@ -132,7 +132,7 @@ def _extra() -> list[tuple[Line2D, str]]:
 def draw(analysis: Analysis, out: Path) -> Path:
     title = "Throughput against size (grey: the family's roof; red ×: above it by more than 5%)"
     data, axes, layout = size_grid(analysis, "time_median_s", title)
-    flops = data["family"].map(TIME_DRIVER) == "flops"
+    flops = data["family"].map(time_driver) == "flops"
     data = data.assign(rate=np.where(flops, data["gflops"], data["gbps"]) * 1e9)
     metas = {run.run_id: run.meta for run in analysis.runs}
     parts = []
@@ -146,7 +146,7 @@ def draw(analysis: Analysis, out: Path) -> Path:
         log_panel(ax)
     series_legend(layout.fig, data, layout.run_order, _extra())
     for (family, _device), row in zip(layout.rows, layout.axes, strict=True):
-        decade_axis(row[0].yaxis, "rate", "FLOP/s" if TIME_DRIVER.get(family) == "flops" else "B/s")
+        decade_axis(row[0].yaxis, "rate", "FLOP/s" if time_driver(family) == "flops" else "B/s")
     mark_empty(layout)
     layout.fig.tight_layout()
     rows = pd.concat(parts, ignore_index=True)[COLUMNS] if parts else pd.DataFrame()
