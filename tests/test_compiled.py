@@ -51,7 +51,7 @@ def test_compiled_kernel_gives_the_same_answer_on_one_core_and_on_every_core():
     numba.set_num_threads(1)
     try:
         assert compiled.threads() == 1
-        assert compiled.tiles_for(np.float64, 8192).shape == (1, compiled.ROW_WIDTH * 2)
+        assert compiled.tile_elements(compiled.tiles_for(np.float64, 8192)) == compiled.ROW_WIDTH * 2
         one = compiled.streamed_compiled(X, W, dY, tile=2 * compiled.ROW_WIDTH * 8)
     finally:
         numba.set_num_threads(before)
@@ -68,9 +68,10 @@ def test_float32_inputs_stay_float32_within_its_epsilon():
         assert np.abs(got - want).max() <= 8 * np.finfo(np.float32).eps * np.abs(want).max()
 
 
-def test_one_tile_per_core_of_the_tile_size_is_allocated_by_the_caller():
+def test_one_tile_per_core_of_the_tile_size_is_allocated_by_the_caller_with_a_gap_after_each():
     tiles = compiled.tiles_for(np.float32, 64 * 2**10)
-    assert tiles.shape == (compiled.threads(), 16 * 2**10)
+    assert tiles.shape == (compiled.threads(), (64 + 16) * 2**10 // 4)  # the tile, then 16 KiB unused
+    assert compiled.tile_elements(tiles) == 16 * 2**10
     assert tiles.dtype == np.float32
 
 
@@ -83,11 +84,11 @@ def test_the_tile_is_two_thirds_of_the_per_core_l1d_that_sysfs_reports(monkeypat
     assert compiled.tile_bytes() == compiled.DEFAULT_TILE_BYTES == 21 * 2**10
 
 
-def test_tiles_start_on_a_cache_line_and_the_cost_model_counts_what_is_allocated():
+def test_tiles_start_on_a_page_and_the_cost_model_counts_what_is_allocated():
     tiles = compiled.tiles_for(np.float32, 32 * 2**10)
-    assert tiles.ctypes.data % 64 == 0
-    assert tiles.base.nbytes == compiled.tiles_bytes(np.float32, 32 * 2**10)  # tiles plus 64 bytes of slack
-    assert compiled.tiles_bytes(np.float32, 32 * 2**10) == compiled.threads() * 32 * 2**10 + 64
+    assert tiles.ctypes.data % 4096 == 0 and tiles.strides[0] % 4096 == 0  # every core's tile on a page
+    assert tiles.base.nbytes == compiled.tiles_bytes(np.float32, 32 * 2**10)  # tiles, gaps, a page of slack
+    assert compiled.tiles_bytes(np.float32, 32 * 2**10) == compiled.threads() * (32 + 16) * 2**10 + 4096
 
 
 def test_the_pattern_roof_runs_every_core_on_a_buffer_of_the_tile_size():
