@@ -302,10 +302,11 @@ def test_a_family_with_an_unknown_time_driver_is_refused():
 
 def test_compiled_method_predicts_its_own_tiles_and_results_not_its_familys_buffer():
     from bench.cases import Case
-    from bench.compiled import threads
+    from bench.compiled import TILE_GAP, threads
 
     block = 4096  # bytes of tile per core
     case = Case("streamed-compiled", "", "cpu", "float32", *SMALL)
-    tiles = threads() * block + 64  # one tile per core of the numba pool, plus 64 bytes to align them
+    # one tile per core of the numba pool, each with its gap, plus a page to align them
+    tiles = threads() * (block + TILE_GAP) + 4096
     assert case.predicted(block)["predicted_peak_bytes"] == tiles + 84
     assert Case("streamed-torch", "", "cpu", "float32", *SMALL).predicted(256)["predicted_peak_bytes"] == 324
