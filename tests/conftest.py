@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,13 @@ DATA = ROOT / "tests" / "data"
 """Committed quick runs of real machines and the Intel Xeon baseline the regression tests read."""
 
 MakeInputs = Callable[..., tuple[Any, Any, Any]]
+
+# A job started in the background by a non-interactive shell (``nohup ... &``) inherits SIGINT
+# ignored, and every process the tests start would inherit it too, so the tests that send Ctrl-C
+# would find it ignored (four of them failed so in a clean clone's CI launched that way). With
+# Python's own handler here, the children start with the default disposition, as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _inputs(backend: str, n: int, d: int, m: int, dtype: str = "float64", seed: int = 0) -> tuple:
