@@ -11,8 +11,8 @@ a pass after it was written. Within them:
 - **every core, its own tile and accumulator**: the result's columns are cut into blocks a tile
   row wide (:data:`ROW_WIDTH`); a core takes whole blocks, a whole number per call
   (:func:`chunks`), and its accumulator is the slice of dX or dW the block owns (no reduction);
-- **the tile from L1**: two thirds of the per-core L1d (:func:`tile_bytes`), the share the L1
-  copy roof's buffers take;
+- **the tile from L1**: two thirds of the per-core L1d (:func:`tile_bytes`), as the L1 copy
+  roof's buffers, and 16 KiB between two cores' tiles (:data:`TILE_GAP`);
 - **fill and contraction overlapped** (:func:`_overlapped`): two slots of :data:`PASS` rows; one
   loop (:func:`_zero_while_contracting`) writes the zeros of the next rows into one slot while
   it contracts the other, so the store and load ports work at once. The slots' offsets are
