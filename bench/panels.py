@@ -10,6 +10,7 @@ Xeon: 24-40 ms, against 145-152 ms for numpy's single-threaded transposed copy).
 
 from __future__ import annotations
 
+import mmap
 from typing import Any
 
 import numba
@@ -45,6 +46,20 @@ def panels(W: np.ndarray, width: int) -> np.ndarray:
     of Wᵀ, the last one narrower), each M rows of its block's columns, one after the other. The
     rows a block copies into its tiles are then one sequential stream that the hardware
     prefetchers follow, not M pieces 4·D bytes apart; as many bytes as W (1-D, D·M entries)."""
-    out = np.empty(W.size, dtype=W.dtype)
+    out = mapped_empty(W.size, W.dtype)
     _pack(np.ascontiguousarray(W), out, width)
     return out
+
+
+def mapped_empty(count: int, dtype: Any) -> np.ndarray:
+    """``np.empty(count, dtype)`` whose pages the OS maps in one call (``MAP_POPULATE``), where
+    Linux offers it, instead of one page fault at a time as the pack first writes each page:
+    64 MiB took 29-45 ms so, against about 115 ms of faults inside the pack, on a 2-core Xeon VM.
+    The buffer is fresh either way, in the timed pass, and freed with the array; memray sees it
+    as it sees numpy's own large buffers (an anonymous ``mmap``)."""
+    dtype = np.dtype(dtype)
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    if not populate or count == 0:
+        return np.empty(count, dtype=dtype)
+    mapped = mmap.mmap(-1, count * dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
+    return np.frombuffer(mapped, dtype=dtype, count=count)
