@@ -13,16 +13,16 @@ from typing import Any
 import numba
 import numpy as np
 
-from bench import compiled
-from bench.compiled import ROW_WIDTH, threads, tile_bytes
+from bench.compiled import threads, tile_bytes
 from bench.harness import jit
+from bench.kernelsteps import ROW_WIDTH, contract
 
 
 @jit.kernel(parallel=True, fastmath=True)
 def _write_then_read(buffers: Any, repeats: int, sums: Any) -> None:  # pragma: no cover - compiled
     """Each core writes its buffer whole, a tile row at a time (zeros and one value per row, as
     the kernels' fill writes its rows), then reads it whole with the kernels' own contraction
-    (:func:`bench.compiled.contract`, weights of one): their access pattern with nothing to look up, so no
+    (:func:`bench.kernelsteps.contract`, weights of one): their access pattern with nothing to look up, so no
     streamed kernel of this shape can beat it by more than the noise."""
     for t in numba.prange(buffers.shape[0]):
         buf = buffers[t]
@@ -35,7 +35,7 @@ def _write_then_read(buffers: Any, repeats: int, sums: Any) -> None:  # pragma: 
                 for j in range(ROW_WIDTH):
                     row[j] = 0.0
                 row[(i + rep) % ROW_WIDTH] = 1.0
-            compiled.contract(buf, ROW_WIDTH, ROW_WIDTH, rows, ones, 0, acc)
+            contract(buf, ROW_WIDTH, ROW_WIDTH, rows, ones, 0, acc)
         sums[t] = acc.sum()
 
 

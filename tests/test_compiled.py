@@ -23,6 +23,10 @@ def _dense(X: np.ndarray, W: np.ndarray, dY: np.ndarray) -> tuple[np.ndarray, np
     return (v @ dydx).reshape(X.shape), (v @ dydw).reshape(W.shape)
 
 
+SLOTS_BYTES = 2 * compiled.PASS * compiled.ROW_WIDTH * 8
+"""The smallest float64 tile that holds the two slots of the overlapped loop."""
+
+
 @pytest.mark.parametrize(
     ("shape", "tile"),
     [
@@ -31,9 +35,10 @@ def _dense(X: np.ndarray, W: np.ndarray, dY: np.ndarray) -> tuple[np.ndarray, np
         ((3, 600, 7), 2 * compiled.ROW_WIDTH * 8),  # D above a tile row: dX's columns in two blocks
         ((5, 4, 1030), 3 * compiled.ROW_WIDTH * 8),  # M above a tile row: dW's in three, the last short
         ((1, 1, 1), 1),
-        ((3, 530, 20), 16 * compiled.ROW_WIDTH * 8),  # two slots of 8 rows: dX overlapped, across n = g
-        ((3, 2, 523), 16 * compiled.ROW_WIDTH * 8),  # dW overlapped, a short last pass, a narrow block
-        ((2, 3, 1030), 16 * compiled.ROW_WIDTH * 8),  # dW: two overlapped blocks, passes wrapping past M
+        ((3, 530, 20), SLOTS_BYTES),  # two slots of PASS rows: dX overlapped, across n = g
+        ((9, 300, 70), SLOTS_BYTES),  # dX: copy passes spread among the zeros of nine groups
+        ((3, 2, 523), SLOTS_BYTES),  # dW overlapped, a short last pass, a narrow block
+        ((2, 3, 1030), SLOTS_BYTES),  # dW: four overlapped blocks, passes wrapping past M
     ],
 )
 def test_compiled_kernel_agrees_with_the_dense_jacobians_on_odd_shapes_and_tiles(shape, tile):
@@ -51,7 +56,7 @@ def test_compiled_kernel_gives_the_same_answer_on_one_core_and_on_every_core():
     numba.set_num_threads(1)
     try:
         assert compiled.threads() == 1
-        assert compiled.tile_elements(compiled.tiles_for(np.float64, 8192)) == compiled.ROW_WIDTH * 2
+        assert compiled.tile_elements(compiled.tiles_for(np.float64, 8192)) == 8192 // 8
         one = compiled.streamed_compiled(X, W, dY, tile=2 * compiled.ROW_WIDTH * 8)
     finally:
         numba.set_num_threads(before)
@@ -59,8 +64,11 @@ def test_compiled_kernel_gives_the_same_answer_on_one_core_and_on_every_core():
         np.testing.assert_allclose(a, b, rtol=1e-12)  # disjoint column blocks: no reduction order
 
 
-def test_float32_inputs_stay_float32_within_its_epsilon():
-    X, W, dY = _inputs(4, 64, 48, dtype="float32", seed=1)
+@pytest.mark.parametrize(
+    "shape", [(4, 64, 48), (5, 300, 260)]
+)  # narrow blocks; overlapped in the default tile
+def test_float32_inputs_stay_float32_within_its_epsilon(shape):
+    X, W, dY = _inputs(*shape, dtype="float32", seed=1)
     dX, dW = compiled.streamed_compiled(X, W, dY)
     assert dX.dtype == dW.dtype == np.float32
     want_dx, want_dw = _dense(*(a.astype(np.float64) for a in (X, W, dY)))
@@ -68,9 +76,13 @@ def test_float32_inputs_stay_float32_within_its_epsilon():
         assert np.abs(got - want).max() <= 8 * np.finfo(np.float32).eps * np.abs(want).max()
 
 
-def test_one_tile_per_core_of_the_tile_size_is_allocated_by_the_caller_with_a_gap_after_each():
+def test_each_core_gets_an_accumulator_then_a_tile_of_the_tile_size_then_a_gap_allocated_by_the_caller():
     tiles = compiled.tiles_for(np.float32, 64 * 2**10)
-    assert tiles.shape == (compiled.threads(), (64 + 16) * 2**10 // 4)  # the tile, then 16 KiB unused
+    # the accumulator, the tile, then the rest of 16 KiB unused
+    assert tiles.shape == (compiled.threads(), (64 + 16) * 2**10 // 4)
+    assert (
+        compiled.ROW_WIDTH * 8 <= compiled.TILE_GAP // 4
+    )  # float64's accumulator takes a quarter of it at most
     assert compiled.tile_elements(tiles) == 16 * 2**10
     assert tiles.dtype == np.float32
 
@@ -115,9 +127,10 @@ def test_a_pass_cut_into_chunks_gives_the_answer_of_one_call_and_reports_each_ch
 
 
 def test_column_blocks_count_a_tile_row_wide_slices_of_every_group():
-    assert compiled.column_blocks("dydx", 64, 4096, 4096) == 64 * 8  # dX's 64 rows, 8 slices of 512
-    assert compiled.column_blocks("dydw", 64, 4096, 4096) == 4096 * 8
-    assert compiled.column_blocks("dydw", 2, 3, 1030) == 3 * 3  # 512 + 512 + 6
+    assert compiled.ROW_WIDTH == 256
+    assert compiled.column_blocks("dydx", 64, 4096, 4096) == 64 * 16  # dX's 64 rows, 16 slices of 256
+    assert compiled.column_blocks("dydw", 64, 4096, 4096) == 4096 * 16
+    assert compiled.column_blocks("dydw", 2, 3, 1030) == 3 * 5  # 4 × 256 + 6
     assert compiled.column_blocks("dydx", 2, 5, 7) == 2  # one narrow block per row of dX
 
 

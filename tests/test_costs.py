@@ -306,7 +306,7 @@ def test_compiled_method_predicts_its_own_tiles_and_results_not_its_familys_buff
 
     block = 4096  # bytes of tile per core
     case = Case("streamed-compiled", "", "cpu", "float32", *SMALL)
-    # one tile per core of the numba pool, each with its gap, plus a page to align them
+    # per core of the numba pool its tile and its gap (which holds its accumulator), and a page of alignment
     tiles = threads() * (block + TILE_GAP) + 4096
     assert case.predicted(block)["predicted_peak_bytes"] == tiles + 84
     assert Case("streamed-torch", "", "cpu", "float32", *SMALL).predicted(256)["predicted_peak_bytes"] == 324

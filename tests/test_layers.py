@@ -19,7 +19,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # the measuring machinery: timers, roofs, peaks, threads, child processes, machine facts
     ("bench.harness",),
     # the model: exact sizes and counts, and the kernels the methods call
-    ("bench.sizes", "bench.costs", "bench.streamed", "bench.panels", "bench.compiled", "bench.patternroof",
+    ("bench.sizes", "bench.costs", "bench.streamed", "bench.panels", "bench.kernelsteps", "bench.compiled",
+     "bench.patternroof",
      "bench.streamers"),
     ("bench.methods",),
     ("bench.cases",),

@@ -93,7 +93,7 @@ def _streamed_compiled(X: Array, W: Array, dY: Array, workspace: Array | None) -
 
 
 def _compiled_tiles(dtype: str, block_bytes: int | None) -> int:
-    """One tile per core of the numba pool, each ``block_bytes`` or by default half the L2."""
+    """One tile per core of the numba pool, each ``block_bytes`` or by default two thirds of the L1d."""
     from bench.compiled import tiles_bytes  # numba: only for the method that uses it
 
     return tiles_bytes(dtype, block_bytes)
@@ -102,7 +102,7 @@ def _compiled_tiles(dtype: str, block_bytes: int | None) -> int:
 def _compiled_peak(n: int, d: int, m: int, dtype: str, tiles: int) -> int:
     """``streamed-compiled``'s peak above the inputs: its per-core tiles (``tiles`` bytes in all,
     allocated before either pass) and both results. While dY/dX streams, a contiguous Wᵀ stands
-    where dW will be (the same size); each core's accumulator is one tile row (2 KiB), left out."""
+    where dW will be (the same size); each core's accumulator lies in its tile's gap."""
     return tiles + costs.output_bytes(n, d, m, dtype)
 
 

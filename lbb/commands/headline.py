@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
     opt.add_out(parser, "run directory (default reports/<UTC time>-headline)")
     parser.add_argument(
         "--dw", type=opt.one_of("--dw", DW_CHOICES), default="full",
-        help="dY/dW in full (default: 16 TiB, about 5 minutes on 2 cores) or a 1/64 sample, scaled up",
+        help="dY/dW in full (default: 16 TiB, about a minute on 2 AVX-512 cores) or a 1/64 sample, scaled up",
     )  # fmt: skip
     parser.add_argument(
         "--kernel", type=opt.one_of("--kernel", KERNELS),
