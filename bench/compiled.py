@@ -45,11 +45,14 @@ from bench.kernelsteps import (
     NO_REASSOCIATION,
     PASS,
     ROW_WIDTH,
+    SHORT_PASS,
+    SHORT_SLOTS,
     SLOTS,
     contract,
     fill,
     write_values,
     zero_while_contracting,
+    zero_while_short,
 )
 from bench.panels import panels
 
@@ -91,11 +94,12 @@ def _prefetch_panel(src: Any, ahead: int, until: int) -> int:
 
 @jit.kernel(fastmath=NO_REASSOCIATION)
 def _overlapped(
-    dydx: bool, src: Any, vec: Any, row: Any, nm: int, m: int, g: int, c0: int, ld: int, zero: Any
+    dydx: bool, src: Any, vec: Any, row: Any, nm: int, m: int, g: int, c0: int, ld: int, zero: Any, rows: int
 ) -> None:  # pragma: no cover - compiled
-    """One full-width column block, its accumulator ``row[:ROW_WIDTH]``, the tile's first
-    2·:data:`PASS` rows as two slots (:data:`~bench.kernelsteps.SLOTS`): step i fills slot i % 2
-    while the contraction reads the other, which step i - 1 filled.
+    """One full-width column block, its accumulator ``row[:ROW_WIDTH]``, the tile's first 2·rows
+    rows as two slots (``rows`` is :data:`PASS`, the slots :data:`~bench.kernelsteps.SLOTS`, or
+    :data:`SHORT_PASS` and :data:`SHORT_SLOTS`): step i fills slot i % 2 while the contraction
+    reads the other, which step i - 1 filled.
 
     A pass whose rows are all zero (dY/dX away from n = g; every pass of dY/dW, whose one value
     per row is then written over its zero) is :func:`~bench.kernelsteps.zero_while_contracting`;
@@ -105,10 +109,10 @@ def _overlapped(
     L2: taken one after the other, the copies read the block's 8 MiB panel at the speed of L3 or
     DRAM (a fifth of a block's time at the target), while the zeros leave those idle.
     """
-    passes = (nm + PASS - 1) // PASS
+    passes = (nm + rows - 1) // rows
     acc = row[:ROW_WIDTH]
-    ps = min(g * m // PASS, passes) if dydx else passes
-    pe = min(((g + 1) * m + PASS - 1) // PASS, passes) if dydx else passes
+    ps = min(g * m // rows, passes) if dydx else passes
+    pe = min(((g + 1) * m + rows - 1) // rows, passes) if dydx else passes
     copies, taken = pe - ps, 0
     zp = pe if ps == 0 else 0  # the next pass of zeros, in row order
     ahead = c0 * m  # the next entry of the block's panel to ask for
@@ -123,21 +127,26 @@ def _overlapped(
         else:
             p = zp
             zp = pe if zp + 1 == ps else zp + 1
-        r0 = p * PASS
-        count = min(PASS, nm - r0) if p < passes else 0
-        at = SLOTS[i % 2]
+        r0 = p * rows
+        count = min(rows, nm - r0) if p < passes else 0
+        at = SLOTS[i % 2] if rows == PASS else SHORT_SLOTS[i % 2]
         if copies:
-            rows_ahead = min(m, (ps + taken + LOOKAHEAD) * PASS - g * m)
+            rows_ahead = min(m, (ps + taken + LOOKAHEAD) * rows - g * m)
             ahead = _prefetch_panel(src, ahead, c0 * m + rows_ahead * ROW_WIDTH)
-        if count == PASS and prev_count == PASS and (p < ps or p >= pe):
-            if i % 2 == 0:  # the slots' offsets as constants: LLVM then needs no overlap check
+        if count == rows and prev_count == rows and (p < ps or p >= pe):
+            # the slots' offsets as constants: LLVM then needs no overlap check
+            if rows == PASS and i % 2 == 0:
                 zero_while_contracting(row, SLOTS[0], SLOTS[1], vec, prev_r0, zero)
-            else:
+            elif rows == PASS:
                 zero_while_contracting(row, SLOTS[1], SLOTS[0], vec, prev_r0, zero)
-            # dY/dW: rows k .. k + 7 (wrapping past M once at most: M >= ROW_WIDTH here) hold
-            # their value X[n, g] at column k; only passes that reach this block's columns write
-            if not dydx and ((k < c0 + ROW_WIDTH and k + PASS > c0) or k + PASS - m > c0):
-                write_values(row[at:], src, ld, g, c0, row_n, k, m)
+            elif i % 2 == 0:
+                zero_while_short(row, SHORT_SLOTS[0], SHORT_SLOTS[1], vec, prev_r0, zero)
+            else:
+                zero_while_short(row, SHORT_SLOTS[1], SHORT_SLOTS[0], vec, prev_r0, zero)
+            # dY/dW: rows k .. k + rows - 1 (wrapping past M once at most: M >= ROW_WIDTH here)
+            # hold their value X[n, g] at column k; only passes that reach the block's columns write
+            if not dydx and ((k < c0 + ROW_WIDTH and k + rows > c0) or k + rows - m > c0):
+                write_values(row[at:], src, ld, g, c0, row_n, k, m, rows)
         else:
             if count:
                 fill(dydx, src, row[at:], ROW_WIDTH, ROW_WIDTH, count, r0, m, g, c0, ld, zero)
@@ -145,7 +154,7 @@ def _overlapped(
                 contract(row[prev_at:], ROW_WIDTH, ROW_WIDTH, prev_count, vec, prev_r0, acc)
         prev_at, prev_r0, prev_count = at, r0, count
         if not dydx:
-            k += PASS
+            k += rows
             while k >= m:
                 k -= m
                 row_n += 1
@@ -170,8 +179,8 @@ def _block(
     """One column block on one core, its accumulator ``row[:w]`` and its tile the rest of ``row``:
     every tile of it filled whole, then read whole into the accumulator."""
     zero = zeros[0]
-    if w == ROW_WIDTH and rows >= 2 * PASS:
-        _overlapped(dydx, src, vec, row, nm, m, g, c0, ld, zero)
+    if w == ROW_WIDTH and rows >= 2 * SHORT_PASS:
+        _overlapped(dydx, src, vec, row, nm, m, g, c0, ld, zero, PASS if rows >= 2 * PASS else SHORT_PASS)
         return
     acc, tile = row[:w], row[ROW_WIDTH:]
     for r0 in range(0, nm, rows):

@@ -171,12 +171,42 @@ def zero_while_contracting(row: Any, fill_at: int, read_at: int, vec: Any, r0: i
         row[a + 15 * r] = zero
 
 
+SHORT_PASS = 8
+"""Tile rows per pass where two slots of :data:`PASS` rows do not fit the tile but two of eight do
+(float32 in the 21 KiB tile of a 32 KiB L1d, float64 in 32 KiB): :func:`zero_while_short`."""
+SHORT_SLOTS = (ROW_WIDTH, ROW_WIDTH + SHORT_PASS * ROW_WIDTH)
+"""The two slots of :func:`zero_while_short`, after the accumulator as :data:`SLOTS` are."""
+
+
+@jit.kernel(fastmath=NO_REASSOCIATION, inline="always")
+def zero_while_short(row: Any, fill_at: int, read_at: int, vec: Any, r0: int, zero: Any) -> None:
+    """:func:`zero_while_contracting` for passes of :data:`SHORT_PASS` rows: the accumulator
+    loaded and stored once per eight rows."""
+    g0, g1, g2, g3 = vec[r0], vec[r0 + 1], vec[r0 + 2], vec[r0 + 3]
+    g4, g5, g6, g7 = vec[r0 + 4], vec[r0 + 5], vec[r0 + 6], vec[r0 + 7]
+    r = ROW_WIDTH
+    for j in range(ROW_WIDTH):
+        b = read_at + j
+        row[j] += ((row[b] * g0 + row[b + r] * g1) + (row[b + 2 * r] * g2 + row[b + 3 * r] * g3)) + (
+            (row[b + 4 * r] * g4 + row[b + 5 * r] * g5) + (row[b + 6 * r] * g6 + row[b + 7 * r] * g7)
+        )
+        a = fill_at + j
+        row[a] = zero
+        row[a + 1 * r] = zero
+        row[a + 2 * r] = zero
+        row[a + 3 * r] = zero
+        row[a + 4 * r] = zero
+        row[a + 5 * r] = zero
+        row[a + 6 * r] = zero
+        row[a + 7 * r] = zero
+
+
 @jit.kernel(inline="always")
-def write_values(slot: Any, src: Any, ld: int, g: int, c0: int, n: int, k: int, m: int) -> None:
-    """dY/dW: the :data:`PASS` rows (n, k) on of a pass of zeros in ``slot`` (a full-width block
-    at columns c0 on) get their one value X[n, g] (``src`` is X raveled, ``ld`` its row length)
-    at column k, where k falls in the block; k wraps past M to the next n."""
-    for i in range(PASS):
+def write_values(slot: Any, src: Any, ld: int, g: int, c0: int, n: int, k: int, m: int, rows: int) -> None:
+    """dY/dW: the ``rows`` rows (n, k) on of a pass of zeros in ``slot`` (a full-width block at
+    columns c0 on) get their one value X[n, g] (``src`` is X raveled, ``ld`` its row length) at
+    column k, where k falls in the block; k wraps past M to the next n."""
+    for i in range(rows):
         if c0 <= k < c0 + ROW_WIDTH:
             slot[i * ROW_WIDTH + k - c0] = src[n * ld + g]
         k += 1

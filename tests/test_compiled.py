@@ -25,6 +25,8 @@ def _dense(X: np.ndarray, W: np.ndarray, dY: np.ndarray) -> tuple[np.ndarray, np
 
 SLOTS_BYTES = 2 * compiled.PASS * compiled.ROW_WIDTH * 8
 """The smallest float64 tile that holds the two slots of the overlapped loop."""
+SHORT_SLOTS_BYTES = 2 * compiled.SHORT_PASS * compiled.ROW_WIDTH * 8
+"""A float64 tile that holds two slots of short passes only."""
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,8 @@ SLOTS_BYTES = 2 * compiled.PASS * compiled.ROW_WIDTH * 8
         ((9, 300, 70), SLOTS_BYTES),  # dX: copy passes spread among the zeros of nine groups
         ((3, 2, 523), SLOTS_BYTES),  # dW overlapped, a short last pass, a narrow block
         ((2, 3, 1030), SLOTS_BYTES),  # dW: four overlapped blocks, passes wrapping past M
+        ((9, 300, 70), SHORT_SLOTS_BYTES),  # the same in passes of SHORT_PASS rows, as a 32 KiB L1d has
+        ((2, 3, 1030), SHORT_SLOTS_BYTES),
     ],
 )
 def test_compiled_kernel_agrees_with_the_dense_jacobians_on_odd_shapes_and_tiles(shape, tile):
