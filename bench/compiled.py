@@ -106,8 +106,8 @@ def _overlapped(
     the others (dY/dX's rows of Wᵀ, the short last pass) fill and contract one after the other.
     dY/dX's copy passes (ps to pe) are spread evenly among its passes of zeros, and those ask
     for the panel rows of the next copies (:func:`_prefetch_panel`), so the copies read them from
-    L2: taken one after the other, the copies read the block's 8 MiB panel at the speed of L3 or
-    DRAM (a fifth of a block's time at the target), while the zeros leave those idle.
+    L2: taken one after the other, the copies read the block's panel (4 MiB at the target) at the
+    speed of L3 or DRAM (a fifth of a block's time), while the zeros left those idle.
     """
     passes = (nm + rows - 1) // rows
     acc = row[:ROW_WIDTH]
