@@ -3,7 +3,9 @@
 A column block's rows go through the tile a pass of :data:`PASS` rows at a time: :func:`fill`
 writes every entry of a pass (zeros included), :func:`contract` reads a pass into the block's
 accumulator, and :func:`zero_while_contracting` does both at once on two slots of the tile, the
-pass that holds only zeros. :mod:`bench.patternroof` times :func:`contract` as a diagnostic.
+pass that holds only zeros (:func:`zero_while_short` in passes of :data:`SHORT_PASS` rows, where
+two slots of :data:`PASS` do not fit the tile). :func:`write_values` puts dY/dW's one value per
+row over its zero. :mod:`bench.patternroof` times :func:`contract` as a diagnostic.
 """
 
 from __future__ import annotations
