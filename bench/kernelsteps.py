@@ -119,8 +119,9 @@ NO_REASSOCIATION = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
 PASS = 16
 """Tile rows per pass: the rows one contraction step reads (and one fill step writes) together.
 Sixteen, not eight, so the accumulator is loaded and stored once per sixteen rows: whole dY/dX
-passes on both cores of the 2-core AVX-512 Xeon went from 462-472 to 486-513 GB/s of traffic
-(rows of 512 columns, eight to a pass, against rows of 256, sixteen to a pass)."""
+passes on both cores of the 2-core AVX-512 Xeon went from 481-512 to 505-535 GB/s of traffic,
+six runs alternating in one process (rows of 512 columns, eight to a pass, against rows of 256,
+sixteen to a pass, the accumulator in the tiles' array)."""
 SLOTS = (ROW_WIDTH, ROW_WIDTH + PASS * ROW_WIDTH)
 """Where the two slots of :func:`zero_while_contracting` start in a core's row of the tiles array:
 after the block's accumulator (entries 0 to :data:`ROW_WIDTH`)."""
